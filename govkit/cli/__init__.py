@@ -1,0 +1,1 @@
+"""The ``govkit`` command line: a thin Click shell over the Python API."""

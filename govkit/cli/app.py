@@ -1,0 +1,85 @@
+"""Shared CLI plumbing: the context object, ``--json`` output, progress bars.
+
+Every command takes ``--json``; then it prints exactly one JSON object on
+stdout (its result, or ``{"error": ..., "exit_code": ...}``), and progress
+bars stay off.  Errors are one line on stderr; ``-v`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import click
+
+from govkit.config import default_db_url
+from govkit.errors import EXIT_CHECK_FAILED
+
+T = TypeVar("T")
+
+
+@dataclass
+class App:
+    """Per-invocation state, kept in ``click.Context.obj``."""
+
+    db_url: str | None = None
+    verbose: int = 0
+    json_mode: bool = False
+    emitted: bool = False
+    _registry: Any = field(default=None, repr=False)
+
+    def registry(self):
+        """Open (and migrate) the registry on first use."""
+        if self._registry is None:
+            from govkit.registry import open_registry
+
+            self._registry = open_registry(self.db_url or default_db_url())
+        return self._registry
+
+    def close(self) -> None:
+        if self._registry is not None:
+            self._registry.dispose()
+            self._registry = None
+
+    def emit(self, result: dict[str, Any], human: str | Callable[[], str] | None = None) -> None:
+        """Print ``result`` as JSON under ``--json``, else the human text."""
+        self.emitted = True
+        if self.json_mode:
+            click.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
+        elif human is not None:
+            click.echo(human() if callable(human) else human)
+
+    def fail_check(self) -> None:
+        """End the command with exit code 1 (a check ran and failed)."""
+        raise SystemExit(EXIT_CHECK_FAILED)
+
+    def progress(self, items: Iterable[T], length: int | None, label: str) -> Iterator[T]:
+        """A progress bar on an interactive terminal; silent otherwise."""
+        if self.json_mode or not sys.stderr.isatty():
+            yield from items
+            return
+        with click.progressbar(items, length=length, label=label, file=sys.stderr) as bar:
+            yield from bar
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.ensure_object(App).json_mode = True
+    return value
+
+
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_json,
+    help="Print exactly one JSON object on stdout.",
+)

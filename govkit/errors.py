@@ -1,0 +1,35 @@
+"""Exceptions with the CLI exit codes they map to.
+
+Exit codes (documented in the README):
+
+* ``0`` success;
+* ``1`` a check failed (policy gate, residual PHI, broken audit chain,
+  a batch with failed files);
+* ``2`` bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class GovkitError(Exception):
+    """Base class: a message fit for one line on stderr, and an exit code."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class BadInput(GovkitError):
+    """The user gave something govkit cannot use (exit 2)."""
+
+
+class NotFound(BadInput):
+    """A named record (model, version, dataset, run) does not exist (exit 2)."""
+
+
+class CheckFailed(GovkitError):
+    """A verification or gate ran and did not pass (exit 1)."""
+
+    exit_code = EXIT_CHECK_FAILED

@@ -1,0 +1,132 @@
+"""Shared fixtures: registries on SQLite *and* PostgreSQL, and a CLI runner.
+
+PostgreSQL: ``GOVKIT_TEST_PG_URL`` (set by ``.ci/run``) names a server whose
+user may create databases.  When it is unset, the suite starts a throw-away
+server with ``scripts/testpg.sh``.  A missing server is an error, never a
+skip: registry tests must run on both backends.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own GOVKIT_HOME and no inherited DB URL."""
+    monkeypatch.setenv("GOVKIT_HOME", str(tmp_path_factory.mktemp("govkit-home")))
+    monkeypatch.delenv("GOVKIT_DB_URL", raising=False)
+    monkeypatch.setenv("GOVKIT_ACTOR", "test-user")
+
+
+@pytest.fixture(scope="session")
+def pg_server_url():
+    url = os.environ.get("GOVKIT_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    base = Path(tempfile.mkdtemp(prefix="govkit-testpg-"))
+    data = base / "data"
+    port = str(56000 + os.getpid() % 1000)
+    out = subprocess.run(
+        [str(ROOT / "scripts" / "testpg.sh"), "start", str(data), port],
+        capture_output=True, text=True,
+    )
+    if out.returncode != 0:
+        pytest.fail(f"could not start PostgreSQL for the tests: {out.stderr.strip()}")
+    try:
+        yield out.stdout.strip()
+    finally:
+        subprocess.run([str(ROOT / "scripts" / "testpg.sh"), "stop", str(data)], check=False)
+
+
+def _pg_admin(server_url: str):
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(server_url)
+    return psycopg.connect(
+        host=u.host, port=u.port, user=u.username, password=u.password,
+        dbname=u.database, autocommit=True,
+    )
+
+
+@pytest.fixture
+def pg_url(pg_server_url):
+    """A fresh, empty PostgreSQL database for one test."""
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    name = f"govkit_t_{uuid.uuid4().hex[:12]}"
+    with _pg_admin(pg_server_url) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with _pg_admin(pg_server_url) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh registry URL on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def registry(db_url):
+    from govkit.registry import open_registry
+
+    reg = open_registry(db_url)
+    yield reg
+    reg.dispose()
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        import json
+
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``govkit ARGS...`` in-process through the real entry point."""
+    from govkit.cli.main import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code
+        else:  # pragma: no cover - main always exits
+            code = 0
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def run_govkit(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    """Run the installed ``govkit`` console script in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "govkit.cli.main", *map(str, args)],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd,
+    )
