@@ -13,6 +13,7 @@ import importlib
 import json
 import sys
 import traceback
+import warnings
 
 import click
 
@@ -28,6 +29,7 @@ SUBCOMMANDS: dict[str, str] = {
     "db": "govkit.cli.db:db",
     "audit": "govkit.cli.audit:audit",
     "model": "govkit.cli.model:model",
+    "deid": "govkit.cli.deid:deid",
 }
 
 
@@ -58,6 +60,8 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, db_url: str | None, verbose: int) -> None:
     """govkit: governance and compliance for medical-imaging AI."""
     app = ctx.ensure_object(App)
+    if not verbose:  # pydicom warns about every non-conformant value it reads
+        warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")
     app.db_url = db_url
     app.verbose = verbose
     ctx.call_on_close(app.close)

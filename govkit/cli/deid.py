@@ -1,0 +1,108 @@
+"""``govkit deid``: de-identify DICOM, verify the output, scan for PHI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from govkit.cli.app import App, json_option, pass_app
+
+PathArg = click.Path(path_type=Path)
+
+
+@click.group()
+def deid() -> None:
+    """De-identify DICOM per PS3.15 Annex E, verify it, scan for PHI."""
+
+
+@deid.command("run")
+@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.argument("dst", type=PathArg)
+@click.option("--option", "options", multiple=True, metavar="NAME",
+              help="Annex E option, repeatable (e.g. retain-longitudinal-modified-dates).")
+@click.option("--recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="pydicom/deid recipe applied after the profile.")
+@click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Pseudonymisation key file (default: $GOVKIT_HOME/deid.key, created on first use).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes.")
+@click.option("--report", type=PathArg, help="Write the run report (JSON, with per-file reasons) here, outside DST.")
+@click.option("--crosswalk", type=PathArg,
+              help="Write the original-to-pseudonym map (CSV, mode 0600) here, outside DST.")
+@json_option
+@pass_app
+def run_cmd(app: App, src: Path, dst: Path, options: tuple[str, ...], recipe: Path | None,
+            key_path: Path | None, workers: int, report: Path | None, crosswalk: Path | None) -> None:
+    """De-identify every DICOM file under SRC into DST.  Exit 1 if any file failed."""
+    from govkit.deid.pipeline import record_run, run
+
+    summary = run(
+        src, dst, options=options, key_path=key_path, workers=workers, report=report,
+        crosswalk=crosswalk, recipe=recipe,
+        progress=lambda it, n: app.progress(it, n, "de-identifying"),
+    )
+    record_run(app.registry(), summary)
+
+    def human() -> str:
+        lines = [
+            f"run {summary.run_id}: {summary.n_ok} written, {summary.n_resumed} already done, "
+            f"{summary.n_failed} failed, {summary.n_skipped} skipped (not DICOM), "
+            f"{summary.n_duplicates} duplicate SOP Instance UIDs",
+            f"actions: {', '.join(f'{k}={v}' for k, v in summary.counts.items()) or 'none'}",
+        ]
+        lines += [f"FAILED {f.source}: {f.reason}" for f in summary.files if f.status == "failed"]
+        return "\n".join(lines)
+
+    app.emit(summary.as_dict(with_files=False) | {
+        "failures": [{"source": f.source, "reason": f.reason} for f in summary.files if f.status == "failed"],
+    }, human)
+    if not summary.ok:
+        app.fail_check()
+
+
+@deid.command()
+@click.argument("dst", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--source", required=True, type=click.Path(exists=True, path_type=Path),
+              help="The original files the output was made from.")
+@click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Pseudonymisation key used for the run.")
+@json_option
+@pass_app
+def verify(app: App, dst: Path, source: Path, key_path: Path | None) -> None:
+    """Check DST for residual PHI; exit 1 with a list of findings."""
+    from govkit.deid.verify import verify as do_verify
+
+    report = do_verify(dst, source, key_path)
+
+    def human() -> str:
+        head = (f"{report.n_outputs} outputs checked ({report.n_paired} paired with a source): "
+                f"{'no residual PHI found' if report.ok else f'{len(report.findings)} finding(s)'}")
+        body = [f"[{f.check}] {f.output}: {f.detail}" for f in report.findings]
+        body += [f"warning: {w}" for w in report.warnings]
+        return "\n".join([head, *body])
+
+    app.emit(report.as_dict(), human)
+    if not report.ok:
+        app.fail_check()
+
+
+@deid.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@json_option
+@pass_app
+def scan(app: App, path: Path) -> None:
+    """List the PHI found in DICOM files, without writing anything."""
+    from govkit.deid.scan import as_dicts, scan as do_scan
+
+    items = do_scan(path)
+
+    def human() -> str:
+        out = []
+        for it in items:
+            out.append(f"{it.path}: {it.status}, {len(it.findings)} PHI finding(s), {it.n_private} private")
+            out += [f"  {f['attribute']} {f['tag']} [{f['kind']}] action {f['action']}: {f['value']}"
+                    for f in it.findings]
+        return "\n".join(out) or "no files"
+
+    app.emit({"files": as_dicts(items)}, human)

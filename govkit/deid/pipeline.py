@@ -1,0 +1,483 @@
+"""Batch de-identification: discovery, parallel workers, atomic output, resume.
+
+Guarantees (fail closed):
+
+* DST receives only de-identified output.  SRC is never written; a DST
+  inside SRC (or SRC inside DST) is refused.
+* Output paths derive from pseudonymised values
+  (``<patient>/<study>/<series>/<sop>.dcm``), never from input names.
+* A file that cannot be processed safely is **not written at all**; it is
+  listed, with its reason, in the run report (kept outside DST).
+* Each output is written to a temporary file in DST and renamed into place
+  by the coordinating process, so nothing is ever half-written and two
+  inputs can never claim one output.
+* The manifest (``DST/.govkit/manifest-<run>.jsonl``) records, per input, a
+  keyed token of its content, the output path, the status and the action
+  counts; no PHI.  A rerun with the same key skips inputs whose output is
+  already there (resume).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from govkit.canonical import sha256_file
+from govkit.errors import BadInput
+
+MANIFEST_DIR = ".govkit"
+DICM_OFFSET = 128
+UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+PATH_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+MAX_FILE_BYTES = 4 << 30
+
+
+@dataclass
+class FileResult:
+    """Outcome for one input.  ``source`` is relative to SRC (report only)."""
+
+    source: str
+    status: str  # ok | failed | skipped (not DICOM) | resumed | duplicate
+    reason: str | None = None
+    input_token: str | None = None
+    output: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    tmp_path: str | None = None
+    crosswalk: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    options: list[str]
+    key_fingerprint: str
+    profile_revision: str
+    text_engine: str
+    started_at: str
+    finished_at: str
+    n_files: int
+    n_ok: int
+    n_failed: int
+    n_skipped: int
+    n_resumed: int
+    n_duplicates: int
+    counts: dict[str, int]
+    manifest: str
+    manifest_sha256: str
+    report: str | None
+    files: list[FileResult]
+
+    @property
+    def ok(self) -> bool:
+        return self.n_failed == 0
+
+    def as_dict(self, with_files: bool = True) -> dict:
+        d = asdict(self)
+        for f in d["files"]:
+            f.pop("tmp_path", None)
+            f.pop("crosswalk", None)
+        if not with_files:
+            d.pop("files")
+        return d
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def _is_within(child: Path, parent: Path) -> bool:
+    try:
+        child.relative_to(parent)
+        return True
+    except ValueError:
+        return False
+
+
+def check_paths(src: Path, dst: Path, *outside: Path | None) -> tuple[Path, Path]:
+    """Resolve SRC and DST and refuse overlapping locations."""
+    if not src.exists():
+        raise BadInput(f"source {src} does not exist")
+    src_r, dst_r = src.resolve(), dst.resolve()
+    src_root = src_r if src_r.is_dir() else src_r.parent
+    if _is_within(dst_r, src_root):
+        raise BadInput(f"destination {dst} is inside the source {src}: govkit never writes into SRC")
+    if src_r.is_dir() and _is_within(src_r, dst_r):
+        raise BadInput(f"source {src} is inside the destination {dst}")
+    for p in outside:
+        if p is not None and (_is_within(p.resolve(), dst_r) or _is_within(p.resolve(), src_root)):
+            raise BadInput(f"{p} must be kept outside both SRC and DST")
+    return src_r, dst_r
+
+
+def discover(src: Path) -> Iterator[Path]:
+    """Regular files under ``src`` (a file or a folder), sorted, symlinks not followed."""
+    if src.is_file():
+        yield src
+        return
+    for root, dirs, files in os.walk(src, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if d != MANIFEST_DIR)
+        for name in sorted(files):
+            yield Path(root) / name
+
+
+def sniff(data: bytes) -> str:
+    """``part10``, ``raw`` (a dataset without preamble/meta) or ``other``."""
+    if len(data) >= DICM_OFFSET + 4 and data[DICM_OFFSET : DICM_OFFSET + 4] == b"DICM":
+        return "part10"
+    if len(data) >= 8 and data[0:2] in (b"\x08\x00", b"\x02\x00", b"\x00\x08") and data[2:4] < b"\x10\x00":
+        return "raw"
+    return "other"
+
+
+# --------------------------------------------------------------------------- worker side
+
+_WORKER: dict = {}
+
+
+def _init_worker(key: bytes, options: frozenset[str], dst: str, recipe: str | None, crosswalk: bool) -> None:
+    import warnings
+
+    from govkit.deid.engine import DeidConfig
+    from govkit.deid.pseudonyms import Pseudonymizer
+
+    warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")
+    _WORKER.clear()
+    _WORKER.update(
+        cfg=DeidConfig(options, Pseudonymizer(key)),
+        dst=Path(dst),
+        recipe=recipe,
+        crosswalk=crosswalk,
+    )
+
+
+def output_relpath(patient: str, study: str, series: str, sop: str) -> str:
+    """``<patient>/<study>/<series>/<sop>.dcm`` from pseudonymised values.
+
+    A source without a Study or Series Instance UID goes to ``no-study`` /
+    ``no-series`` (the instance is left as it was: govkit invents no UIDs).
+    """
+    return f"{patient}/{study or 'no-study'}/{series or 'no-series'}/{sop}.dcm"
+
+
+def _path_uid(ds, keyword: str) -> str:
+    """A de-identified UID used as a path component; validated, so never ``..``."""
+    uid = str(ds.get(keyword, "") or "").strip()
+    if not uid and keyword != "SOPInstanceUID":
+        return ""
+    if len(uid) > 64 or not UID_RE.match(uid):
+        raise ValueError(f"{keyword} is not a valid UID after de-identification")
+    return uid
+
+
+def process_one(path: str, rel: str) -> FileResult:
+    """De-identify one file into a temporary file in DST (worker side)."""
+    import pydicom
+
+    cfg = _WORKER["cfg"]
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            return FileResult(rel, "failed", f"file larger than {MAX_FILE_BYTES >> 30} GiB")
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return FileResult(rel, "failed", f"cannot read: {exc.strerror}")
+    kind = sniff(data)
+    if kind == "other":
+        return FileResult(rel, "skipped", "not a DICOM file")
+    token = cfg.pseudonymizer.token("input", hashlib.sha256(data).hexdigest(), 32)
+    if kind == "raw":
+        return FileResult(rel, "failed", "no DICOM preamble and file meta header (not a Part 10 file)", token)
+    tmp = None
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), force=False)
+        if "PixelData" in ds and len(ds.PixelData) == 0:
+            raise ValueError("empty Pixel Data")
+        pid_in = str(ds.get("PatientID", "") or "")
+        patient = cfg.pseudonymizer.patient_id(pid_in)
+        study_in, series_in, sop_in = (str(ds.get(k, "") or "") for k in PATH_UIDS)
+        if not sop_in:
+            raise ValueError("no SOPInstanceUID: not a composite instance")
+        from govkit.deid.engine import deidentify
+
+        counts, notes = deidentify(ds, cfg)
+        if _WORKER["recipe"]:
+            from govkit.deid.recipes import apply_recipe
+
+            apply_recipe(ds, _WORKER["recipe"])
+            counts["recipe"] += 1
+        out_rel = output_relpath(patient, *(_path_uid(ds, k) for k in PATH_UIDS))
+        dst: Path = _WORKER["dst"]
+        dst.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".dcm", dir=dst)
+        with os.fdopen(fd, "wb") as fh:
+            ds.save_as(fh, enforce_file_format=True)
+        crosswalk = []
+        if _WORKER["crosswalk"]:
+            crosswalk = [
+                ("PatientID", pid_in, patient),
+                ("StudyInstanceUID", study_in, study),
+                ("SeriesInstanceUID", series_in, series),
+                ("SOPInstanceUID", sop_in, sop),
+            ]
+        return FileResult(rel, "ok", None, token, out_rel, dict(counts), sorted(notes), tmp, crosswalk)
+    except MemoryError:
+        reason = "value too large to process"
+    except Exception as exc:  # noqa: BLE001 - any failure means: write nothing
+        reason = _one_line(exc)
+    if tmp:
+        _unlink(tmp)
+    return FileResult(rel, "failed", reason, token)
+
+
+def _one_line(exc: BaseException) -> str:
+    """A reason that never echoes header values: the exception type and a generic text."""
+    text = " ".join(str(exc).split("Traceback")[0].split())
+    # pydicom messages can quote element values; keep them short and free of quotes.
+    text = re.sub(r"'[^']*'", "'…'", text)[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _process_batch(batch: list[tuple[str, str]]) -> list[FileResult]:
+    return [process_one(p, r) for p, r in batch]
+
+
+# --------------------------------------------------------------------------- coordinator
+
+
+def _read_manifests(dst: Path) -> dict[str, str]:
+    """input token -> output path, for inputs finished by earlier runs."""
+    done: dict[str, str] = {}
+    mdir = dst / MANIFEST_DIR
+    if not mdir.is_dir():
+        return done
+    for mf in sorted(mdir.glob("manifest-*.jsonl")):
+        for line in mf.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line from a killed run
+            if rec.get("status") == "ok" and rec.get("output") and (dst / rec["output"]).is_file():
+                done[rec["input"]] = rec["output"]
+    return done
+
+
+def _batches(items: list[tuple[str, str]], size: int) -> Iterable[list[tuple[str, str]]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def run(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    options: Iterable[str] = (),
+    key_path: str | Path | None = None,
+    workers: int = 1,
+    report: str | Path | None = None,
+    crosswalk: str | Path | None = None,
+    recipe: str | Path | None = None,
+    progress: Callable[[Iterable, int], Iterable] | None = None,
+) -> RunSummary:
+    """De-identify every DICOM file under ``src`` into ``dst``.
+
+    ``progress(iterable, length)`` may wrap the stream of results (the CLI
+    passes a progress bar).  Returns a :class:`RunSummary`; the caller
+    records it in the registry (:func:`record_run`).
+    """
+    from govkit.deid.profile import REVISION, validate_options
+    from govkit.deid.pseudonyms import Pseudonymizer, load_key
+
+    selected = validate_options(options)
+    if workers < 1:
+        raise BadInput("--workers must be at least 1")
+    report_p = Path(report) if report else None
+    cross_p = Path(crosswalk) if crosswalk else None
+    src_p, dst_p = check_paths(Path(src), Path(dst), report_p, cross_p)
+    recipe_text = None
+    if recipe:
+        from govkit.deid.recipes import load_recipe
+
+        recipe_text = load_recipe(Path(recipe))
+    key = load_key(key_path)
+    pseudo = Pseudonymizer(key)
+    dst_p.mkdir(parents=True, exist_ok=True)
+    (dst_p / MANIFEST_DIR).mkdir(exist_ok=True)
+    run_id = str(uuid.uuid4())
+    started = dt.datetime.now(dt.timezone.utc)
+    base = src_p if src_p.is_dir() else src_p.parent
+    items = [(str(p), str(p.relative_to(base))) for p in discover(src_p)]
+    done = _read_manifests(dst_p)
+    init_args = (key, selected, str(dst_p), recipe_text, cross_p is not None)
+
+    results: list[FileResult] = []
+    claimed: dict[str, str] = {}
+    manifest_path = dst_p / MANIFEST_DIR / f"manifest-{run_id}.jsonl"
+    cross_rows: set[tuple[str, str, str]] = set()
+    with open(manifest_path, "a", encoding="utf-8") as manifest:
+        for res in _execute(items, workers, init_args, progress):
+            res = _commit(res, dst_p, done, claimed)
+            results.append(res)
+            cross_rows.update(res.crosswalk)
+            if res.input_token:
+                manifest.write(json.dumps({
+                    "input": res.input_token, "output": res.output, "status": res.status,
+                    "counts": res.counts, "run": run_id,
+                }, sort_keys=True) + "\n")
+                manifest.flush()
+        os.fsync(manifest.fileno())
+
+    totals: Counter[str] = Counter()
+    for r in results:
+        totals.update(r.counts)
+    status = Counter(r.status for r in results)
+    from govkit.deid.text import TextCleaner
+
+    text_engine = TextCleaner().engine if _uses_text_cleaning(selected) else "not used (no option cleans text)"
+    summary = RunSummary(
+        run_id=run_id,
+        options=sorted(selected),
+        key_fingerprint=pseudo.fingerprint,
+        profile_revision=REVISION,
+        text_engine=text_engine,
+        started_at=started.isoformat(),
+        finished_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+        n_files=len(results),
+        n_ok=status["ok"],
+        n_failed=status["failed"],
+        n_skipped=status["skipped"],
+        n_resumed=status["resumed"],
+        n_duplicates=status["duplicate"],
+        counts=dict(sorted(totals.items())),
+        manifest=str(manifest_path.relative_to(dst_p)),
+        manifest_sha256=sha256_file(manifest_path),
+        report=str(report_p) if report_p else None,
+        files=results,
+    )
+    if report_p:
+        _atomic_write(report_p, json.dumps(summary.as_dict(), indent=2, sort_keys=True))
+    if cross_p:
+        import csv
+
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["attribute", "original", "pseudonym"])
+        w.writerows(sorted(cross_rows))
+        _atomic_write(cross_p, buf.getvalue(), mode=0o600)
+    return summary
+
+
+def _uses_text_cleaning(options: frozenset[str]) -> bool:
+    return bool(options & {"clean-descriptors", "clean-structured-content", "clean-graphics",
+                           "retain-patient-characteristics", "retain-device-identity"})
+
+
+def _execute(items, workers, init_args, progress) -> Iterator[FileResult]:
+    stream: Iterable[FileResult]
+    if workers == 1:
+        _init_worker(*init_args)
+        stream = (process_one(p, r) for p, r in items)
+    else:
+        stream = _parallel(items, workers, init_args)
+    if progress is not None:
+        stream = progress(stream, len(items))
+    yield from stream
+
+
+def _parallel(items, workers, init_args) -> Iterator[FileResult]:
+    import multiprocessing as mp
+
+    size = max(1, min(32, len(items) // (workers * 4) or 1))
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=init_args) as pool:
+        for batch in pool.map(_process_batch, _batches(items, size)):
+            yield from batch
+
+
+def _commit(res: FileResult, dst: Path, done: dict[str, str], claimed: dict[str, str]) -> FileResult:
+    """Rename a worker's temporary output into place, or discard it."""
+    if res.status != "ok":
+        return res
+    assert res.tmp_path and res.output and res.input_token
+    final = dst / res.output
+    if res.input_token in done and done[res.input_token] == res.output and final.is_file():
+        _unlink(res.tmp_path)
+        res.status, res.reason, res.tmp_path = "resumed", "already de-identified by an earlier run", None
+        return res
+    if res.output in claimed or final.exists():
+        _unlink(res.tmp_path)
+        other = "another input of this run" if res.output in claimed else "an earlier run"
+        res.status, res.reason, res.tmp_path = (
+            "duplicate", f"same SOP Instance UID as {other}; the first one was kept", None)
+        res.output = None
+        return res
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(res.tmp_path, final)
+    res.tmp_path = None
+    claimed[res.output] = res.input_token
+    return res
+
+
+def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def record_run(registry, summary: RunSummary) -> None:
+    """Store the run in the registry and the audit chain (no PHI, no key)."""
+    from importlib.metadata import version
+
+    from govkit import __version__
+    from govkit.registry.audit import append_event, current_actor
+    from govkit.registry.models import DeidRun
+
+    software = {"govkit": __version__, "pydicom": version("pydicom")}
+    with registry.unit_of_work() as session:
+        session.add(DeidRun(
+            id=summary.run_id,
+            profile_revision=summary.profile_revision,
+            options=summary.options,
+            key_fingerprint=summary.key_fingerprint,
+            counts=summary.counts,
+            n_files=summary.n_files,
+            n_ok=summary.n_ok + summary.n_resumed,
+            n_failed=summary.n_failed,
+            n_skipped=summary.n_skipped,
+            manifest_sha256=summary.manifest_sha256,
+            software=software,
+            details={
+                "text_engine": summary.text_engine,
+                "n_resumed": summary.n_resumed,
+                "failures": Counter(f.reason for f in summary.files if f.status == "failed"),
+            },
+            started_at=dt.datetime.fromisoformat(summary.started_at),
+            finished_at=dt.datetime.fromisoformat(summary.finished_at),
+            created_by=current_actor(),
+        ))
+        session.flush()
+        append_event(session, "deid.run", "deid_run", summary.run_id, {
+            "options": summary.options, "n_ok": summary.n_ok, "n_failed": summary.n_failed,
+            "key_fingerprint": summary.key_fingerprint,
+        })

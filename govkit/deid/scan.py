@@ -1,0 +1,73 @@
+"""List the PHI a DICOM file holds, without writing anything (``govkit deid scan``).
+
+For each file: every attribute the basic profile would remove or replace,
+with its action; private attributes; and the PHI entities Presidio finds in
+free text.  Values are shown masked (:func:`govkit.deid.verify.mask`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from govkit.deid.phi import element_vr
+from govkit.deid.pipeline import discover
+from govkit.deid.verify import TEXT_CHECK_VRS, _read_dicom, _walk_values, mask
+
+
+@dataclass
+class ScanItem:
+    path: str
+    status: str  # scanned | not-dicom
+    findings: list[dict] = field(default_factory=list)
+    n_private: int = 0
+
+
+def scan(path: str | Path, *, text: bool = True) -> list[ScanItem]:
+    from govkit.deid.engine import DeidConfig
+    from govkit.deid.profile import resolve_type_dependent
+    from govkit.deid.pseudonyms import Pseudonymizer
+    from govkit.deid.text import TextCleaner
+
+    root = Path(path)
+    cfg = DeidConfig(frozenset(), Pseudonymizer(b"scan-only-key-not-used-for-output"))
+    cleaner = TextCleaner() if text else None
+    items = []
+    for p in discover(root):
+        rel = str(p.relative_to(root)) if root.is_dir() else p.name
+        got = _read_dicom(p)
+        if got is None:
+            items.append(ScanItem(rel, "not-dicom"))
+            continue
+        ds = got[1]
+        item = ScanItem(rel, "scanned")
+        item.n_private = _count_private(ds)
+        sop = str(ds.get("SOPClassUID", ""))
+        for tag, where, vr, values in _walk_values(ds):
+            action = cfg.action_for(tag)
+            if action is not None:
+                action = resolve_type_dependent(action, tag, sop)
+            if action not in (None, "K"):
+                item.findings.append({"tag": str(tag), "attribute": where, "action": action,
+                                      "kind": "header", "value": mask("\\".join(values))})
+            if cleaner is not None and vr in TEXT_CHECK_VRS:
+                for v in values:
+                    for s in cleaner.find(v):
+                        item.findings.append({"tag": str(tag), "attribute": where, "action": action or "K",
+                                              "kind": s.entity, "value": mask(v[s.start:s.end])})
+        items.append(item)
+    return items
+
+
+def _count_private(ds) -> int:
+    n = 0
+    for tag in ds.keys():
+        if tag.is_private:
+            n += 1
+        elif element_vr(ds, tag) == "SQ":
+            n += sum(_count_private(i) for i in ds[tag].value or ())
+    return n
+
+
+def as_dicts(items: list[ScanItem]) -> list[dict]:
+    return [asdict(i) for i in items]
