@@ -58,7 +58,7 @@ DUMMY: dict[str, object] = {
     "AE": DUMMY_TEXT, "AS": "000Y", "CS": DUMMY_TEXT, "DA": "19000101", "DS": "0",
     "DT": "19000101000000.000000", "IS": "0", "LO": DUMMY_TEXT, "LT": DUMMY_TEXT,
     "PN": DUMMY_TEXT, "SH": DUMMY_TEXT, "ST": DUMMY_TEXT, "TM": "000000.00",
-    "UC": DUMMY_TEXT, "UR": "", "UT": DUMMY_TEXT, "FL": 0.0, "FD": 0.0, "SL": 0,
+    "UC": DUMMY_TEXT, "UR": "http://anonymized.invalid/", "UT": DUMMY_TEXT, "FL": 0.0, "FD": 0.0, "SL": 0,
     "SS": 0, "UL": 0, "US": 0, "SV": 0, "UV": 0, "AT": 0,
 }
 TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})

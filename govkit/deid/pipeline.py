@@ -202,8 +202,7 @@ def process_one(path: str, rel: str) -> FileResult:
     tmp = None
     try:
         ds = pydicom.dcmread(io.BytesIO(data), force=False)
-        if "PixelData" in ds and len(ds.PixelData) == 0:
-            raise ValueError("empty Pixel Data")
+        check_pixel_data(ds)
         pid_in = str(ds.get("PatientID", "") or "")
         patient = cfg.pseudonymizer.patient_id(pid_in)
         study_in, series_in, sop_in = (str(ds.get(k, "") or "") for k in PATH_UIDS)
@@ -217,7 +216,8 @@ def process_one(path: str, rel: str) -> FileResult:
 
             apply_recipe(ds, _WORKER["recipe"])
             counts["recipe"] += 1
-        out_rel = output_relpath(patient, *(_path_uid(ds, k) for k in PATH_UIDS))
+        study, series, sop = (_path_uid(ds, k) for k in PATH_UIDS)
+        out_rel = output_relpath(patient, study, series, sop)
         dst: Path = _WORKER["dst"]
         dst.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".dcm", dir=dst)
@@ -239,6 +239,24 @@ def process_one(path: str, rel: str) -> FileResult:
     if tmp:
         _unlink(tmp)
     return FileResult(rel, "failed", reason, token)
+
+
+def check_pixel_data(ds) -> None:
+    """Refuse truncated pixel data: pydicom reads a cut-off file without complaint."""
+    if "PixelData" not in ds:
+        return
+    from pydicom.encaps import parse_fragments
+    from pydicom.pixels.utils import get_expected_length
+
+    data = ds.PixelData
+    if not data:
+        raise ValueError("empty Pixel Data")
+    if ds.file_meta.TransferSyntaxUID.is_compressed:
+        n_fragments, _ = parse_fragments(data)  # raises on a cut-off item
+        if n_fragments == 0:
+            raise ValueError("encapsulated Pixel Data holds no fragment")
+    elif len(data) < get_expected_length(ds):
+        raise ValueError(f"truncated Pixel Data: {len(data)} of {get_expected_length(ds)} bytes")
 
 
 def _one_line(exc: BaseException) -> str:
