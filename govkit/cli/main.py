@@ -30,6 +30,8 @@ SUBCOMMANDS: dict[str, str] = {
     "audit": "govkit.cli.audit:audit",
     "model": "govkit.cli.model:model",
     "deid": "govkit.cli.deid:deid",
+    "data": "govkit.cli.data:data",
+    "eval": "govkit.cli.eval:eval_group",
 }
 
 

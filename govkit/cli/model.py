@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from govkit.cli.app import App, json_option, pass_app
@@ -10,6 +12,27 @@ from govkit.cli.app import App, json_option, pass_app
 @click.group()
 def model() -> None:
     """Register, inspect and promote models."""
+
+
+@model.command()
+@click.argument("name")
+@click.option("--version", "version", required=True, help="Model version label.")
+@click.option("--spec", "spec_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The model spec (YAML).")
+@click.option("--train-data", multiple=True, metavar="NAME@VERSION",
+              help="Registered dataset version the model was trained on (repeatable).")
+@click.option("--code-version", help="Code version (e.g. a git commit) that produced the model.")
+@json_option
+@pass_app
+def register(app: App, name: str, version: str, spec_path: Path, train_data: tuple[str, ...],
+             code_version: str | None) -> None:
+    """Register NAME@VERSION from its spec and artifact (stored with its sha256)."""
+    from govkit.registry.catalog import register_model
+
+    out = register_model(app.registry(), name, version, spec_path, training_data=list(train_data),
+                         code_version=code_version)
+    app.emit(out, f"{'registered' if out['created'] else 'already registered'} {out['model']} "
+                  f"(artifact sha256 {out['artifact_sha256'][:16]}…)")
 
 
 @model.command("list")

@@ -1,0 +1,54 @@
+"""``govkit eval``: clinical performance with confidence intervals and subgroup fairness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from govkit.cli.app import App, json_option, pass_app
+
+device_option = click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Evaluate models: performance and fairness."""
+
+
+@eval_group.command()
+@click.argument("model", metavar="MODEL")
+@click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@device_option
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Operating point on p(positive) for binary tasks.")
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=100), default=1000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--amp", is_flag=True, help="Mixed precision on GPU.")
+@json_option
+@pass_app
+def performance(app: App, model: str, data_path: Path, device: str, threshold: float, n_boot: int,
+                seed: int, amp: bool) -> None:
+    """Accuracy, AUROC, sensitivity/specificity/PPV/NPV, calibration, subgroups (95% CIs)."""
+    from govkit.evaluate.api import run_performance
+
+    out = run_performance(app.registry(), model, data_path, device=device, threshold=threshold,
+                          n_boot=n_boot, seed=seed, amp=amp)
+
+    def human() -> str:
+        lines = [f"{out['model']} on {out['data']} ({out['dataset']['n']} images, device {out['device']})"]
+        for m in out["metrics"]:
+            if m["params"]:
+                continue
+            ci = f"[{m['ci_low']:.3f}, {m['ci_high']:.3f}]" if m["ci_low"] is not None else "[n/a]"
+            val = f"{m['value']:.3f}" if m["value"] is not None else "n/a"
+            lines.append(f"  {m['name']:<12} {val}  95% CI {ci}  n={m['n']}")
+        gaps = [m for m in out["metrics"] if m["name"] == "max_subgroup_gap"]
+        lines += [f"  gap {g['params']['metric']} across {g['params']['group']}: {g['value']:.3f}"
+                  for g in gaps if g["value"] is not None]
+        lines += [f"warning: {w}" for w in out["warnings"]]
+        lines.append(f"recorded as evaluation {out['evaluation_id']}" if out["evaluation_id"]
+                     else "not recorded: the model is not registered")
+        return "\n".join(lines)
+
+    app.emit(out, human)

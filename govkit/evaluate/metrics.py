@@ -1,0 +1,176 @@
+"""Classification metrics as pure functions of arrays, with bootstrap CIs.
+
+Every figure is reported with its sample size and a 95 % bootstrap
+confidence interval (percentile method).  When ``clusters`` (patient IDs)
+are given, the bootstrap resamples patients, not images, so images of one
+patient never count as independent evidence.
+
+Binary tasks use class 1 as positive and the operating point
+``p(positive) >= threshold``.  Multiclass tasks use the arg-max prediction;
+AUROC, sensitivity, specificity, PPV and NPV are one-vs-rest macro averages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+MIN_SUPPORT = 30  # below this many cases a figure is flagged as unsupported
+
+
+@dataclass
+class MetricValue:
+    name: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    params: dict = field(default_factory=dict)
+    ci_level: float = 0.95
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def binary_auroc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """AUROC as the Mann–Whitney U statistic (ties count one half)."""
+    positive = positive.astype(bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    s = scores[order]
+    ranks = np.empty(len(s), dtype=np.float64)
+    # average ranks for ties
+    _, first, counts = np.unique(s, return_index=True, return_counts=True)
+    avg = first + (counts + 1) / 2.0
+    ranks[order] = np.repeat(avg, counts)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def predictions(probs: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    if probs.shape[1] == 2:
+        return (probs[:, 1] >= threshold).astype(np.int64)
+    return probs.argmax(axis=1)
+
+
+def confusion_matrix(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
+    return np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b else float("nan")
+
+
+def rates(cm: np.ndarray) -> dict[str, float]:
+    """Sensitivity, specificity, PPV, NPV (binary: class 1; multiclass: OvR macro)."""
+    k = cm.shape[0]
+    classes = [1] if k == 2 else range(k)
+    out = {"sensitivity": [], "specificity": [], "ppv": [], "npv": []}
+    total = cm.sum()
+    for c in classes:
+        tp = cm[c, c]
+        fn = cm[c].sum() - tp
+        fp = cm[:, c].sum() - tp
+        tn = total - tp - fn - fp
+        out["sensitivity"].append(_ratio(tp, tp + fn))
+        out["specificity"].append(_ratio(tn, tn + fp))
+        out["ppv"].append(_ratio(tp, tp + fp))
+        out["npv"].append(_ratio(tn, tn + fn))
+    return {m: float(np.nanmean(v)) if not np.all(np.isnan(v)) else float("nan") for m, v in out.items()}
+
+
+def auroc(probs: np.ndarray, y: np.ndarray) -> float:
+    k = probs.shape[1]
+    if k == 2:
+        return binary_auroc(probs[:, 1], y == 1)
+    vals = [binary_auroc(probs[:, c], y == c) for c in range(k)]
+    return float(np.nanmean(vals)) if not np.all(np.isnan(vals)) else float("nan")
+
+
+def reliability(probs: np.ndarray, y: np.ndarray, n_bins: int = 10) -> dict[str, list]:
+    """Top-label calibration: per confidence bin, mean confidence, accuracy, count."""
+    conf = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == y).astype(np.float64)
+    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    count = np.bincount(bins, minlength=n_bins)
+    sum_conf = np.bincount(bins, weights=conf, minlength=n_bins)
+    sum_acc = np.bincount(bins, weights=correct, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "bin_edges": np.linspace(0, 1, n_bins + 1).tolist(),
+            "confidence": np.where(count > 0, sum_conf / np.maximum(count, 1), np.nan).tolist(),
+            "accuracy": np.where(count > 0, sum_acc / np.maximum(count, 1), np.nan).tolist(),
+            "count": count.tolist(),
+        }
+
+
+def ece(probs: np.ndarray, y: np.ndarray, n_bins: int = 10) -> float:
+    """Expected calibration error (top label, equal-width bins)."""
+    r = reliability(probs, y, n_bins)
+    count = np.asarray(r["count"], dtype=np.float64)
+    gap = np.abs(np.nan_to_num(np.asarray(r["confidence"])) - np.nan_to_num(np.asarray(r["accuracy"])))
+    return float((gap * count).sum() / max(count.sum(), 1))
+
+
+def point_metrics(probs: np.ndarray, y: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    k = probs.shape[1]
+    pred = predictions(probs, threshold)
+    cm = confusion_matrix(y, pred, k)
+    return {
+        "accuracy": float((pred == y).mean()) if len(y) else float("nan"),
+        "auroc": auroc(probs, y),
+        **rates(cm),
+        "ece": ece(probs, y),
+    }
+
+
+def bootstrap_indices(n: int, clusters: np.ndarray | None, n_boot: int, rng: np.random.Generator):
+    """Yield index arrays for ``n_boot`` resamples (of clusters when given)."""
+    if clusters is None:
+        for _ in range(n_boot):
+            yield rng.integers(0, n, n)
+        return
+    _, inverse = np.unique(clusters, return_inverse=True)
+    members = np.argsort(inverse, kind="stable")
+    starts = np.searchsorted(inverse[members], np.arange(inverse.max() + 1))
+    sizes = np.bincount(inverse)
+    n_clusters = len(sizes)
+    for _ in range(n_boot):
+        pick = rng.integers(0, n_clusters, n_clusters)
+        yield np.concatenate([members[starts[c]: starts[c] + sizes[c]] for c in pick])
+
+
+def with_ci(
+    fn: Callable[[np.ndarray], dict[str, float]],
+    n: int,
+    *,
+    clusters: np.ndarray | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    params: dict | None = None,
+) -> list[MetricValue]:
+    """Evaluate ``fn(indices)`` on all data and on bootstrap resamples."""
+    point = fn(np.arange(n))
+    rng = np.random.default_rng(seed)
+    reps = {k: [] for k in point}
+    for idx in bootstrap_indices(n, clusters, n_boot, rng):
+        vals = fn(idx)
+        for k in point:
+            reps[k].append(vals.get(k, np.nan))
+    lo_q, hi_q = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    out = []
+    for k, v in point.items():
+        arr = np.asarray(reps[k], dtype=np.float64)
+        arr = arr[np.isfinite(arr)]
+        finite = v is not None and np.isfinite(v)
+        lo, hi = (np.percentile(arr, [lo_q, hi_q]) if len(arr) >= 10 else (np.nan, np.nan))
+        out.append(MetricValue(
+            k, float(v) if finite else None,
+            float(lo) if np.isfinite(lo) else None, float(hi) if np.isfinite(hi) else None,
+            n, dict(params or {}), level,
+        ))
+    return out

@@ -1,0 +1,117 @@
+"""Store evaluation results in the registry, for every evaluation kind.
+
+An evaluation carries its kind, config, seed, device, software versions,
+typed metrics (value, CI, n, selector params) and artifacts with their
+SHA-256, and is appended to the audit chain.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from govkit.canonical import sha256_file
+
+
+def software_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("govkit", "torch", "numpy", "pydicom", "scikit-learn", "captum"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+@dataclass
+class ModelRef:
+    """A model named on the command line: a registered version or a spec file."""
+
+    spec: object  # govkit.models.spec.ModelSpec
+    model_version_id: int | None
+
+
+def resolve_model(registry, ref: str) -> ModelRef:
+    """``NAME@VERSION`` from the registry, or a spec file path.
+
+    A registered model's artifact must still match its recorded SHA-256.  A
+    spec file is linked to its registered version when one exists with the
+    same artifact; otherwise results are computed but not recorded.
+    """
+    from sqlalchemy import select
+
+    from govkit.errors import BadInput
+    from govkit.models.spec import load_spec, parse_spec
+    from govkit.registry.lookup import model_version
+    from govkit.registry.models import Model, ModelVersion
+
+    if Path(ref).suffix.lower() in (".yaml", ".yml") or Path(ref).is_file():
+        spec = load_spec(ref)
+        with registry.unit_of_work() as s:
+            mv = s.scalar(
+                select(ModelVersion).join(Model).where(Model.name == spec.name, ModelVersion.version == spec.version)
+            )
+            mv_id = mv.id if mv is not None and mv.artifact_sha256 == spec.artifact_sha256() else None
+        return ModelRef(spec, mv_id)
+    with registry.unit_of_work() as s:
+        mv = model_version(s, ref)
+        stored, mv_id, sha = mv.spec, mv.id, mv.artifact_sha256
+    spec = parse_spec(stored["spec"], Path(stored["base_dir"]), ref)
+    if spec.artifact_sha256() != sha:
+        raise BadInput(f"{ref}: artifact changed since registration (sha256 mismatch)")
+    return ModelRef(spec, mv_id)
+
+
+def dataset_version_id(session, content_sha256: str) -> int | None:
+    from sqlalchemy import select
+
+    from govkit.registry.models import DatasetVersion
+
+    return session.scalar(
+        select(DatasetVersion.id).where(DatasetVersion.content_sha256 == content_sha256).limit(1)
+    )
+
+
+def record_evaluation(
+    registry,
+    model: ModelRef,
+    kind: str,
+    *,
+    config: dict,
+    seed: int | None,
+    device: str,
+    metrics: list,
+    data_sha256: str | None = None,
+    artifacts: list[tuple[str, Path, str]] = (),
+) -> int | None:
+    """Insert an evaluation with metrics and artifacts; return its id (None if unregistered)."""
+    if model.model_version_id is None:
+        return None
+    from govkit.registry.audit import append_event, current_actor
+    from govkit.registry.models import Artifact, Evaluation, Metric
+
+    with registry.unit_of_work() as s:
+        ev = Evaluation(
+            model_version_id=model.model_version_id,
+            dataset_version_id=dataset_version_id(s, data_sha256) if data_sha256 else None,
+            kind=kind,
+            config={**config, "data_sha256": data_sha256},
+            seed=seed,
+            device=device,
+            software=software_versions(),
+            created_by=current_actor(),
+        )
+        s.add(ev)
+        s.flush()
+        for m in metrics:
+            s.add(Metric(evaluation_id=ev.id, name=m.name, value=m.value, ci_low=m.ci_low,
+                         ci_high=m.ci_high, ci_level=m.ci_level, n=m.n, params=m.params))
+        for name, path, media in artifacts:
+            s.add(Artifact(evaluation_id=ev.id, name=name, path=str(path), sha256=sha256_file(path),
+                           media_type=media))
+        append_event(s, f"evaluation.{kind}", "evaluation", ev.id, {
+            "model": model.spec.ref, "n_metrics": len(metrics), "device": device, "seed": seed,
+        })
+        return ev.id

@@ -1,0 +1,1 @@
+"""Model specs, safe loading, datasets and device selection (PyTorch imported lazily)."""

@@ -1,0 +1,112 @@
+"""Build a model from its spec without ever unpickling arbitrary objects.
+
+* ``artifact``: a TorchScript archive, loaded with ``torch.jit.load``.
+* ``entrypoint`` + ``weights``: the factory builds an untrained ``nn.Module``
+  and the state_dict is read with ``torch.load(weights_only=True)``.
+
+The result is wrapped in :class:`ImageModel`, which takes images in
+``[0, 1]`` and applies the spec's normalisation inside the model, so
+attacks and attributions operate in image space.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from govkit.errors import BadInput
+from govkit.models.spec import InputSpec, ModelSpec
+
+
+def _import_factory(entrypoint: str, base_dir: Path):
+    target, _, func = entrypoint.rpartition(":")
+    if target.endswith(".py"):
+        path = (base_dir / target).resolve()
+        if not path.is_file():
+            raise BadInput(f"entrypoint file {target} not found")
+        mod_name = f"govkit_user_{abs(hash(str(path)))}"
+        module = sys.modules.get(mod_name)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(mod_name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[mod_name] = module
+            try:
+                spec.loader.exec_module(module)
+            except Exception as exc:
+                del sys.modules[mod_name]
+                raise BadInput(f"entrypoint {target} failed to import: {type(exc).__name__}: {exc}") from None
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as exc:
+            raise BadInput(f"entrypoint module {target!r} cannot be imported: {exc}") from None
+    factory = getattr(module, func, None)
+    if not callable(factory):
+        raise BadInput(f"entrypoint {entrypoint!r}: {func!r} is not a function in {target}")
+    return factory
+
+
+def build_network(spec: ModelSpec):
+    """The untrained network from the spec's factory (entrypoint specs only)."""
+    import torch
+
+    factory = _import_factory(spec.entrypoint, spec.base_dir)
+    net = factory()
+    if not isinstance(net, torch.nn.Module):
+        raise BadInput(f"entrypoint {spec.entrypoint!r} returned {type(net).__name__}, not a torch.nn.Module")
+    return net
+
+
+def load_network(spec: ModelSpec, map_location: str = "cpu"):
+    """The trained network (without normalisation)."""
+    import torch
+
+    if spec.artifact is not None:
+        try:
+            return torch.jit.load(str(spec.artifact), map_location=map_location)
+        except (RuntimeError, ValueError) as exc:
+            raise BadInput(f"{spec.artifact} is not a TorchScript archive: {str(exc).splitlines()[0]}") from None
+    net = build_network(spec)
+    try:
+        state = torch.load(spec.weights, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - pickle errors come in many types
+        raise BadInput(f"cannot load weights {spec.weights} safely: {str(exc).splitlines()[0]}") from None
+    if not isinstance(state, dict):
+        raise BadInput(f"weights {spec.weights} is not a state_dict")
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        raise BadInput(f"weights {spec.weights} do not fit the network: {str(exc).splitlines()[0]}") from None
+    return net
+
+
+def make_wrapper(net, spec: ModelSpec | InputSpec):
+    """Wrap ``net`` so it takes images in [0, 1] and normalises internally."""
+    import torch
+
+    class ImageModel(torch.nn.Module):
+        """Image-space model: ``logits = net((x - mean) / std)``."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+            inp = spec.input if isinstance(spec, ModelSpec) else spec
+            c = inp.channels
+            mean = torch.tensor(inp.mean or [0.0] * c).view(1, c, 1, 1)
+            std = torch.tensor(inp.std or [1.0] * c).view(1, c, 1, 1)
+            self.register_buffer("mean", mean)
+            self.register_buffer("std", std)
+
+        def forward(self, x):
+            return self.net((x - self.mean) / self.std)
+
+    return ImageModel()
+
+
+def load_model(spec: ModelSpec, device: str = "cpu"):
+    """The wrapped, trained model in eval mode on ``device``."""
+    model = make_wrapper(load_network(spec), spec).to(device)
+    model.eval()
+    return model
