@@ -98,21 +98,22 @@ def reliability(probs: np.ndarray, y: np.ndarray, n_bins: int = 10) -> dict[str,
     count = np.bincount(bins, minlength=n_bins)
     sum_conf = np.bincount(bins, weights=conf, minlength=n_bins)
     sum_acc = np.bincount(bins, weights=correct, minlength=n_bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {
-            "bin_edges": np.linspace(0, 1, n_bins + 1).tolist(),
-            "confidence": np.where(count > 0, sum_conf / np.maximum(count, 1), np.nan).tolist(),
-            "accuracy": np.where(count > 0, sum_acc / np.maximum(count, 1), np.nan).tolist(),
-            "count": count.tolist(),
-        }
+    safe = np.maximum(count, 1)
+    return {  # empty bins are None (JSON null), never NaN
+        "bin_edges": np.linspace(0, 1, n_bins + 1).tolist(),
+        "confidence": [float(v) if c else None for v, c in zip(sum_conf / safe, count)],
+        "accuracy": [float(v) if c else None for v, c in zip(sum_acc / safe, count)],
+        "count": count.tolist(),
+    }
 
 
 def ece(probs: np.ndarray, y: np.ndarray, n_bins: int = 10) -> float:
     """Expected calibration error (top label, equal-width bins)."""
     r = reliability(probs, y, n_bins)
     count = np.asarray(r["count"], dtype=np.float64)
-    gap = np.abs(np.nan_to_num(np.asarray(r["confidence"])) - np.nan_to_num(np.asarray(r["accuracy"])))
-    return float((gap * count).sum() / max(count.sum(), 1))
+    conf = np.array([v or 0.0 for v in r["confidence"]])
+    acc = np.array([v or 0.0 for v in r["accuracy"]])
+    return float((np.abs(conf - acc) * count).sum() / max(count.sum(), 1))
 
 
 def point_metrics(probs: np.ndarray, y: np.ndarray, threshold: float = 0.5) -> dict[str, float]:

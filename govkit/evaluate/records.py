@@ -15,6 +15,19 @@ from pathlib import Path
 from govkit.canonical import sha256_file
 
 
+def json_safe(obj):
+    """Replace NaN and infinities (which JSON cannot hold) by None, recursively."""
+    import math
+
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def software_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in ("govkit", "torch", "numpy", "pydicom", "scikit-learn", "captum"):
@@ -97,7 +110,7 @@ def record_evaluation(
             model_version_id=model.model_version_id,
             dataset_version_id=dataset_version_id(s, data_sha256) if data_sha256 else None,
             kind=kind,
-            config={**config, "data_sha256": data_sha256},
+            config=json_safe({**config, "data_sha256": data_sha256}),
             seed=seed,
             device=device,
             software=software_versions(),

@@ -1,0 +1,96 @@
+"""Metrics against scikit-learn on the same predictions, and CI coverage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from govkit.evaluate.metrics import (
+    binary_auroc,
+    confusion_matrix,
+    ece,
+    point_metrics,
+    predictions,
+    reliability,
+    with_ci,
+)
+
+
+@pytest.fixture(params=[2, 4])
+def case(request):
+    k = request.param
+    rng = np.random.default_rng(k)
+    n = 400
+    y = rng.integers(0, k, n)
+    logits = rng.normal(size=(n, k)) + 1.5 * np.eye(k)[y]
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    return probs, y, k
+
+
+def test_point_metrics_match_sklearn(case):
+    probs, y, k = case
+    got = point_metrics(probs, y)
+    pred = predictions(probs)
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+    if k == 2:
+        assert got["auroc"] == pytest.approx(skm.roc_auc_score(y, probs[:, 1]))
+        assert got["sensitivity"] == pytest.approx(skm.recall_score(y, pred))
+        assert got["specificity"] == pytest.approx(skm.recall_score(y, pred, pos_label=0))
+        assert got["ppv"] == pytest.approx(skm.precision_score(y, pred))
+        assert got["npv"] == pytest.approx(skm.precision_score(y, pred, pos_label=0))
+    else:
+        assert got["auroc"] == pytest.approx(skm.roc_auc_score(y, probs, multi_class="ovr", average="macro"))
+        assert got["sensitivity"] == pytest.approx(skm.recall_score(y, pred, average="macro"))
+        assert got["ppv"] == pytest.approx(skm.precision_score(y, pred, average="macro"))
+        spec = [skm.recall_score(y == c, pred == c, pos_label=False) for c in range(k)]
+        assert got["specificity"] == pytest.approx(np.mean(spec))
+    assert confusion_matrix(y, pred, k).tolist() == skm.confusion_matrix(y, pred, labels=range(k)).tolist()
+
+
+def test_auroc_handles_ties_like_sklearn():
+    y = np.array([0, 0, 1, 1, 0, 1, 1, 0])
+    s = np.array([0.1, 0.5, 0.5, 0.9, 0.5, 0.5, 0.2, 0.2])
+    assert binary_auroc(s, y == 1) == pytest.approx(skm.roc_auc_score(y, s))
+    assert np.isnan(binary_auroc(s, np.zeros(8, bool)))
+
+
+def test_ece_and_reliability_by_hand():
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.45, 0.55]])
+    y = np.array([0, 1, 1, 1])
+    # confidences .9 (right), .8 (wrong), .7 (right), .55 (right): bins 9, 8, 7, 5
+    expected = (abs(0.9 - 1) + abs(0.8 - 0) + abs(0.7 - 1) + abs(0.55 - 1)) / 4
+    assert ece(probs, y) == pytest.approx(expected)
+    rel = reliability(probs, y)
+    assert rel["count"] == [0, 0, 0, 0, 0, 1, 0, 1, 1, 1]
+
+
+def test_bootstrap_ci_covers_the_truth():
+    """95% CIs of accuracy cover the true value in about 95% of simulated studies."""
+    rng = np.random.default_rng(0)
+    true_acc, n, sims = 0.8, 150, 150
+    hits = 0
+    for s in range(sims):
+        correct = rng.random(n) < true_acc
+        mv = with_ci(lambda idx: {"acc": float(correct[idx].mean())}, n, n_boot=300, seed=s)[0]
+        hits += mv.ci_low <= true_acc <= mv.ci_high
+    assert 0.88 <= hits / sims <= 0.99
+
+
+def test_patient_level_bootstrap_widens_for_clustered_data():
+    """Images of one patient are correlated: the cluster bootstrap keeps nominal coverage."""
+    rng = np.random.default_rng(1)
+    sims, patients, per = 120, 40, 5
+    truth = float(np.clip(rng.normal(0.8, 0.15, 200_000), 0, 1).mean())
+    hits = {"patient": 0, "image": 0}
+    for s in range(sims):
+        p_patient = np.clip(rng.normal(0.8, 0.15, patients), 0, 1)
+        correct = rng.random((patients, per)) < p_patient[:, None]
+        pid = np.repeat(np.arange(patients), per)
+        flat = correct.ravel()
+        fn = lambda idx: {"acc": float(flat[idx].mean())}  # noqa: E731
+        for name, clusters in (("patient", pid), ("image", None)):
+            mv = with_ci(fn, len(flat), clusters=clusters, n_boot=200, seed=s)[0]
+            hits[name] += mv.ci_low <= truth <= mv.ci_high
+    assert hits["patient"] / sims >= 0.88
+    assert hits["image"] < hits["patient"]
