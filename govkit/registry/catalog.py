@@ -29,13 +29,8 @@ def register_model(registry, name: str, version: str, spec_path: str | Path,
         raise BadInput(f"spec {spec_path} describes {spec.ref}, not {name}@{version}")
     artifact_sha, spec_sha = spec.artifact_sha256(), spec.spec_sha256()
     with registry.unit_of_work() as s:
-        model = s.scalar(select(Model).where(Model.name == name))
-        if model is None:
-            model = Model(name=name)
-            s.add(model)
-            s.flush()
-        existing = s.scalar(select(ModelVersion).where(ModelVersion.model_id == model.id,
-                                                       ModelVersion.version == version))
+        model = _get_or_create(s, Model, name)
+        existing = next((v for v in model.versions if v.version == version), None)
         if existing is not None:
             if existing.artifact_sha256 == artifact_sha and existing.spec_sha256 == spec_sha:
                 return {"model": f"{name}@{version}", "artifact_sha256": artifact_sha, "created": False}
@@ -57,6 +52,15 @@ def register_model(registry, name: str, version: str, spec_path: str | Path,
             "artifact_sha256": artifact_sha, "spec_sha256": spec_sha, "training_data": list(training_data),
         })
     return {"model": f"{name}@{version}", "artifact_sha256": artifact_sha, "created": True}
+
+
+def _get_or_create(session, cls, name: str):
+    row = session.scalar(select(cls).where(cls.name == name))
+    if row is None:
+        row = cls(name=name)
+        session.add(row)
+        session.flush()
+    return row
 
 
 def find_deid_run(path: Path) -> str | None:
@@ -87,13 +91,8 @@ def register_dataset(registry, name: str, version: str, path: str | Path, *, dei
     with registry.unit_of_work() as s:
         if run_id is not None:
             deid_run(s, run_id)
-        ds = s.scalar(select(Dataset).where(Dataset.name == name))
-        if ds is None:
-            ds = Dataset(name=name)
-            s.add(ds)
-            s.flush()
-        existing = s.scalar(select(DatasetVersion).where(DatasetVersion.dataset_id == ds.id,
-                                                         DatasetVersion.version == version))
+        ds = _get_or_create(s, Dataset, name)
+        existing = next((v for v in ds.versions if v.version == version), None)
         if existing is not None:
             if existing.content_sha256 == sha:
                 return {"dataset": f"{name}@{version}", "content_sha256": sha, "created": False}

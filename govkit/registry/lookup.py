@@ -23,32 +23,27 @@ def split_ref(ref: str, what: str = "model") -> tuple[str, str]:
     return name, version
 
 
+def _versioned(session: Session, ref: str, parent, child, what: str):
+    """Resolve ``NAME@VERSION`` for a (parent, versions) pair of tables."""
+    name, version = split_ref(ref, what)
+    owner = session.scalar(select(parent).where(parent.name == name))
+    if owner is None:
+        raise NotFound(f"unknown {what} {name!r}")
+    row = next((v for v in owner.versions if v.version == version), None)
+    if row is None:
+        known = ", ".join(v.version for v in owner.versions) or "none"
+        raise NotFound(f"unknown version {version!r} of {what} {name!r} (known: {known})")
+    return row
+
+
 def model_version(session: Session, ref: str) -> ModelVersion:
     """The registered model version ``NAME@VERSION``, or :class:`NotFound`."""
-    name, version = split_ref(ref)
-    model = session.scalar(select(Model).where(Model.name == name))
-    if model is None:
-        raise NotFound(f"unknown model {name!r}")
-    mv = session.scalar(
-        select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.version == version)
-    )
-    if mv is None:
-        known = ", ".join(v.version for v in model.versions) or "none"
-        raise NotFound(f"unknown version {version!r} of model {name!r} (known: {known})")
-    return mv
+    return _versioned(session, ref, Model, ModelVersion, "model")
 
 
 def dataset_version(session: Session, ref: str) -> DatasetVersion:
-    name, version = split_ref(ref, "dataset")
-    ds = session.scalar(select(Dataset).where(Dataset.name == name))
-    if ds is None:
-        raise NotFound(f"unknown dataset {name!r}")
-    dv = session.scalar(
-        select(DatasetVersion).where(DatasetVersion.dataset_id == ds.id, DatasetVersion.version == version)
-    )
-    if dv is None:
-        raise NotFound(f"unknown version {version!r} of dataset {name!r}")
-    return dv
+    """The registered dataset version ``NAME@VERSION``, or :class:`NotFound`."""
+    return _versioned(session, ref, Dataset, DatasetVersion, "dataset")
 
 
 def deid_run(session: Session, run_id: str) -> DeidRun:
