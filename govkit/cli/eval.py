@@ -25,15 +25,17 @@ def eval_group() -> None:
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=100), default=1000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--amp", is_flag=True, help="Mixed precision on GPU.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="DataLoader worker processes reading the images.")
 @json_option
 @pass_app
 def performance(app: App, model: str, data_path: Path, device: str, threshold: float, n_boot: int,
-                seed: int, amp: bool) -> None:
+                seed: int, amp: bool, workers: int) -> None:
     """Accuracy, AUROC, sensitivity/specificity/PPV/NPV, calibration, subgroups (95% CIs)."""
     from govkit.evaluate.api import run_performance
 
     out = run_performance(app.registry(), model, data_path, device=device, threshold=threshold,
-                          n_boot=n_boot, seed=seed, amp=amp)
+                          n_boot=n_boot, seed=seed, amp=amp, workers=workers)
 
     def human() -> str:
         lines = [f"{out['model']} on {out['data']} ({out['dataset']['n']} images, device {out['device']})"]

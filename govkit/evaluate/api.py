@@ -20,12 +20,13 @@ def load_for_eval(registry, model_ref: str, data_path: str | Path, device: str =
 
 
 def run_performance(registry, model_ref: str, data_path: str | Path, *, device: str = "auto",
-                    threshold: float = 0.5, n_boot: int = 1000, seed: int = 0, amp: bool = False) -> dict:
+                    threshold: float = 0.5, n_boot: int = 1000, seed: int = 0, amp: bool = False,
+                    workers: int = 0) -> dict:
     from govkit.evaluate.performance import evaluate_performance, predict_proba
     from govkit.evaluate.records import record_evaluation
 
     ref, model, data, dev = load_for_eval(registry, model_ref, data_path, device)
-    probs = predict_proba(model, data, device=dev, amp=amp)
+    probs = predict_proba(model, data, device=dev, amp=amp, workers=workers)
     result = evaluate_performance(
         probs, data.labels, ref.spec.classes, patient_id=data.patient_id, groups=data.groups,
         threshold=threshold, n_boot=n_boot, seed=seed,

@@ -27,7 +27,8 @@ from govkit.evaluate.metrics import (
 GAP_METRICS = ("accuracy", "auroc", "sensitivity", "specificity")
 
 
-def predict_proba(model, data, *, device: str = "cpu", batch_size: int = 256, amp: bool = False) -> np.ndarray:
+def predict_proba(model, data, *, device: str = "cpu", batch_size: int = 256, amp: bool = False,
+                  workers: int = 0) -> np.ndarray:
     """Class probabilities (N×K) for every image, in dataset order."""
     import torch
 
@@ -38,7 +39,7 @@ def predict_proba(model, data, *, device: str = "cpu", batch_size: int = 256, am
     def run(bs: int) -> None:
         out.clear()
         with torch.inference_mode():
-            for _, x in data.batches(bs):
+            for _, x in data.batches(bs, workers):
                 xt = torch.from_numpy(x).to(device)
                 with torch.autocast(device_type="cuda", enabled=amp and device.startswith("cuda")):
                     logits = model(xt).float()

@@ -108,11 +108,19 @@ class ImageData:
             dicom_window=self.dicom_window,
         )
 
-    def batches(self, batch_size: int):
-        """Yield (indices, images) in order, ``batch_size`` at a time."""
-        for start in range(0, len(self), batch_size):
-            idx = np.arange(start, min(start + batch_size, len(self)))
-            x = self.images(idx)
+    def batches(self, batch_size: int, workers: int = 0):
+        """Yield (indices, images) in order, ``batch_size`` at a time.
+
+        A torch ``DataLoader`` reads the batches, with ``workers`` processes
+        decoding files in parallel (CSV manifests of DICOM or PNG files).
+        """
+        from torch.utils.data import DataLoader
+
+        loader = DataLoader(
+            _BatchView(self, batch_size), batch_size=None, num_workers=workers,
+            persistent_workers=False, collate_fn=lambda b: b,
+        )
+        for idx, x in loader:
             if not np.isfinite(x).all():
                 bad = int(idx[np.nonzero(~np.isfinite(x.reshape(len(idx), -1)).all(axis=1))[0][0]])
                 raise BadInput(f"{self.source}: image {bad} contains NaN or infinite values")
@@ -136,6 +144,20 @@ class ImageData:
                 f"{self.source}: labels must be 0..{spec.n_classes - 1} for classes {list(spec.classes)}; "
                 f"found {int(self.labels.min())}..{int(self.labels.max())}"
             )
+
+
+class _BatchView:
+    """Map-style view whose items are whole batches (one read per batch)."""
+
+    def __init__(self, data: ImageData, batch_size: int) -> None:
+        self.data, self.batch_size = data, batch_size
+
+    def __len__(self) -> int:
+        return -(-len(self.data) // self.batch_size)
+
+    def __getitem__(self, b: int):
+        idx = np.arange(b * self.batch_size, min((b + 1) * self.batch_size, len(self.data)))
+        return idx, self.data.images(idx)
 
 
 class _Indexed:

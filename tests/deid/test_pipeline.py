@@ -223,3 +223,9 @@ def test_scan_lists_phi_without_writing(cli, corpus, tmp_path):
     assert {"PatientName", "PatientBirthDate", "StudyDescription"} <= attrs
     assert files[0]["n_private"] >= 4
     assert sorted(corpus.rglob("*")) == before
+
+
+def test_clean_pixel_data_is_refused_until_pixels_can_be_cleaned(cli, corpus, tmp_path, key_file):
+    res = cli("deid", "run", corpus, tmp_path / "dst", "--key", key_file, "--option", "clean-pixel-data")
+    assert res.code == 2 and "burned-in text cleaner" in res.err
+    assert not (tmp_path / "dst").exists()

@@ -143,3 +143,12 @@ def test_npz_images_are_memory_mapped(lesion_data):
     data = open_dataset(lesion_data["test"])
     assert isinstance(data._x, np.memmap)
     assert data.has_masks and data.mask(int(np.nonzero(data.labels)[0][0])).any()
+
+
+def test_loader_workers_give_the_same_batches(lesion_data):
+    from govkit.models.datasets import open_dataset
+
+    data = open_dataset(lesion_data["test"]).subset(np.arange(100))
+    serial = [(i.tolist(), x.sum()) for i, x in data.batches(32)]
+    parallel = [(i.tolist(), x.sum()) for i, x in data.batches(32, workers=2)]
+    assert serial == parallel and [len(i) for i, _ in serial] == [32, 32, 32, 4]
