@@ -39,6 +39,13 @@ govkit model register lesion-cnn --version 1.0 --spec "$OUT/models/lesion-cnn/mo
   --train-data lesion-train@1
 govkit eval performance lesion-cnn@1.0 --data "$OUT/lesion/test.npz"
 
+step "Engineer: gate the model on the shipped deployment policy (JUnit for CI pipelines)"
+if govkit policy check lesion-cnn@1.0 --policy policies/deployment-default.yaml --junit "$OUT/policy-junit.xml"; then
+  echo "gate open"
+else
+  echo "gate closed (exit $?): evidence the policy asks for is failing or not on record yet"
+fi
+
 step "Audit chain: verify"
 govkit audit verify
 
@@ -47,3 +54,4 @@ printf '  registry:            %s\n' "$GOVKIT_HOME/registry.sqlite"
 printf '  de-identified data:  %s\n' "$OUT/deidentified"
 printf '  de-id run report:    %s\n' "$OUT/deid-report.json"
 printf '  example model:       %s\n' "$OUT/models/lesion-cnn/model.yaml"
+printf '  policy JUnit XML:    %s\n' "$OUT/policy-junit.xml"

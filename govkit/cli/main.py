@@ -32,6 +32,7 @@ SUBCOMMANDS: dict[str, str] = {
     "deid": "govkit.cli.deid:deid",
     "data": "govkit.cli.data:data",
     "eval": "govkit.cli.eval:eval_group",
+    "policy": "govkit.cli.policy:policy",
 }
 
 

@@ -1,0 +1,1 @@
+"""Governance: deployment policies (more of the workflow lands here: lifecycle, risk, incidents)."""
