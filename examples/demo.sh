@@ -37,14 +37,55 @@ govkit data register lesion-train --version 1 "$OUT/lesion/train.npz"
 govkit data register lesion-test --version 1 "$OUT/lesion/test.npz"
 govkit model register lesion-cnn --version 1.0 --spec "$OUT/models/lesion-cnn/model.yaml" \
   --train-data lesion-train@1
-govkit eval performance lesion-cnn@1.0 --data "$OUT/lesion/test.npz"
+govkit eval performance lesion-cnn@1.0 --data "$OUT/lesion/test.npz" --json > "$OUT/performance.json"
+perf_eval=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['evaluation_id'])" "$OUT/performance.json")
+python - "$OUT/performance.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+for m in r["metrics"]:
+    if not m["params"]:
+        print(f"  {m['name']:<12} {m['value']:.3f}  95% CI [{m['ci_low']:.3f}, {m['ci_high']:.3f}]  n={m['n']}")
+print(f"  (all {len(r['metrics'])} metrics, subgroups included, recorded as evaluation {r['evaluation_id']})")
+PY
 
-step "Engineer: gate the model on the shipped deployment policy (JUnit for CI pipelines)"
-if govkit policy check lesion-cnn@1.0 --policy policies/deployment-default.yaml --junit "$OUT/policy-junit.xml"; then
-  echo "gate open"
-else
-  echo "gate closed (exit $?): evidence the policy asks for is failing or not on record yet"
+step "Engineer: a second model trained on data with a site-marker shortcut"
+python examples/lesion/train.py "$OUT/lesion/train_shortcut.npz" "$OUT/models/lesion-cnn-shortcut" \
+  --name lesion-cnn-shortcut --version 1.0
+govkit data register lesion-train-shortcut --version 1 "$OUT/lesion/train_shortcut.npz"
+govkit model register lesion-cnn-shortcut --version 1.0 --spec "$OUT/models/lesion-cnn-shortcut/model.yaml" \
+  --train-data lesion-train-shortcut@1
+govkit eval performance lesion-cnn-shortcut@1.0 --data "$OUT/lesion/test.npz" --json > "$OUT/shortcut-performance.json"
+
+step "Engineer: gate both models on the deployment policy (JUnit XML for CI pipelines)"
+for m in lesion-cnn lesion-cnn-shortcut; do govkit policy attach "$m@1.0" --policy examples/lesion/policy.yaml; done
+if govkit policy check lesion-cnn-shortcut@1.0 --policy examples/lesion/policy.yaml --junit "$OUT/shortcut-junit.xml"; then
+  echo "unexpected: the shortcut model passed"; exit 1
 fi
+if ! govkit model promote lesion-cnn-shortcut@1.0 --to validated; then
+  echo "-> lesion-cnn-shortcut@1.0 refused (the refusal is in the audit log)"
+fi
+govkit model promote lesion-cnn@1.0 --to validated
+govkit model coverage lesion-cnn@1.0 | head -n 1
+
+step "Compliance officer: risk assessment, sign-offs, an incident, promotion"
+govkit risk add lesion-cnn@1.0 --hazard "Missed lesion on low-contrast acquisitions" \
+  --situation "Site B images (lower contrast) are read by the model" --harm "Delayed diagnosis" \
+  --severity S4 --probability P3 --control "Second reader for site B" --control-evidence "$perf_eval" \
+  --residual-severity S4 --residual-probability P1
+govkit risk suggest lesion-cnn@1.0
+govkit approve lesion-cnn@1.0 --role clinical-lead --decision approve \
+  --meaning "Clinical performance and risk controls reviewed" --signer "Dr. Grace Hopper"
+govkit approve lesion-cnn@1.0 --role quality-manager --decision approve \
+  --meaning "Release under the QMS" --signer "Ada Lovelace"
+govkit model promote lesion-cnn@1.0 --to approved
+incident=$(govkit incident report lesion-cnn@1.0 --description "Lesion missed at the image border" \
+  --case-ref CASE-0017 --severity high --json | python -c "import json,sys; print(json.load(sys.stdin)['id'])")
+govkit model promote lesion-cnn@1.0 --to deployed || echo "-> deployment blocked by the open incident"
+govkit incident triage "$incident" --note "Reproduced; lesion partly outside the tissue disc"
+govkit incident close "$incident" --note "Out of intended use; caveat added to the card"
+govkit model promote lesion-cnn@1.0 --to deployed
+govkit model history lesion-cnn@1.0
+govkit eval drift lesion-cnn@1.0 --data "$OUT/lesion/population.npz"
 
 step "Audit chain: verify"
 govkit audit verify
@@ -54,4 +95,4 @@ printf '  registry:            %s\n' "$GOVKIT_HOME/registry.sqlite"
 printf '  de-identified data:  %s\n' "$OUT/deidentified"
 printf '  de-id run report:    %s\n' "$OUT/deid-report.json"
 printf '  example model:       %s\n' "$OUT/models/lesion-cnn/model.yaml"
-printf '  policy JUnit XML:    %s\n' "$OUT/policy-junit.xml"
+printf '  policy JUnit XML:    %s\n' "$OUT/shortcut-junit.xml"

@@ -21,6 +21,29 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _load_example(name: str, path: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="session")
+def lesion_data(tmp_path_factory):
+    """The example lesion task, small (600 train / 300 test / 200 population)."""
+    task = _load_example("lesion_task", ROOT / "examples" / "lesion" / "lesion_task.py")
+    return task.write(tmp_path_factory.mktemp("lesion"), n_train=600, n_test=300, n_population=200)
+
+
+@pytest.fixture(scope="session")
+def lesion_spec(lesion_data, tmp_path_factory):
+    """The example CNN trained on ``lesion_data['train']``; returns its spec path."""
+    train = _load_example("lesion_train", ROOT / "examples" / "lesion" / "train.py")
+    return train.train(lesion_data["train"], tmp_path_factory.mktemp("model"), "lesion-cnn", "1.0")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
     """Every test gets its own GOVKIT_HOME and no inherited DB URL."""

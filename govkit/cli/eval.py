@@ -54,3 +54,33 @@ def performance(app: App, model: str, data_path: Path, device: str, threshold: f
         return "\n".join(lines)
 
     app.emit(out, human)
+
+
+@eval_group.command()
+@click.argument("model", metavar="MODEL")
+@click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="New data (same formats) to compare with the registered baseline.")
+@device_option
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=100), default=1000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@json_option
+@pass_app
+def drift(app: App, model: str, data_path: Path, device: str, threshold: float, n_boot: int, seed: int) -> None:
+    """Compare performance and inputs on new data with the baseline; exit 1 when drift is flagged."""
+    from govkit.evaluate.api import run_drift
+
+    out = run_drift(app.registry(), model, data_path, device=device, threshold=threshold, n_boot=n_boot, seed=seed)
+
+    def human() -> str:
+        lines = [f"{out['model']} on {out['data']} vs evaluation {out['baseline_evaluation']}: "
+                 f"{'DRIFT' if out['drifted'] else 'no drift flagged'}"]
+        for m in out["metrics"]:
+            if m["name"].startswith("delta_") or m["name"] == "psi_image_mean":
+                ci = f" [{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]" if m["ci_low"] is not None else ""
+                lines.append(f"  {m['name']:<18} {m['value']:+.3f}{ci}")
+        return "\n".join(lines + [f"flag: {f}" for f in out["flags"]])
+
+    app.emit(out, human)
+    if out["drifted"]:
+        app.fail_check()

@@ -77,3 +77,74 @@ def show(app: App, ref: str) -> None:
             "spec": mv.spec,
         }
     app.emit(info, lambda: "\n".join(f"{k}: {v}" for k, v in info.items() if k != "spec"))
+
+
+@model.command()
+@click.argument("ref", metavar="NAME@VERSION")
+@click.option("--to", "to_state", required=True,
+              type=click.Choice(["validated", "approved", "deployed", "retired"]), help="Target state.")
+@click.option("--policy", "policy_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Gate on this policy instead of the attached one.")
+@click.option("--reason", help="Why (recorded with the transition).")
+@json_option
+@pass_app
+def promote(app: App, ref: str, to_state: str, policy_path: Path | None, reason: str | None) -> None:
+    """Move a model version along draft → validated → approved → deployed (or to retired).
+
+    Exit 1 when the policy or the approvals do not allow it; the refusal is audited.
+    """
+    from govkit.governance.lifecycle import promote as do_promote
+    from govkit.governance.policy import load_policy
+    from govkit.registry.lookup import model_version
+
+    policy = load_policy(policy_path) if policy_path else None
+    with app.registry().unit_of_work() as s:
+        result = do_promote(s, model_version(s, ref), to_state, policy=policy, reason=reason)
+    body = result.as_dict()
+
+    def human() -> str:
+        head = (f"{result.model}: {result.from_state} → {result.to_state} "
+                f"{'done' if result.allowed else 'REFUSED'} ({result.reason})")
+        rows = [f"  {o.status.upper():<15} {o.id:<28} {o.detail}" for o in (result.report.outcomes
+                                                                               if result.report else [])]
+        return "\n".join([head, *rows])
+
+    app.emit(body, human)
+    if not result.allowed:
+        app.fail_check()
+
+
+@model.command("history")
+@click.argument("ref", metavar="NAME@VERSION")
+@json_option
+@pass_app
+def stage_history(app: App, ref: str) -> None:
+    """The full lifecycle history of a model version."""
+    from govkit.governance.lifecycle import current_state, history
+    from govkit.registry.lookup import model_version
+
+    with app.registry().unit_of_work() as s:
+        mv = model_version(s, ref)
+        rows, state = history(s, mv), current_state(s, mv)
+    app.emit({"model": ref, "state": state, "history": rows},
+             lambda: "\n".join([f"{ref}: {state}"] + [f"  {r['at']}  {r['from'] or '-'} → {r['to']}  "
+                                                      f"{r['actor']}: {r['reason']}" for r in rows]))
+
+
+@model.command()
+@click.argument("ref", metavar="NAME@VERSION")
+@json_option
+@pass_app
+def coverage(app: App, ref: str) -> None:
+    """Which ONC HTI-1 predictive DSI source attributes the card and evidence answer."""
+    from govkit.governance.card import hti1_coverage, recorded_evidence
+    from govkit.registry.lookup import model_version
+
+    with app.registry().unit_of_work() as s:
+        mv = model_version(s, ref)
+        items = hti1_coverage((mv.spec.get("spec") or {}).get("card") or {}, recorded_evidence(s, mv))
+    n = sum(i["answered"] for i in items)
+    app.emit({"model": ref, "hti1": items, "answered": n, "total": len(items)},
+             lambda: "\n".join([f"HTI-1 source attributes answered: {n}/{len(items)}"] + [
+                 f"  [{'x' if i['answered'] else ' '}] {i['group']}: {i['text']}"
+                 + (f"  ({i['by']})" if i["by"] else "") for i in items]))

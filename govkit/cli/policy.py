@@ -54,3 +54,19 @@ def check(app: App, model: str, policy_path: Path, junit: Path | None) -> None:
     app.emit(body, human)
     if not report.passed:
         app.fail_check()
+
+
+@policy.command()
+@click.argument("model", metavar="NAME@VERSION")
+@click.option("--policy", "policy_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Policy YAML file.")
+@json_option
+@pass_app
+def attach(app: App, model: str, policy_path: Path) -> None:
+    """Attach a policy to a model version: promotions are gated by it."""
+    from govkit.governance.lifecycle import attach_policy
+    from govkit.registry.lookup import model_version
+
+    with app.registry().unit_of_work() as s:
+        pol = attach_policy(s, model_version(s, model), policy_path.read_text(), str(policy_path))
+    app.emit({"model": model, "policy": f"{pol.name}@{pol.version}"}, f"{model} is gated by {pol.name}@{pol.version}")

@@ -31,11 +31,58 @@ def run_performance(registry, model_ref: str, data_path: str | Path, *, device: 
         probs, data.labels, ref.spec.classes, patient_id=data.patient_id, groups=data.groups,
         threshold=threshold, n_boot=n_boot, seed=seed,
     )
+    from govkit.evaluate.drift import input_profile
+
     sha = data.content_sha256()
     config = {"threshold": threshold, "bootstrap": n_boot, "patient_level": data.patient_id is not None,
               "data": str(data_path), "confusion_matrix": result.confusion, "reliability": result.reliability,
-              "dataset": result.dataset, "warnings": result.warnings}
+              "dataset": result.dataset, "warnings": result.warnings, "input_profile": input_profile(data)}
     eval_id = record_evaluation(registry, ref, "performance", config=config, seed=seed, device=dev,
                                 metrics=result.metrics, data_sha256=sha)
     return {"model": ref.spec.ref, "data": str(data_path), "device": dev, "evaluation_id": eval_id,
             **result.as_dict()}
+
+
+def run_drift(registry, model_ref: str, data_path: str | Path, *, device: str = "auto", threshold: float = 0.5,
+              n_boot: int = 1000, seed: int = 0) -> dict:
+    """Compare performance and inputs on new data with the newest performance evaluation."""
+    from sqlalchemy import select
+
+    from govkit.errors import BadInput
+    from govkit.evaluate.drift import PSI_FLAG, compare, input_profile, psi
+    from govkit.evaluate.metrics import MetricValue
+    from govkit.evaluate.performance import evaluate_performance, predict_proba
+    from govkit.evaluate.records import record_evaluation
+    from govkit.registry.models import Evaluation
+
+    ref, model, data, dev = load_for_eval(registry, model_ref, data_path, device)
+    if ref.model_version_id is None:
+        raise BadInput(f"{ref.spec.ref} is not registered: drift needs its registered baseline")
+    with registry.unit_of_work() as s:
+        base = s.scalar(select(Evaluation).where(Evaluation.model_version_id == ref.model_version_id,
+                                                 Evaluation.kind == "performance")
+                        .order_by(Evaluation.id.desc()).limit(1))
+        if base is None:
+            raise BadInput(f"{ref.spec.ref} has no performance evaluation to serve as baseline")
+        baseline = {m.name: {"value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high}
+                    for m in base.metrics if not m.params}
+        base_id, base_profile = base.id, base.config.get("input_profile")
+    probs = predict_proba(model, data, device=dev)
+    result = evaluate_performance(probs, data.labels, ref.spec.classes, patient_id=data.patient_id,
+                                  groups=data.groups, threshold=threshold, n_boot=n_boot, seed=seed)
+    deltas, degraded = compare(baseline, result.metrics)
+    profile = input_profile(data)
+    metrics = result.metrics + deltas
+    flags = [f"{name} degraded (95% CI of the change excludes 0)" for name in degraded]
+    if base_profile:
+        value = psi(base_profile["image_mean_hist"], profile["image_mean_hist"])
+        metrics.append(MetricValue("psi_image_mean", value, None, None, len(data), {}))
+        if value > PSI_FLAG:
+            flags.append(f"input distribution shifted (PSI {value:.3f} > {PSI_FLAG})")
+    config = {"baseline_evaluation": base_id, "data": str(data_path), "threshold": threshold,
+              "bootstrap": n_boot, "flags": flags, "input_profile": profile, "warnings": result.warnings}
+    eval_id = record_evaluation(registry, ref, "drift", config=config, seed=seed, device=dev, metrics=metrics,
+                                data_sha256=data.content_sha256())
+    return {"model": ref.spec.ref, "data": str(data_path), "baseline_evaluation": base_id,
+            "evaluation_id": eval_id, "drifted": bool(flags), "flags": flags,
+            "metrics": [m.as_dict() for m in metrics], "warnings": result.warnings}

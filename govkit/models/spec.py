@@ -37,10 +37,6 @@ from govkit.canonical import canonical_json
 from govkit.errors import BadInput
 
 TASKS = ("binary", "multiclass")
-CARD_FIELDS = (
-    "intended_use", "out_of_scope_uses", "training_data", "evaluation_data",
-    "ethical_considerations", "caveats_and_limitations", "owners", "license",
-)
 TRAIN_KEYS = {"optimizer", "lr", "epochs", "batch_size", "weight_decay", "augment"}
 
 
@@ -159,9 +155,9 @@ def parse_spec(doc: Any, base_dir: Path, where: str = "model spec") -> ModelSpec
         if unknown:
             raise BadInput(f"{where}: unknown train keys {sorted(unknown)}")
         train = TrainSpec(**t)
-    card = doc.get("card") or {}
-    if not isinstance(card, dict):
-        raise BadInput(f"{where}: 'card' must be a mapping")
+    from govkit.governance.card import validate_card
+
+    card = validate_card(doc.get("card"), f"{where} card")
     return ModelSpec(
         name=name, version=version, classes=tuple(map(str, classes)), task=task, input=input_spec,
         base_dir=base_dir, artifact=artifact, entrypoint=entrypoint, weights=weights, train=train,

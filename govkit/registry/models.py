@@ -281,6 +281,20 @@ class Report(Base):
     created_at: Created = created_col()
 
 
+class PolicyAttachment(Base):
+    """The deployment policy a model version is gated by (newest attachment wins)."""
+
+    __tablename__ = "policy_attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    policy_name: Mapped[str] = mapped_column(String(200))
+    policy_version: Mapped[str] = mapped_column(String(50))
+    content: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    attached_by: Mapped[str] = mapped_column(String(200))
+    created_at: Created = created_col()
+
+
 class AuditEvent(Base):
     """One link of the hash chain (see :mod:`govkit.registry.audit`)."""
 
