@@ -48,6 +48,10 @@ for m in r["metrics"]:
 print(f"  (all {len(r['metrics'])} metrics, subgroups included, recorded as evaluation {r['evaluation_id']})")
 PY
 
+step "Engineer: membership-inference privacy audit (LOSS and RMIA with 2 reference models)"
+govkit privacy audit lesion-cnn@1.0 --members "$OUT/lesion/train.npz" --non-members "$OUT/lesion/test.npz" \
+  --population "$OUT/lesion/population.npz" --attack loss --attack rmia --reference-models 2 --control
+
 step "Engineer: a second model trained on data with a site-marker shortcut"
 python examples/lesion/train.py "$OUT/lesion/train_shortcut.npz" "$OUT/models/lesion-cnn-shortcut" \
   --name lesion-cnn-shortcut --version 1.0

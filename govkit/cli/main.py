@@ -33,6 +33,7 @@ SUBCOMMANDS: dict[str, str] = {
     "data": "govkit.cli.data:data",
     "eval": "govkit.cli.eval:eval_group",
     "policy": "govkit.cli.policy:policy",
+    "privacy": "govkit.cli.privacy:privacy",
     "approve": "govkit.cli.approve:approve",
     "risk": "govkit.cli.risk:risk",
     "incident": "govkit.cli.incident:incident",

@@ -11,6 +11,7 @@ attacks and attributions operate in image space.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import sys
@@ -82,27 +83,35 @@ def load_network(spec: ModelSpec, map_location: str = "cpu"):
     return net
 
 
-def make_wrapper(net, spec: ModelSpec | InputSpec):
-    """Wrap ``net`` so it takes images in [0, 1] and normalises internally."""
+@functools.lru_cache(maxsize=1)
+def _image_model_class():
+    """One ``ImageModel`` class per process (``torch.func`` stacking needs a shared class)."""
     import torch
 
     class ImageModel(torch.nn.Module):
         """Image-space model: ``logits = net((x - mean) / std)``."""
 
-        def __init__(self) -> None:
+        def __init__(self, net, mean, std) -> None:
             super().__init__()
             self.net = net
-            inp = spec.input if isinstance(spec, ModelSpec) else spec
-            c = inp.channels
-            mean = torch.tensor(inp.mean or [0.0] * c).view(1, c, 1, 1)
-            std = torch.tensor(inp.std or [1.0] * c).view(1, c, 1, 1)
             self.register_buffer("mean", mean)
             self.register_buffer("std", std)
 
         def forward(self, x):
             return self.net((x - self.mean) / self.std)
 
-    return ImageModel()
+    return ImageModel
+
+
+def make_wrapper(net, spec: ModelSpec | InputSpec):
+    """Wrap ``net`` so it takes images in [0, 1] and normalises internally."""
+    import torch
+
+    inp = spec.input if isinstance(spec, ModelSpec) else spec
+    c = inp.channels
+    mean = torch.tensor(inp.mean or [0.0] * c).view(1, c, 1, 1)
+    std = torch.tensor(inp.std or [1.0] * c).view(1, c, 1, 1)
+    return _image_model_class()(net, mean, std)
 
 
 def load_model(spec: ModelSpec, device: str = "cpu"):

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Membership-inference AUCs on an overfit MLP trained on scikit-learn's load_digits.
+
+    .venv/bin/python benchmarks/privacy_digits.py
+
+600 members, 600 non-members, 597 population records; the MLP of
+tests/privacy/digits_model.py trained 60 epochs on the members.  Reports
+LOSS, RMIA offline with 1 reference model, RMIA online with 4, and the
+non-member control, to set beside the independent figures in RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from sklearn.datasets import load_digits
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    from govkit.models.loading import build_network, make_wrapper
+    from govkit.models.spec import load_spec
+    from govkit.models.training import train_model
+
+    work = Path(tempfile.mkdtemp())
+    env = {**os.environ, "GOVKIT_HOME": str(work / "home")}
+    d = load_digits()
+    x, y = (d.images / 16.0).astype(np.float32)[:, None], d.target.astype(np.int64)
+    order = np.random.default_rng(0).permutation(len(y))
+    parts = {"members": order[:600], "non_members": order[600:1200], "population": order[1200:]}
+    for name, idx in parts.items():
+        np.savez(work / f"{name}.npz", x=x[idx], y=y[idx])
+    shutil.copy(ROOT / "tests" / "privacy" / "digits_model.py", work)
+    torch.save({}, work / "weights.pt")
+    (work / "model.yaml").write_text(yaml.safe_dump({
+        "name": "digits-mlp", "version": "1", "classes": [str(i) for i in range(10)], "task": "multiclass",
+        "entrypoint": "digits_model.py:build", "weights": "weights.pt",
+        "input": {"channels": 1, "height": 8, "width": 8},
+        "train": {"optimizer": "adam", "lr": 0.003, "epochs": 60, "batch_size": 32}}))
+    spec = load_spec(work / "model.yaml")
+    torch.manual_seed(0)
+    model = make_wrapper(build_network(spec), spec)
+    train_model(model, x[parts["members"]], y[parts["members"]], spec.train, seed=0)
+    torch.save(model.net.state_dict(), work / "weights.pt")
+
+    def audit(*args: str) -> dict:
+        cmd = [sys.executable, "-m", "govkit.cli.main", "privacy", "audit", str(work / "model.yaml"),
+               "--members", str(work / "members.npz"), "--non-members", str(work / "non_members.npz"),
+               "--population", str(work / "population.npz"), "--device", "cpu", "--json", *args]
+        return json.loads(subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout)
+
+    off = audit("--attack", "loss", "--attack", "rmia", "--reference-models", "1", "--control")
+    on = audit("--attack", "rmia", "--attack", "lira-online", "--rmia-mode", "online", "--reference-models", "4")
+    rows = [(a["attack"] + (" offline, 1 ref" if a["attack"] == "rmia" else ""), a) for a in off["attacks"]]
+    rows += [(a["attack"] + (" online, 4 refs" if a["attack"] == "rmia" else ", 4 refs"), a) for a in on["attacks"]]
+    for name, a in rows:
+        print(f"{name:<22} AUC {a['auc']:.3f} [{a['auc_ci'][0]:.3f}, {a['auc_ci'][1]:.3f}]  "
+              f"TPR@1%FPR {a['tpr_at_fpr']['0.01']:.3f}  eps>= {a['epsilon_lower_bound']:.2f}")
+    c = off["control"]
+    print(f"{'non-member control':<22} AUC {c['auc']:.3f} (null band {c['null_band'][0]:.3f}-{c['null_band'][1]:.3f})")
+    shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Membership-inference privacy audit: attacks, reference models, low-FPR metrics, empirical ε."""
