@@ -169,8 +169,9 @@ def run_audit(registry, model_ref: str, members: str | Path, non_members: str | 
         if control_out["biased"]:
             warnings.append(f"control AUC {c_auc:.3f} outside the null band [{lo:.3f}, {hi:.3f}]: "
                             "the audit is biased by the split")
-    exposed = []
+    exposed, risk = [], np.zeros(0)
     if results:
+        # risk of a member: the fraction of non-members the strongest attack scores lower
         best = max(results, key=lambda r: r.auc).attack
         s_m, s_n = all_scores[best][is_member], np.sort(all_scores[best][~is_member])
         risk = np.searchsorted(s_n, s_m, side="left") / max(len(s_n), 1)
@@ -178,7 +179,7 @@ def run_audit(registry, model_ref: str, members: str | Path, non_members: str | 
             exposed.append({"index": int(i), "patient_id": None if d1.patient_id is None else str(d1.patient_id[i]),
                             "risk": float(risk[i]), "attack": best})
 
-    artifact = _write_roc_artifact(spec.ref, results)
+    artifact = _write_artifact(spec.ref, results, risk)
     metrics = []
     for r in results:
         p = {"attack": r.attack}
@@ -196,17 +197,20 @@ def run_audit(registry, model_ref: str, members: str | Path, non_members: str | 
               "rmia_mode": rmia_mode, "bootstrap": n_boot, "warnings": warnings, "control": control_out,
               "most_exposed": exposed}
     eval_id = record_evaluation(registry, ref, "privacy", config=config, seed=seed, device=dev, metrics=metrics,
-                                data_sha256=d1.content_sha256(), artifacts=[("roc", artifact, "application/json")])
+                                data_sha256=d1.content_sha256(),
+                                artifacts=[("roc-and-risk", artifact, "application/json")])
     return {"model": spec.ref, "evaluation_id": eval_id, "attacks": [r.as_dict() for r in results],
             "control": control_out, "reference_models": ref_info, "most_exposed": exposed,
-            "warnings": warnings, "roc_artifact": str(artifact)}
+            "warnings": warnings, "artifact": str(artifact)}
 
 
-def _write_roc_artifact(model_ref: str, results: list[AttackResult]) -> Path:
+def _write_artifact(model_ref: str, results: list[AttackResult], risk: np.ndarray) -> Path:
+    """ROC points per attack (for the log-log plot) and every member's risk score."""
     from govkit.config import home
 
     out = home() / "artifacts" / "privacy"
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"roc-{model_ref.replace('@', '_')}-{time.time_ns()}.json"
-    path.write_text(json.dumps({r.attack: r.roc for r in results}, sort_keys=True))
+    path = out / f"privacy-{model_ref.replace('@', '_')}-{time.time_ns()}.json"
+    path.write_text(json.dumps({"roc": {r.attack: r.roc for r in results},
+                                "member_risk": [round(float(v), 6) for v in risk]}, sort_keys=True))
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -175,6 +176,8 @@ def test_overfit_digits_model_leaks_and_control_is_null(cli, registry, digits):
     assert any("0.001" in w and "not supported" in w for w in out["warnings"])
     assert len(out["most_exposed"]) == 10 and out["most_exposed"][0]["patient_id"].startswith("p")
     assert out["reference_models"]["concurrent"] is True
+    art = json.loads(Path(out["artifact"]).read_text())
+    assert set(art["roc"]) == {"loss", "rmia", "lira-offline"} and len(art["member_risk"]) == 600
     # cached reference models are reused by a second audit
     again = cli("--db", db, "privacy", "audit", "digits-mlp@1", "--members", digits / "members.npz",
                 "--non-members", digits / "non_members.npz", "--population", digits / "population.npz",
