@@ -52,6 +52,11 @@ step "Engineer: membership-inference privacy audit (LOSS and RMIA with 2 referen
 govkit privacy audit lesion-cnn@1.0 --members "$OUT/lesion/train.npz" --non-members "$OUT/lesion/test.npz" \
   --population "$OUT/lesion/population.npz" --attack loss --attack rmia --reference-models 2 --control
 
+step "Engineer: robustness to noise, blur, MRI Gibbs ringing and a PGD attack"
+govkit robustness run lesion-cnn@1.0 --data "$OUT/lesion/test.npz" \
+  --corruption gaussian:3 --corruption poisson:3 --corruption blur:3 --corruption gibbs:3 \
+  --attack fgsm --attack pgd-linf --eps 0.0039,0.0078,0.0157 --steps 10
+
 step "Engineer: a second model trained on data with a site-marker shortcut"
 python examples/lesion/train.py "$OUT/lesion/train_shortcut.npz" "$OUT/models/lesion-cnn-shortcut" \
   --name lesion-cnn-shortcut --version 1.0

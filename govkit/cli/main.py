@@ -34,6 +34,7 @@ SUBCOMMANDS: dict[str, str] = {
     "eval": "govkit.cli.eval:eval_group",
     "policy": "govkit.cli.policy:policy",
     "privacy": "govkit.cli.privacy:privacy",
+    "robustness": "govkit.cli.robustness:robustness",
     "approve": "govkit.cli.approve:approve",
     "risk": "govkit.cli.risk:risk",
     "incident": "govkit.cli.incident:incident",

@@ -34,6 +34,17 @@ class MetricValue:
         return asdict(self)
 
 
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float | None, float | None]:
+    """Wilson score interval for a proportion k/n (95 % by default)."""
+    if n == 0:
+        return None, None
+    p = k / n
+    den = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / den
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
 def binary_auroc(scores: np.ndarray, positive: np.ndarray) -> float:
     """AUROC as the Mann–Whitney U statistic (ties count one half)."""
     positive = positive.astype(bool)

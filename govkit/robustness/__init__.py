@@ -1,0 +1,1 @@
+"""Robustness: medical-imaging corruptions and adversarial attacks, batched on the device."""

@@ -1,0 +1,185 @@
+"""Common tests over every corruption and attack, exact oracles, masking checks, and the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from govkit.robustness.attacks import ATTACKS
+from govkit.robustness.corruptions import CORRUPTIONS
+
+
+def _images(n=8, seed=0):
+    """Smooth, realistic-looking images: a disc with texture, values inside (0, 1)."""
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, 64), torch.linspace(-1, 1, 64), indexing="ij")
+    disc = torch.exp(-((yy**2 + xx**2) / 0.5) ** 2)
+    tex = torch.nn.functional.interpolate(torch.rand((n, 1, 8, 8), generator=g), size=64, mode="bilinear")
+    return (0.2 + 0.5 * disc + 0.1 * tex).clamp(0, 1)
+
+
+@pytest.mark.parametrize("name", sorted(CORRUPTIONS))
+def test_corruption_contract(name):
+    c = CORRUPTIONS[name]
+    x = _images()
+    outs = [c.apply(x, s, torch.Generator().manual_seed(1)) for s in range(1, 6)]
+    for o in outs:
+        assert o.shape == x.shape and o.dtype == x.dtype and 0 <= o.min() and o.max() <= 1
+    again = c.apply(x, 3, torch.Generator().manual_seed(1))
+    assert torch.equal(again, outs[2])  # deterministic for a seeded generator
+    dist = [float((o - x).abs().mean()) for o in outs]
+    assert dist[0] > 0
+    assert all(b >= a * 0.98 for a, b in zip(dist, dist[1:])), dist  # distortion grows with severity
+    assert dist[4] > dist[0] * 1.5
+    with pytest.raises(ValueError):
+        c.apply(x, 6)
+
+
+def test_poisson_variance_follows_the_mean():
+    photons = CORRUPTIONS["poisson"].params[2]
+    g = torch.Generator().manual_seed(0)
+    for level in (0.2, 0.6):
+        x = torch.full((64, 1, 32, 32), level)
+        noisy = CORRUPTIONS["poisson"].apply(x, 3, g)
+        assert float(noisy.mean()) == pytest.approx(level, rel=0.02)
+        assert float(noisy.var()) == pytest.approx(level / photons, rel=0.05)
+
+
+def test_gaussian_and_rician_statistics():
+    g = torch.Generator().manual_seed(0)
+    x = torch.full((64, 1, 32, 32), 0.5)
+    sigma = CORRUPTIONS["gaussian"].params[1]
+    assert float((CORRUPTIONS["gaussian"].apply(x, 2, g) - x).std()) == pytest.approx(sigma, rel=0.03)
+    dark = torch.zeros((64, 1, 32, 32))
+    s = CORRUPTIONS["rician"].params[4]
+    # magnitude of pure noise is Rayleigh: mean σ·sqrt(π/2)
+    assert float(CORRUPTIONS["rician"].apply(dark, 5, g).mean()) == pytest.approx(s * np.sqrt(np.pi / 2), rel=0.03)
+
+
+class Linear(torch.nn.Module):
+    """Two logits [0, w·x + b]: the exact minimal flip is |f(x)|/‖w‖₁ (L∞) or /‖w‖₂ (L2)."""
+
+    def __init__(self, w, b=0.0):
+        super().__init__()
+        self.w, self.b = w, b
+
+    def forward(self, x):
+        f = (x * self.w).flatten(1).sum(1) + self.b
+        return torch.stack([torch.zeros_like(f), f], 1)
+
+
+@pytest.fixture
+def linear_case():
+    torch.manual_seed(0)
+    w = torch.randn(1, 1, 8, 8)
+    x = torch.rand(400, 1, 8, 8) * 0.5 + 0.25  # interior: the box never binds at these ε
+    f = (x * w).flatten(1).sum(1)
+    return Linear(w), x, (f > 0).long(), f.abs()
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+@pytest.mark.parametrize("eps", [0.0, 0.004, 0.01, 0.02])
+def test_attack_matches_exact_oracle_on_linear_model(linear_case, name, eps):
+    model, x, y, margin = linear_case
+    attack = ATTACKS[name]
+    if attack.norm == "l2":
+        eps *= 8
+    adv = attack.perturb(model, x, y, eps, steps=20, restarts=1, generator=torch.Generator().manual_seed(0))
+    delta = adv - x
+    bound = delta.abs().flatten(1).amax(1) if attack.norm == "linf" else delta.flatten(1).norm(dim=1)
+    assert (bound <= eps + 1e-5).all() and adv.min() >= 0 and adv.max() <= 1
+    norm = model.w.abs().sum() if attack.norm == "linf" else model.w.norm()
+    exact = float((margin / norm > eps).float().mean())
+    robust = float((model(adv).argmax(1) == y).float().mean())
+    assert robust == pytest.approx(exact, abs=1 / len(x))
+    if eps == 0:
+        assert torch.equal(adv, x)
+
+
+@pytest.fixture(scope="module")
+def cnn_case(lesion_spec, lesion_data):
+    from govkit.models.datasets import open_dataset
+    from govkit.models.loading import load_model
+    from govkit.models.spec import load_spec
+
+    model = load_model(load_spec(lesion_spec))
+    data = open_dataset(lesion_data["test"])
+    idx = np.arange(96)
+    return model, torch.from_numpy(data.images(idx)), torch.from_numpy(data.labels[idx])
+
+
+def _robust(model, attack, x, y, eps):
+    adv = attack.perturb(model, x, y, eps, steps=10, restarts=1, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return float((model(adv).argmax(1) == y).float().mean())
+
+
+def test_pgd_at_least_as_strong_as_fgsm_and_monotone(cnn_case):
+    model, x, y = cnn_case
+    with torch.no_grad():
+        clean = float((model(x).argmax(1) == y).float().mean())
+    grid = [0.0, 0.004, 0.008, 0.016, 0.03]
+    pgd = [_robust(model, ATTACKS["pgd-linf"], x, y, e) for e in grid]
+    fgsm = [_robust(model, ATTACKS["fgsm"], x, y, e) for e in grid]
+    assert pgd[0] == fgsm[0] == pytest.approx(clean)
+    assert all(p <= f + 1 / len(x) for p, f in zip(pgd, fgsm))
+    assert all(b <= a + 1 / len(x) for a, b in zip(pgd, pgd[1:]))
+    assert pgd[-1] < clean
+
+
+class Noisy(torch.nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x + 0.05 * torch.randn_like(x))
+
+
+class Quantised(torch.nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(torch.round(x * 8) / 8)  # zero gradient almost everywhere
+
+
+def test_masking_warnings(cnn_case):
+    from govkit.robustness.suite import _masking_pre_checks
+
+    model, x, y = cnn_case
+    assert _masking_pre_checks(model, x, y) == []
+    assert any("random" in w for w in _masking_pre_checks(Noisy(model), x, y))
+    assert any("zero" in w for w in _masking_pre_checks(Quantised(model), x, y))
+
+
+def test_cli_run_records_and_reports(cli, registry, lesion_spec, lesion_data, tmp_path):
+    db = registry.url
+    assert cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", lesion_spec).code == 0
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: tiny\ncorruptions: {gaussian: [1, 5], gibbs: [3]}\nattacks: [pgd-linf]\n"
+                     "eps: [0.0039, 0.0157]\nsteps: 5\nattack_samples: 64\n")
+    res = cli("--db", db, "robustness", "run", "lesion-cnn@1.0", "--data", lesion_data["test"], "--suite", suite,
+              "--device", "cpu", "--json")
+    assert res.code == 0, res.err
+    out = res.json()
+    assert {"clean_accuracy", "corruptions", "adversarial", "warnings"} <= set(out)
+    assert [(c["name"], c["severity"]) for c in out["corruptions"]] == [("gaussian", 1), ("gaussian", 5), ("gibbs", 3)]
+    assert [a["eps"] for a in out["adversarial"]] == [0.0, 0.0039, 0.0157]
+    assert out["adversarial"][0]["accuracy"] >= out["adversarial"][-1]["accuracy"]
+    policy = tmp_path / "p.yaml"
+    policy.write_text("name: p\nversion: 1\nrequirements:\n"
+                      "  - {id: pgd, evidence: robustness, metric: accuracy, where: {attack: pgd-linf, eps: 0.0039}, min: 0.5}\n"
+                      "  - {id: noise, evidence: robustness, metric: accuracy_drop, where: {corruption: gaussian}, max: 0.5}\n")
+    check = cli("--db", db, "policy", "check", "lesion-cnn@1.0", "--policy", policy, "--json").json()
+    assert [r["status"] for r in check["requirements"]] == ["pass", "pass"]
+    explicit = cli("--db", db, "robustness", "run", "lesion-cnn@1.0", "--data", lesion_data["test"], "--device",
+                   "cpu", "--corruption", "speckle:2", "--json").json()
+    assert explicit["corruptions"] == [{"name": "speckle", "severity": 2, "accuracy": pytest.approx(
+        explicit["corruptions"][0]["accuracy"])}] and explicit["adversarial"] == []
+    assert cli("--db", db, "robustness", "run", "lesion-cnn@1.0", "--data", lesion_data["test"],
+               "--corruption", "lens-flare").code == 2
+    assert cli("--db", db, "robustness", "run", "lesion-cnn@1.0", "--data", lesion_data["test"],
+               "--eps", "a,b").code == 2
