@@ -64,6 +64,14 @@ govkit data register lesion-train-shortcut --version 1 "$OUT/lesion/train_shortc
 govkit model register lesion-cnn-shortcut --version 1.0 --spec "$OUT/models/lesion-cnn-shortcut/model.yaml" \
   --train-data lesion-train-shortcut@1
 govkit eval performance lesion-cnn-shortcut@1.0 --data "$OUT/lesion/test.npz" --json > "$OUT/shortcut-performance.json"
+govkit robustness run lesion-cnn-shortcut@1.0 --data "$OUT/lesion/test.npz" --corruption gaussian:3 \
+  --attack pgd-linf --eps 0.0039 --json > "$OUT/shortcut-robustness.json"
+
+step "Engineer: explanations and their tests, on held-out images that carry the site marker"
+for m in lesion-cnn lesion-cnn-shortcut; do
+  govkit explain run "$m@1.0" --data "$OUT/lesion/test_shortcut.npz" --methods grad-cam,saliency \
+    --samples 64 --out "$OUT/explain/$m"
+done
 
 step "Engineer: gate both models on the deployment policy (JUnit XML for CI pipelines)"
 for m in lesion-cnn lesion-cnn-shortcut; do govkit policy attach "$m@1.0" --policy examples/lesion/policy.yaml; done
@@ -105,3 +113,4 @@ printf '  de-identified data:  %s\n' "$OUT/deidentified"
 printf '  de-id run report:    %s\n' "$OUT/deid-report.json"
 printf '  example model:       %s\n' "$OUT/models/lesion-cnn/model.yaml"
 printf '  policy JUnit XML:    %s\n' "$OUT/shortcut-junit.xml"
+printf '  explanation overlays: %s\n' "$OUT/explain"

@@ -34,7 +34,7 @@ def _load_example(name: str, path: Path):
 def lesion_data(tmp_path_factory):
     """The example lesion task, small (600 train / 300 test / 200 population)."""
     task = _load_example("lesion_task", ROOT / "examples" / "lesion" / "lesion_task.py")
-    return task.write(tmp_path_factory.mktemp("lesion"), n_train=600, n_test=300, n_population=200)
+    return task.write(tmp_path_factory.mktemp("lesion"), n_train=1200, n_test=300, n_population=200)
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +42,14 @@ def lesion_spec(lesion_data, tmp_path_factory):
     """The example CNN trained on ``lesion_data['train']``; returns its spec path."""
     train = _load_example("lesion_train", ROOT / "examples" / "lesion" / "train.py")
     return train.train(lesion_data["train"], tmp_path_factory.mktemp("model"), "lesion-cnn", "1.0")
+
+
+@pytest.fixture(scope="session")
+def shortcut_spec(lesion_data, tmp_path_factory):
+    """The example CNN trained on the site-marker shortcut variant."""
+    train = _load_example("lesion_train", ROOT / "examples" / "lesion" / "train.py")
+    return train.train(lesion_data["train_shortcut"], tmp_path_factory.mktemp("shortcut"),
+                       "lesion-cnn-shortcut", "1.0")
 
 
 @pytest.fixture(autouse=True)

@@ -4,13 +4,15 @@ Each 64×64 image is a textured tissue background with acquisition noise;
 positives carry a soft bright lesion whose mask is saved.  Every image has
 a ``site`` (A, B, C: different contrast and noise) and a ``sex`` attribute,
 and a ``patient_id`` (two images per patient).  With ``shortcut=True`` a
-bright site marker in the top-left corner correlates with the label (90 % of
-positives, 10 % of negatives): a model can learn the marker instead of the
-lesion.  Test data never has the correlation.
+checkerboard site marker in the top-left corner correlates with the label (98 % of
+positives, 2 % of negatives): a model can learn the marker instead of the
+lesion.  ``test.npz`` never has the marker; ``test_shortcut.npz`` has it as
+in training, which is where a shortcut model's explanations give it away.
 
     python examples/lesion/lesion_task.py OUT_DIR [--n-train 2000] [--n-test 600] [--seed 0]
 
-writes ``train.npz``, ``train_shortcut.npz``, ``test.npz`` and ``population.npz``.
+writes ``train.npz``, ``train_shortcut.npz``, ``test.npz``, ``test_shortcut.npz``
+(held-out, with the marker) and ``population.npz``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ SIZE = 64
 SITES = np.array(["A", "B", "C"])
 SITE_CONTRAST = np.array([1.0, 0.8, 1.15])
 SITE_NOISE = np.array([0.03, 0.05, 0.04])
+SHORTCUT_RATE = (0.98, 0.02)  # share of positives / negatives carrying the site marker
+MARKER = np.kron((np.indices((4, 4)).sum(0) % 2).astype(np.float32), np.ones((2, 2), np.float32))
 
 
 def _smooth_field(rng: np.random.Generator, n: int, scale: int = 8) -> np.ndarray:
@@ -59,8 +63,8 @@ def generate(n: int, *, seed: int = 0, shortcut: bool = False, positive_rate: fl
     img = rng.poisson(np.clip(img, 0, None) * 400) / 400.0
     img = img + rng.normal(size=img.shape) * SITE_NOISE[site][:, None, None]
     if shortcut:
-        marked = rng.random(n) < np.where(y == 1, 0.9, 0.1)
-        img[marked, 2:8, 2:8] = 0.95
+        marked = rng.random(n) < np.where(y == 1, SHORTCUT_RATE[0], SHORTCUT_RATE[1])
+        img[marked, 2:10, 2:10] = MARKER  # a checkerboard tag: nothing like a lesion
     x = np.clip(img, 0.0, 1.0).astype(np.float32)[:, None]
     return {
         "x": x, "y": y, "mask": mask.astype(np.uint8),
@@ -75,6 +79,9 @@ def write(out: Path, *, n_train: int = 2000, n_test: int = 600, n_population: in
         "train": generate(n_train, seed=seed),
         "train_shortcut": generate(n_train, seed=seed, shortcut=True),
         "test": generate(n_test, seed=seed + 1, patient_offset=100_000),
+        # held-out images that carry the site marker as in the shortcut training data:
+        # where a shortcut model looks at the marker instead of the lesion
+        "test_shortcut": generate(n_test, seed=seed + 3, shortcut=True, patient_offset=300_000),
         "population": generate(n_population, seed=seed + 2, patient_offset=200_000),
     }
     for name, arrays in sets.items():

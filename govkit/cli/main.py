@@ -35,6 +35,7 @@ SUBCOMMANDS: dict[str, str] = {
     "policy": "govkit.cli.policy:policy",
     "privacy": "govkit.cli.privacy:privacy",
     "robustness": "govkit.cli.robustness:robustness",
+    "explain": "govkit.cli.explain:explain",
     "approve": "govkit.cli.approve:approve",
     "risk": "govkit.cli.risk:risk",
     "incident": "govkit.cli.incident:incident",

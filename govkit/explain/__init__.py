@@ -1,0 +1,1 @@
+"""Explainability: attribution methods (captum) and quantitative tests of the attributions."""

@@ -1,0 +1,35 @@
+"""The shared protocol of attribution methods, and helpers."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+
+class Method(Protocol):
+    name: str
+
+    def attribute(self, model, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Attribution maps N×H×W for the logits ``model(x)[i, target[i]]``."""
+
+
+def to_map(attr: torch.Tensor) -> torch.Tensor:
+    """N×C×H×W attributions -> N×H×W (sum over channels), detached float32."""
+    return attr.detach().sum(1).float()
+
+
+def superpixels(h: int, w: int, cell: int, device) -> torch.Tensor:
+    """A 1×1×H×W feature mask of square cells (grid superpixels), ids 0..F-1."""
+    ys = torch.arange(h, device=device) // cell
+    xs = torch.arange(w, device=device) // cell
+    n_x = (w + cell - 1) // cell
+    return (ys.view(h, 1) * n_x + xs.view(1, w)).view(1, 1, h, w)
+
+
+def last_conv(model) -> torch.nn.Module:
+    """The last Conv2d layer of a model (Grad-CAM's target layer)."""
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    if not convs:
+        raise ValueError("the model has no Conv2d layer for Grad-CAM")
+    return convs[-1]
