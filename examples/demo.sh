@@ -27,8 +27,12 @@ PY
 govkit deid scan "$OUT/incoming/study/KAUFMAN_SCOTT_0.dcm" | head -n 8
 govkit deid run "$OUT/incoming" "$OUT/deidentified" --workers 2 \
   --option retain-longitudinal-modified-dates --option clean-descriptors \
-  --report "$OUT/deid-report.json" --crosswalk "$OUT/crosswalk.csv"
+  --report "$OUT/deid-report.json" --crosswalk "$OUT/crosswalk.csv" --json > "$OUT/deid-run.json" \
+  || echo "(some sample files could not be de-identified safely: listed in $OUT/deid-report.json)"
+run_id=$(python -c "import json,sys; r=json.load(open(sys.argv[1])); print(r['run_id'])" "$OUT/deid-run.json")
+python -c "import json,sys; r=json.load(open(sys.argv[1])); print(f\"run {r['run_id']}: {r['n_ok']} written, {r['n_failed']} failed\"); [print('  not written:', f['source'], '-', f['reason']) for f in r['failures']]" "$OUT/deid-run.json"
 govkit deid verify "$OUT/deidentified" --source "$OUT/incoming"
+govkit report deid "$run_id" -o "$OUT/reports/deid-report.pdf"
 
 step "Engineer: the example lesion task (generate, train, register, evaluate)"
 python examples/lesion/lesion_task.py "$OUT/lesion" --n-train 2000 --n-test 600
@@ -104,6 +108,11 @@ govkit model promote lesion-cnn@1.0 --to deployed
 govkit model history lesion-cnn@1.0
 govkit eval drift lesion-cnn@1.0 --data "$OUT/lesion/population.npz"
 
+step "Compliance officer: the model card and the audit report (PDF/A-3b, evidence attached)"
+govkit report model-card lesion-cnn@1.0 -o "$OUT/reports/model-card.pdf"
+govkit report audit lesion-cnn@1.0 -o "$OUT/reports/audit-report.pdf"
+govkit report export lesion-cnn@1.0 --format mct-json -o "$OUT/reports/model-card.mct.json"
+
 step "Audit chain: verify"
 govkit audit verify
 
@@ -111,6 +120,7 @@ printf '\nDemo finished. Outputs in %s:\n' "$OUT"
 printf '  registry:            %s\n' "$GOVKIT_HOME/registry.sqlite"
 printf '  de-identified data:  %s\n' "$OUT/deidentified"
 printf '  de-id run report:    %s\n' "$OUT/deid-report.json"
+printf '  PDF reports:         %s\n' "$OUT/reports/deid-report.pdf" "$OUT/reports/model-card.pdf" "$OUT/reports/audit-report.pdf"
 printf '  example model:       %s\n' "$OUT/models/lesion-cnn/model.yaml"
 printf '  policy JUnit XML:    %s\n' "$OUT/shortcut-junit.xml"
 printf '  explanation overlays: %s\n' "$OUT/explain"

@@ -18,6 +18,7 @@ SYSTEM_LIBS=(
   "libpango-1.0.so.0:libpango-1.0-0"
   "libpangoft2-1.0.so.0:libpangoft2-1.0-0"
   "libharfbuzz.so.0:libharfbuzz0b"
+  "libharfbuzz-subset.so.0:libharfbuzz-subset0"
 )
 
 missing=()

@@ -74,6 +74,7 @@ def verify(app: App, dst: Path, source: Path, key_path: Path | None) -> None:
     from govkit.deid.verify import verify as do_verify
 
     report = do_verify(dst, source, key_path)
+    _record_verification(app, dst, report)
 
     def human() -> str:
         head = (f"{report.n_outputs} outputs checked ({report.n_paired} paired with a source): "
@@ -85,6 +86,23 @@ def verify(app: App, dst: Path, source: Path, key_path: Path | None) -> None:
     app.emit(report.as_dict(), human)
     if not report.ok:
         app.fail_check()
+
+
+def _record_verification(app: App, dst: Path, report) -> None:
+    """Append the verdict to the audit chain of every run whose manifest is in DST."""
+    from govkit.deid.pipeline import MANIFEST_DIR
+    from govkit.registry.audit import append_event
+    from govkit.registry.models import DeidRun
+
+    run_ids = sorted(p.stem.removeprefix("manifest-") for p in (dst / MANIFEST_DIR).glob("manifest-*.jsonl"))
+    with app.registry().unit_of_work() as s:
+        for run_id in run_ids:
+            if s.get(DeidRun, run_id) is not None:
+                append_event(s, "deid.verify", "deid_run", run_id, {
+                    "ok": report.ok, "n_findings": len(report.findings), "n_outputs": report.n_outputs,
+                    "n_paired": report.n_paired,
+                    "by_check": {c: sum(f.check == c for f in report.findings) for c in ("profile", "bytes", "text")},
+                })
 
 
 @deid.command()

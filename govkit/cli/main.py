@@ -36,6 +36,7 @@ SUBCOMMANDS: dict[str, str] = {
     "privacy": "govkit.cli.privacy:privacy",
     "robustness": "govkit.cli.robustness:robustness",
     "explain": "govkit.cli.explain:explain",
+    "report": "govkit.cli.report:report",
     "approve": "govkit.cli.approve:approve",
     "risk": "govkit.cli.risk:risk",
     "incident": "govkit.cli.incident:incident",

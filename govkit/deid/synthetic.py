@@ -126,7 +126,7 @@ def _plant_private(ds: Dataset, patient: Patient) -> None:
     block = ds.private_block(0x0011, "ACME PHI 1.0", create=True)
     block.add_new(0x01, "LO", patient.name)
     block.add_new(0x02, "LO", patient.patient_id)
-    block.add_new(0x03, "SQ", Sequence([nested_item(patient, "p")]))
+    block.add_new(0x03, "SQ", Sequence([nested_item(patient, "8")]))
 
 
 def phi_corpus(out: Path, *, patients: int = 2, files_per_patient: int = 3) -> list[Path]:

@@ -1,0 +1,175 @@
+"""The report commands: model card, audit report, de-identification report, exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from govkit import __version__
+from govkit.canonical import sha256_hex
+from govkit.reports import charts
+from govkit.reports.evidence import (
+    deid_evidence,
+    document_id,
+    evidence_bytes,
+    model_evidence,
+)
+from govkit.reports.render import TEMPLATE_VERSION, render_html, write_pdf
+
+OVERLAY_KINDS = ("-overlay.png", "-worst-localisation.png")
+
+
+def _latest(ev: dict, kind: str) -> dict | None:
+    rows = ev["evaluations"].get(kind) or []
+    return rows[-1] if rows else None
+
+
+def _when(session, evidence: dict) -> dt.datetime:
+    from govkit.registry.models import AuditEvent
+    from sqlalchemy import select
+
+    seq = evidence["audit_chain"]["evidence_head_seq"]
+    ts = session.scalar(select(AuditEvent.occurred_at).where(AuditEvent.seq == seq)) if seq else None
+    return dt.datetime.fromisoformat(ts).replace(microsecond=0) if ts else dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _model_context(ev: dict) -> dict:
+    perf = _latest(ev, "performance")
+    priv = _latest(ev, "privacy")
+    rob = _latest(ev, "robustness")
+    expl = _latest(ev, "explainability")
+    ctx: dict = {"ev": ev, "perf": None, "privacy": priv, "robustness": rob, "explain": expl,
+                 "drift": ev["evaluations"].get("drift") or [], "charts": {}, "overlays": [], "summary": {}}
+    if perf:
+        ms = perf["metrics"]
+        ctx["perf"] = {
+            "overall": [m for m in ms if not m["params"]],
+            "subgroups": [m for m in ms if m["params"].get("value") is not None and m["name"] in ("accuracy", "auroc")],
+            "gaps": [m for m in ms if m["name"] == "max_subgroup_gap"],
+            "config": perf["config"],
+        }
+        if perf["config"].get("reliability"):
+            ctx["charts"]["reliability"] = charts.reliability(perf["config"]["reliability"])
+    if priv:
+        ctx["summary"]["privacy"] = [m for m in priv["metrics"] if m["name"] in
+                                     ("auc", "tpr_at_fpr_0.001", "tpr_at_fpr_0.01", "epsilon_lower_bound")]
+        art = next((a for a in priv["artifacts"] if a["intact"]), None)
+        if art:
+            ctx["charts"]["roc"] = charts.roc_loglog(json.loads(Path(art["path"]).read_text())["roc"])
+    if rob:
+        ctx["summary"]["robustness"] = [m for m in rob["metrics"] if m["name"] in ("clean_accuracy", "accuracy_drop")
+                                        or "attack" in m["params"]]
+        if rob["config"].get("corruption_results"):
+            ctx["charts"]["heatmap"] = charts.corruption_heatmap(rob["config"]["corruption_results"])
+        if rob["config"].get("adversarial_results"):
+            ctx["charts"]["eps"] = charts.eps_curve(rob["config"]["adversarial_results"])
+    if expl:
+        ctx["summary"]["explainability"] = expl["config"].get("tests", [])
+        for a in expl["artifacts"]:
+            if a["intact"] and a["name"].endswith(OVERLAY_KINDS):
+                ctx["overlays"].append({"name": a["name"], "url": charts.png_data_url(Path(a["path"]).read_bytes())})
+    counts: dict = {}
+    for i in (ev["risk"] or {}).get("items", []):
+        key = (int(i["severity"][1:]), int(i["probability"][1:]))
+        counts[key] = counts.get(key, 0) + 1
+    ctx["matrix_counts"] = counts
+    return ctx
+
+
+def _render(registry, session, kind: str, subject: str, template: str, title: str, evidence: dict, context: dict,
+            out: Path) -> dict:
+    from govkit.registry.audit import append_event, current_actor
+    from govkit.registry.models import Report
+
+    when = _when(session, evidence)
+    doc_id = document_id(evidence)
+    html = render_html(template, {**context, "title": title, "doc_id": doc_id, "created": when.isoformat(),
+                                  "chain": evidence["audit_chain"], "template_version": TEMPLATE_VERSION,
+                                  "govkit_version": __version__})
+    pdf, fetcher = write_pdf(html, out, evidence_json=evidence_bytes(evidence), when=when)
+    sha = sha256_hex(pdf)
+    session.add(Report(kind=kind, subject=subject, pdf_sha256=sha, template_version=TEMPLATE_VERSION,
+                       path=str(out), created_by=current_actor()))
+    append_event(session, "report.render", "report", subject,
+                 {"kind": kind, "pdf_sha256": sha, "document_id": doc_id, "refused_urls": len(fetcher.refused)})
+    return {"kind": kind, "subject": subject, "path": str(out), "pdf_sha256": sha, "document_id": doc_id,
+            "refused_urls": fetcher.refused, "fetched": fetcher.served}
+
+
+def model_card(registry, ref: str, out: Path) -> dict:
+    from govkit.registry.lookup import model_version
+
+    with registry.unit_of_work() as s:
+        mv = model_version(s, ref)
+        ev = model_evidence(s, mv)
+        return _render(registry, s, "model-card", ref, "model_card.html", f"Model card: {ref}", ev,
+                       _model_context(ev), out)
+
+
+def audit_report(registry, ref: str, out: Path) -> dict:
+    from govkit.registry.lookup import model_version
+
+    with registry.unit_of_work() as s:
+        mv = model_version(s, ref)
+        ev = model_evidence(s, mv)
+        return _render(registry, s, "audit", ref, "audit.html", f"Audit report: {ref}", ev, _model_context(ev), out)
+
+
+def deid_report(registry, run_id: str, out: Path) -> dict:
+    from govkit.registry.lookup import deid_run
+
+    with registry.unit_of_work() as s:
+        ev = deid_evidence(s, deid_run(s, run_id))
+        return _render(registry, s, "deid", run_id, "deid.html", f"De-identification report: run {run_id[:8]}",
+                       ev, {"ev": ev}, out)
+
+
+def export(registry, ref: str, fmt: str, out: Path) -> dict:
+    """The evidence as govkit JSON, or as a Model Card Toolkit (MCT) JSON document."""
+    from govkit.registry.audit import append_event
+    from govkit.registry.lookup import model_version
+
+    with registry.unit_of_work() as s:
+        ev = model_evidence(s, model_version(s, ref))
+        doc = ev if fmt == "json" else mct_json(ev)
+        text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        sha = sha256_hex(text.encode())
+        append_event(s, "report.export", "report", ref, {"format": fmt, "sha256": sha})
+    return {"format": fmt, "path": str(out), "sha256": sha, "document_id": document_id(ev)}
+
+
+def mct_json(ev: dict) -> dict:
+    """Model Card Toolkit schema (v0.0.2) fields filled from the evidence."""
+    card, perf = ev["card"], _latest(ev, "performance")
+    metrics = []
+    for m in (perf or {}).get("metrics", []):
+        entry = {"type": m["name"], "value": str(m["value"]),
+                 "slice": ",".join(f"{k}={v}" for k, v in sorted(m["params"].items()))}
+        if m["ci_low"] is not None:
+            entry["confidence_interval"] = {"lower_bound": str(m["ci_low"]), "upper_bound": str(m["ci_high"])}
+        metrics.append(entry)
+    return {
+        "schema_version": "0.0.2",
+        "model_details": {
+            "name": ev["model"]["name"], "overview": card.get("details", ""),
+            "version": {"name": ev["model"]["version"]},
+            "owners": [{"name": o} for o in card.get("owners", [])],
+            "licenses": [{"identifier": card["license"]}] if card.get("license") else [],
+        },
+        "model_parameters": {
+            "data": [{"name": d["dataset"], "sensitive": {"sensitive_data_used": []}} for d in ev["lineage"]],
+            "input_format": json.dumps(ev["model"]["input"], sort_keys=True),
+            "output_format": ", ".join(ev["model"]["classes"] or []),
+        },
+        "quantitative_analysis": {"performance_metrics": metrics},
+        "considerations": {
+            "users": [{"description": card["intended_users"]}] if card.get("intended_users") else [],
+            "use_cases": [{"description": card["intended_use"]}] if card.get("intended_use") else [],
+            "limitations": [{"description": card["caveats_and_limitations"]}] if card.get("caveats_and_limitations") else [],
+            "ethical_considerations": [{"name": card["ethical_considerations"]}] if card.get("ethical_considerations") else [],
+            "out_of_scope_uses": [{"description": card["out_of_scope_uses"]}] if card.get("out_of_scope_uses") else [],
+        },
+    }
