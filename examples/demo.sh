@@ -11,14 +11,17 @@ step() { printf '\n== %s\n' "$*"; }
 step "Registry: create and migrate the embedded SQLite database"
 govkit db upgrade
 
-step "Data steward: a generated study with PHI in every header attribute, plus pydicom's sample files"
+step "Data steward: a generated study with PHI in every header attribute and burned into pixels, plus pydicom's samples"
 python - "$OUT/incoming" <<'PY'
 import shutil, sys
 from pathlib import Path
 from pydicom.data import get_testdata_file
-from govkit.deid.synthetic import phi_corpus
+from govkit.deid.synthetic import burned_in, phi_corpus
 out = Path(sys.argv[1])
 phi_corpus(out / "study", patients=2, files_per_patient=3)
+screen = burned_in(["KAUFMAN SCOTT", "MRN-0042-7781", "07/22/1943"], size=(256, 320))  # a dose-screen-like capture
+screen.PatientName, screen.PatientID, screen.PatientBirthDate = "KAUFMAN^SCOTT", "MRN-0042-7781", "19430722"
+screen.save_as(out / "study" / "dose_screen.dcm", enforce_file_format=True)
 for name in ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "test-SR.dcm", "examples_palette.dcm",
              "examples_rgb_color.dcm", "waveform_ecg.dcm"):
     shutil.copy(get_testdata_file(name), out / name)
@@ -26,7 +29,7 @@ print(f"{sum(1 for _ in out.rglob('*.dcm'))} files in {out}")
 PY
 govkit deid scan "$OUT/incoming/study/KAUFMAN_SCOTT_0.dcm" | head -n 8
 govkit deid run "$OUT/incoming" "$OUT/deidentified" --workers 2 \
-  --option retain-longitudinal-modified-dates --option clean-descriptors \
+  --option retain-longitudinal-modified-dates --option clean-descriptors --option clean-pixel-data \
   --report "$OUT/deid-report.json" --crosswalk "$OUT/crosswalk.csv" --json > "$OUT/deid-run.json" \
   || echo "(some sample files could not be de-identified safely: listed in $OUT/deid-report.json)"
 run_id=$(python -c "import json,sys; r=json.load(open(sys.argv[1])); print(r['run_id'])" "$OUT/deid-run.json")

@@ -30,16 +30,20 @@ def deid() -> None:
 @click.option("--report", type=PathArg, help="Write the run report (JSON, with per-file reasons) here, outside DST.")
 @click.option("--crosswalk", type=PathArg,
               help="Write the original-to-pseudonym map (CSV, mode 0600) here, outside DST.")
+@click.option("--pixel-policy", type=click.Choice(["phi", "all-text"]), default="phi", show_default=True,
+              help="With clean-pixel-data: redact PHI text only, or every text but orientation/scale marks.")
+@click.option("--ocr-engine", type=click.Choice(["tesseract", "rapidocr"]), default="tesseract", show_default=True)
 @json_option
 @pass_app
 def run_cmd(app: App, src: Path, dst: Path, options: tuple[str, ...], recipe: Path | None,
-            key_path: Path | None, workers: int, report: Path | None, crosswalk: Path | None) -> None:
+            key_path: Path | None, workers: int, report: Path | None, crosswalk: Path | None,
+            pixel_policy: str, ocr_engine: str) -> None:
     """De-identify every DICOM file under SRC into DST.  Exit 1 if any file failed."""
     from govkit.deid.pipeline import record_run, run
 
     summary = run(
         src, dst, options=options, key_path=key_path, workers=workers, report=report,
-        crosswalk=crosswalk, recipe=recipe,
+        crosswalk=crosswalk, recipe=recipe, pixel_policy=pixel_policy, ocr_engine=ocr_engine,
         progress=lambda it, n: app.progress(it, n, "de-identifying"),
     )
     record_run(app.registry(), summary)
@@ -67,13 +71,15 @@ def run_cmd(app: App, src: Path, dst: Path, options: tuple[str, ...], recipe: Pa
               help="The original files the output was made from.")
 @click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Pseudonymisation key used for the run.")
+@click.option("--pixels/--no-pixels", default=True, show_default=True,
+              help="Also OCR the output pixels for burned-in header values (slow: seconds per frame).")
 @json_option
 @pass_app
-def verify(app: App, dst: Path, source: Path, key_path: Path | None) -> None:
+def verify(app: App, dst: Path, source: Path, key_path: Path | None, pixels: bool) -> None:
     """Check DST for residual PHI; exit 1 with a list of findings."""
     from govkit.deid.verify import verify as do_verify
 
-    report = do_verify(dst, source, key_path)
+    report = do_verify(dst, source, key_path, pixel_check=pixels)
     _record_verification(app, dst, report)
 
     def human() -> str:
@@ -101,7 +107,8 @@ def _record_verification(app: App, dst: Path, report) -> None:
                 append_event(s, "deid.verify", "deid_run", run_id, {
                     "ok": report.ok, "n_findings": len(report.findings), "n_outputs": report.n_outputs,
                     "n_paired": report.n_paired,
-                    "by_check": {c: sum(f.check == c for f in report.findings) for c in ("profile", "bytes", "text")},
+                    "by_check": {c: sum(f.check == c for f in report.findings)
+                                 for c in ("profile", "bytes", "text", "pixels")},
                 })
 
 

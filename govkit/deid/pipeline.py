@@ -145,7 +145,8 @@ def sniff(data: bytes) -> str:
 _WORKER: dict = {}
 
 
-def _init_worker(key: bytes, options: frozenset[str], dst: str, recipe: str | None, crosswalk: bool) -> None:
+def _init_worker(key: bytes, options: frozenset[str], dst: str, recipe: str | None, crosswalk: bool,
+                 pixel_policy: str = "phi", ocr_engine: str = "tesseract") -> None:
     import warnings
 
     from govkit.deid.engine import DeidConfig
@@ -158,6 +159,9 @@ def _init_worker(key: bytes, options: frozenset[str], dst: str, recipe: str | No
         dst=Path(dst),
         recipe=recipe,
         crosswalk=crosswalk,
+        pixel_policy=pixel_policy,
+        ocr=None,
+        ocr_engine=ocr_engine,
     )
 
 
@@ -210,7 +214,23 @@ def process_one(path: str, rel: str) -> FileResult:
             raise ValueError("no SOPInstanceUID: not a composite instance")
         from govkit.deid.engine import deidentify
 
+        ids = None
+        if "clean-pixel-data" in cfg.options:
+            from govkit.deid import phi
+
+            ids = phi.collect(ds)  # from the original header: the deny-list for burned-in text
         counts, notes = deidentify(ds, cfg)
+        if ids is not None:
+            from govkit.deid.ocr import get_engine
+            from govkit.deid.pixels import clean_pixels
+
+            if _WORKER["ocr"] is None:
+                _WORKER["ocr"] = get_engine(_WORKER["ocr_engine"])
+            pix = clean_pixels(ds, ids, engine=_WORKER["ocr"], policy=_WORKER["pixel_policy"], cleaner=cfg.cleaner)
+            counts["pixel-boxes"] += len(pix.boxes)
+            counts["pixel-frames"] += pix.frames
+            if pix.transfer_syntax_changed:
+                notes.add("compressed pixel data rewritten as Explicit VR Little Endian")
         if _WORKER["recipe"]:
             from govkit.deid.recipes import apply_recipe
 
@@ -313,6 +333,8 @@ def run(
     report: str | Path | None = None,
     crosswalk: str | Path | None = None,
     recipe: str | Path | None = None,
+    pixel_policy: str = "phi",
+    ocr_engine: str = "tesseract",
     progress: Callable[[Iterable, int], Iterable] | None = None,
 ) -> RunSummary:
     """De-identify every DICOM file under ``src`` into ``dst``.
@@ -344,7 +366,13 @@ def run(
     base = src_p if src_p.is_dir() else src_p.parent
     items = [(str(p), str(p.relative_to(base))) for p in discover(src_p)]
     done = _read_manifests(dst_p)
-    init_args = (key, selected, str(dst_p), recipe_text, cross_p is not None)
+    if "clean-pixel-data" in selected:
+        from govkit.deid.ocr import get_engine
+
+        get_engine(ocr_engine)  # fail fast (exit 2) when the engine is missing
+        if pixel_policy not in ("phi", "all-text"):
+            raise BadInput("--pixel-policy must be phi or all-text")
+    init_args = (key, selected, str(dst_p), recipe_text, cross_p is not None, pixel_policy, ocr_engine)
 
     results: list[FileResult] = []
     claimed: dict[str, str] = {}

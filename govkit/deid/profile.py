@@ -137,11 +137,6 @@ def validate_options(options: Iterable[str]) -> frozenset[str]:
     unknown = sorted(selected - OPTIONS.keys())
     if unknown:
         raise BadInput(f"unknown de-identification option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}")
-    if "clean-pixel-data" in selected:
-        raise BadInput(
-            "option clean-pixel-data needs the burned-in text cleaner, which this govkit does not have yet; "
-            "refusing rather than marking pixels clean that were not cleaned"
-        )
     if {"retain-longitudinal-full-dates", "retain-longitudinal-modified-dates"} <= selected:
         raise BadInput(
             "options retain-longitudinal-full-dates and retain-longitudinal-modified-dates exclude each other"

@@ -161,3 +161,47 @@ def phi_corpus(out: Path, *, patients: int = 2, files_per_patient: int = 3) -> l
             ds.save_as(path, enforce_file_format=True)
             paths.append(path)
     return paths
+
+
+def burned_in(text_lines: list[str], *, size: tuple[int, int] = (256, 256), photometric: str = "MONOCHROME2",
+              frames: int = 1, font_size: int = 18, seed: int = 0) -> Dataset:
+    """A secondary-capture-like dataset with ``text_lines`` burned into every frame.
+
+    The background is a smooth gradient with noise; text is drawn bright on
+    dark (MONOCHROME1 stores it inverted, as the scanner would).
+    """
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    rng = np.random.default_rng(seed)
+    h, w = size
+    try:
+        font = ImageFont.truetype("DejaVuSans.ttf", font_size)
+    except OSError:
+        font = ImageFont.load_default(size=font_size)
+    planes = []
+    for f in range(frames):
+        base = np.linspace(20, 90, w)[None, :] + rng.normal(0, 4, (h, w))
+        img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
+        draw = ImageDraw.Draw(img)
+        for i, line in enumerate(text_lines):
+            draw.text((8, 8 + i * (font_size + 8)), line, fill=240, font=font)
+        planes.append(np.asarray(img))
+    grey = np.stack(planes)
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID, ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid(), generate_uid()
+    ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPClassUID, ds.SOPInstanceUID
+    ds.Modality = "OT"
+    if photometric == "RGB":
+        arr = np.stack([grey, grey, (grey * 0.8).astype(np.uint8)], -1)
+    elif photometric == "MONOCHROME1":
+        arr = 255 - grey
+    else:
+        arr = grey
+    ds.set_pixel_data(arr if frames > 1 else arr[0], photometric, 8)
+    return ds

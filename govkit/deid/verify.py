@@ -10,6 +10,8 @@ Three checks, each producing :class:`Finding` records:
     its formats (:mod:`govkit.deid.phi`), in UTF-8, Latin-1 or UTF-16.  Inside
     the pixel data only forms of six or more characters count (shorter ones
     occur by chance in binary data);
+(d) **pixels** — the output's pixels are rendered and read with OCR; a word
+    matching a header value of the source fails the check;
 (c) **text** — free-text attributes that the profile cleans (action C under
     the recorded options) contain no entity that Presidio finds above its
     threshold.
@@ -171,7 +173,7 @@ def expected_outputs(ds: Dataset, pseudo) -> list[str]:
 
 
 def verify(dst: str | Path, source: str | Path, key_path: str | Path | None = None,
-           *, text_check: bool = True) -> VerifyReport:
+           *, text_check: bool = True, pixel_check: bool = True) -> VerifyReport:
     """Run checks (a), (b), (c) on every output under ``dst``."""
     from govkit.deid.engine import DeidConfig, options_from_codes
     from govkit.deid.pseudonyms import Pseudonymizer, load_key
@@ -224,5 +226,28 @@ def verify(dst: str | Path, source: str | Path, key_path: str | Path | None = No
         report.findings += _bytes_check(data, out, ids, rel)
         if cleaner is not None:
             report.findings += _text_check(out, DeidConfig(options, pseudo), cleaner, rel)
+        if pixel_check and "PixelData" in out:
+            report.findings += _pixel_check(out, ids, rel)
     return report
 
+
+
+def _pixel_check(out: Dataset, ids: phi.Identifiers, rel: str) -> list[Finding]:
+    from govkit.deid.pixels import residual_text
+
+    try:
+        hits = residual_text(out, ids, _engine())
+    except Exception as exc:  # noqa: BLE001 - pixels that cannot be decoded cannot be checked: fail closed
+        return [Finding("pixels", rel, f"pixel data could not be checked ({type(exc).__name__})")]
+    return [Finding("pixels", rel, h) for h in hits]
+
+
+_ENGINE = []
+
+
+def _engine():
+    from govkit.deid.ocr import get_engine
+
+    if not _ENGINE:
+        _ENGINE.append(get_engine("tesseract"))
+    return _ENGINE[0]
