@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from sklearn.datasets import load_digits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,14 +39,10 @@ def main() -> None:
     parts = {"members": order[:600], "non_members": order[600:1200], "population": order[1200:]}
     for name, idx in parts.items():
         np.savez(work / f"{name}.npz", x=x[idx], y=y[idx])
-    shutil.copy(ROOT / "tests" / "privacy" / "digits_model.py", work)
-    torch.save({}, work / "weights.pt")
-    (work / "model.yaml").write_text(yaml.safe_dump({
-        "name": "digits-mlp", "version": "1", "classes": [str(i) for i in range(10)], "task": "multiclass",
-        "entrypoint": "digits_model.py:build", "weights": "weights.pt",
-        "input": {"channels": 1, "height": 8, "width": 8},
-        "train": {"optimizer": "adam", "lr": 0.003, "epochs": 60, "batch_size": 32}}))
-    spec = load_spec(work / "model.yaml")
+    sys.path.insert(0, str(ROOT / "tests" / "privacy"))
+    from digits_model import write_spec
+
+    spec = load_spec(write_spec(work, epochs=60))
     torch.manual_seed(0)
     model = make_wrapper(build_network(spec), spec)
     train_model(model, x[parts["members"]], y[parts["members"]], spec.train, seed=0)

@@ -52,22 +52,18 @@ def rmia_bench() -> None:
 
 
 def training_bench(k: int = 4) -> None:
-    import torch
-    import yaml
+    import sys
+
     from sklearn.datasets import load_digits
 
     from govkit.models.spec import load_spec
     from govkit.privacy.reference import membership_matrix, train_concurrent, train_sequential
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "privacy"))
+    from digits_model import write_spec
+
     root = Path(tempfile.mkdtemp())
-    shutil.copy(Path(__file__).resolve().parents[1] / "tests" / "privacy" / "digits_model.py", root)
-    torch.save({}, root / "weights.pt")
-    (root / "model.yaml").write_text(yaml.safe_dump({
-        "name": "digits", "version": "1", "classes": [str(i) for i in range(10)], "task": "multiclass",
-        "entrypoint": "digits_model.py:build", "weights": "weights.pt",
-        "input": {"channels": 1, "height": 8, "width": 8},
-        "train": {"optimizer": "adam", "lr": 0.003, "epochs": 20, "batch_size": 32}}))
-    spec = load_spec(root / "model.yaml")
+    spec = load_spec(write_spec(root, epochs=20))
     d = load_digits()
     x, y = (d.images / 16.0).astype(np.float32)[:, None], d.target.astype(np.int64)
     member = membership_matrix(k, len(y), np.random.default_rng(0))

@@ -20,7 +20,6 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from govkit import __version__
 from govkit.reports.fetcher import SafeFetcher
 from govkit.resources import resource_dir
 

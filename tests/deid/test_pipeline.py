@@ -9,7 +9,6 @@ import stat
 from pathlib import Path
 
 import pydicom
-import pytest
 from pydicom.data import get_testdata_file
 
 from govkit.deid.pipeline import MANIFEST_DIR

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from govkit.privacy import metrics as pm
 from govkit.privacy.attacks import ATTACKS, Signals
 from govkit.privacy.attacks.base import true_label_stats
 from govkit.privacy.attacks.lira import LiRA
 from govkit.privacy.attacks.rmia import RMIA, rmia_scores
-
-HERE = Path(__file__).resolve().parent
 
 
 def test_true_label_stats():
@@ -139,14 +135,9 @@ def digits(tmp_path_factory):
     parts = {"members": order[:600], "non_members": order[600:1200], "population": order[1200:]}
     for name, idx in parts.items():
         np.savez(root / f"{name}.npz", x=x[idx], y=y[idx], patient_id=np.array([f"p{i}" for i in idx]))
-    shutil.copy(HERE / "digits_model.py", root / "digits_model.py")
-    spec_doc = {"name": "digits-mlp", "version": "1", "classes": [str(i) for i in range(10)], "task": "multiclass",
-                "entrypoint": "digits_model.py:build", "weights": "weights.pt",
-                "input": {"channels": 1, "height": 8, "width": 8},
-                "train": {"optimizer": "adam", "lr": 0.003, "epochs": 60, "batch_size": 32}}
-    torch.save({}, root / "weights.pt")
-    (root / "model.yaml").write_text(yaml.safe_dump(spec_doc))
-    spec = load_spec(root / "model.yaml")
+    from tests.privacy.digits_model import write_spec
+
+    spec = load_spec(write_spec(root, epochs=60))
     torch.manual_seed(0)
     model = make_wrapper(build_network(spec), spec)
     train_model(model, x[parts["members"]], y[parts["members"]], spec.train, seed=0)
