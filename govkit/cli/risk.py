@@ -59,21 +59,27 @@ def _table(out: dict) -> str:
     return "\n".join(lines)
 
 
+def _assessment(app: App, ref: str, number: int | None, with_matrix: bool) -> dict:
+    """One revision (default: the current one) as a dict; NotFound when there is none."""
+    from govkit.errors import NotFound
+    from govkit.governance.risk import as_dict, current, revision
+    from govkit.registry.lookup import model_version
+
+    with app.registry().unit_of_work() as s:
+        mv = model_version(s, ref)
+        ra = revision(s, mv, number) if number else current(s, mv)
+        if ra is None:
+            raise NotFound(f"{ref} has no risk assessment yet")
+        return {**as_dict(ra), **({"matrix": ra.matrix} if with_matrix else {})}
+
+
 @risk.command("list")
 @click.argument("ref", metavar="NAME@VERSION")
 @json_option
 @pass_app
 def list_items(app: App, ref: str) -> None:
     """The current revision's risk items."""
-    from govkit.errors import NotFound
-    from govkit.governance.risk import as_dict, current
-    from govkit.registry.lookup import model_version
-
-    with app.registry().unit_of_work() as s:
-        ra = current(s, model_version(s, ref))
-        if ra is None:
-            raise NotFound(f"{ref} has no risk assessment yet")
-        out = as_dict(ra)
+    out = _assessment(app, ref, None, with_matrix=False)
     app.emit(out, lambda: _table(out))
 
 
@@ -84,16 +90,7 @@ def list_items(app: App, ref: str) -> None:
 @pass_app
 def show(app: App, ref: str, number: int | None) -> None:
     """One revision of the assessment, with its acceptability matrix."""
-    from govkit.errors import NotFound
-    from govkit.governance.risk import as_dict, current, revision
-    from govkit.registry.lookup import model_version
-
-    with app.registry().unit_of_work() as s:
-        mv = model_version(s, ref)
-        ra = revision(s, mv, number) if number else current(s, mv)
-        if ra is None:
-            raise NotFound(f"{ref} has no risk assessment yet")
-        out = {**as_dict(ra), "matrix": ra.matrix}
+    out = _assessment(app, ref, number, with_matrix=True)
     app.emit(out, lambda: _table(out))
 
 

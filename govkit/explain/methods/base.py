@@ -33,3 +33,17 @@ def last_conv(model) -> torch.nn.Module:
     if not convs:
         raise ValueError("the model has no Conv2d layer for Grad-CAM")
     return convs[-1]
+
+
+def superpixel_attribution(attr_cls, model, x, target, *, n_samples: int, cell: int):
+    """Run a captum perturbation method (KernelShap, Lime) on grid superpixels.
+
+    captum's surrogate-model methods take one example per call with a
+    feature mask, so this loops over images; each call evaluates its
+    perturbations in batches of 100.
+    """
+    mask = superpixels(x.shape[-2], x.shape[-1], cell, x.device)
+    method = attr_cls(model)
+    maps = [method.attribute(x[i:i + 1], baselines=0, target=target[i:i + 1], feature_mask=mask,
+                             n_samples=n_samples, perturbations_per_eval=100) for i in range(len(x))]
+    return to_map(torch.cat(maps))

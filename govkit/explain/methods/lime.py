@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from govkit.explain.methods.base import superpixels, to_map
+from govkit.explain.methods.base import superpixel_attribution
 
 
 class Lime:
@@ -12,11 +12,6 @@ class Lime:
         self.n_samples, self.cell = n_samples, cell
 
     def attribute(self, model, x, target):
-        import torch
-        from captum.attr import Lime as L
+        from captum.attr import Lime as CaptumLime
 
-        mask = superpixels(x.shape[-2], x.shape[-1], self.cell, x.device)
-        lime = L(model)
-        maps = [lime.attribute(x[i:i + 1], baselines=0, target=target[i:i + 1], feature_mask=mask,
-                               n_samples=self.n_samples, perturbations_per_eval=100) for i in range(len(x))]
-        return to_map(torch.cat(maps))
+        return superpixel_attribution(CaptumLime, model, x, target, n_samples=self.n_samples, cell=self.cell)
