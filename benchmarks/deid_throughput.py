@@ -25,19 +25,7 @@ import time
 from pathlib import Path
 
 import pydicom
-from pydicom.data import get_testdata_file
-
-
-def make_inputs(root: Path, n: int) -> list[Path]:
-    base = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-    paths = []
-    for i in range(n):
-        base.SOPInstanceUID = f"1.2.826.0.1.3680043.9.7777.5.{i}"
-        base.file_meta.MediaStorageSOPInstanceUID = base.SOPInstanceUID
-        p = root / f"f{i:05d}.dcm"
-        base.save_as(p, enforce_file_format=True)
-        paths.append(p)
-    return paths
+from govkit.deid.synthetic import ct_archive
 
 
 def plain(paths: list[Path], out: Path) -> None:
@@ -76,7 +64,7 @@ def main() -> None:
     os.environ["GOVKIT_HOME"] = str(work / "home")
     src = work / "src"
     src.mkdir()
-    paths = make_inputs(src, args.files)
+    paths = ct_archive(src, args.files)
     results: dict[str, list[float]] = {k: [] for k in ("plain", "govkit-1", "govkit-2", "deid")}
     for r in range(args.repeats):
         for name, fn in (

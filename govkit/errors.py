@@ -5,7 +5,10 @@ Exit codes (documented in the README):
 * ``0`` success;
 * ``1`` a check failed (policy gate, residual PHI, broken audit chain,
   a batch with failed files);
-* ``2`` bad usage or bad input.
+* ``2`` bad usage or bad input;
+* ``3`` an internal error (a bug);
+* ``4`` the execution environment failed (a worker process died, a Dask
+  scheduler cannot be reached or lost the run); rerunning resumes.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_EXECUTOR_FAILED = 4
 
 
 class GovkitError(Exception):
@@ -33,3 +37,9 @@ class CheckFailed(GovkitError):
     """A verification or gate ran and did not pass (exit 1)."""
 
     exit_code = EXIT_CHECK_FAILED
+
+
+class ExecutorFailed(GovkitError):
+    """Workers or the cluster failed, not the input; the run can be resumed (exit 4)."""
+
+    exit_code = EXIT_EXECUTOR_FAILED

@@ -53,5 +53,5 @@ fi
 PIP=(.venv/bin/python -m pip -q --disable-pip-version-check)
 # The pinned CPU wheel first: a bare 'torch' requirement would resolve a multi-GB CUDA build.
 .venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" install "torch==2.13.0"
-"${PIP[@]}" install -e ".[postgres,nlp,test]"
+"${PIP[@]}" install -e ".[postgres,nlp,dask,test]"
 echo "bootstrap: environment ready in .venv"

@@ -26,7 +26,11 @@ def deid() -> None:
 @click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Pseudonymisation key file (default: $GOVKIT_HOME/deid.key, created on first use).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes.")
+              help="Worker processes (--executor local).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Run here, or on an existing Dask distributed cluster (needs --scheduler).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (SRC and DST on a shared file system).")
 @click.option("--report", type=PathArg, help="Write the run report (JSON, with per-file reasons) here, outside DST.")
 @click.option("--crosswalk", type=PathArg,
               help="Write the original-to-pseudonym map (CSV, mode 0600) here, outside DST.")
@@ -36,13 +40,18 @@ def deid() -> None:
 @json_option
 @pass_app
 def run_cmd(app: App, src: Path, dst: Path, options: tuple[str, ...], recipe: Path | None,
-            key_path: Path | None, workers: int, report: Path | None, crosswalk: Path | None,
-            pixel_policy: str, ocr_engine: str) -> None:
-    """De-identify every DICOM file under SRC into DST.  Exit 1 if any file failed."""
+            key_path: Path | None, workers: int, executor: str, scheduler: str | None,
+            report: Path | None, crosswalk: Path | None, pixel_policy: str, ocr_engine: str) -> None:
+    """De-identify every DICOM file under SRC into DST.
+
+    Exit 1 if any file failed; exit 4 if workers or the cluster failed
+    (rerun the same command to resume).
+    """
     from govkit.deid.pipeline import record_run, run
 
     summary = run(
-        src, dst, options=options, key_path=key_path, workers=workers, report=report,
+        src, dst, options=options, key_path=key_path, workers=workers, executor=executor,
+        scheduler=scheduler, report=report,
         crosswalk=crosswalk, recipe=recipe, pixel_policy=pixel_policy, ocr_engine=ocr_engine,
         progress=lambda it, n: app.progress(it, n, "de-identifying"),
     )

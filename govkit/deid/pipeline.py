@@ -9,12 +9,21 @@ Guarantees (fail closed):
 * A file that cannot be processed safely is **not written at all**; it is
   listed, with its reason, in the run report (kept outside DST).
 * Each output is written to a temporary file in DST and renamed into place
-  by the coordinating process, so nothing is ever half-written and two
-  inputs can never claim one output.
+  only after its output path has been *claimed* for one input of the run
+  (:func:`commit`), so nothing is ever half-written and two inputs can never
+  claim one output.
+* Outputs are a pure function of (input, key, options): the same key gives
+  byte-identical files whatever the executor, the number of workers or the
+  order of work.  A rerun therefore resumes: an output already in place with
+  the same bytes is reported ``resumed``, one with other bytes is kept and
+  the input reported as a ``duplicate``.
 * The manifest (``DST/.govkit/manifest-<run>.jsonl``) records, per input, a
   keyed token of its content, the output path, the status and the action
-  counts; no PHI.  A rerun with the same key skips inputs whose output is
-  already there (resume).
+  counts; no PHI.
+* One run at a time per DST (an advisory lock on ``DST/.govkit/lock``).
+
+Where the work runs is the executor's business (:mod:`govkit.deid.executors`):
+worker processes on this machine, or a Dask distributed cluster.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,6 +50,7 @@ DICM_OFFSET = 128
 UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 PATH_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 MAX_FILE_BYTES = 4 << 30
+TMP_PREFIX = ".tmp-"
 
 
 @dataclass
@@ -145,23 +155,40 @@ def sniff(data: bytes) -> str:
 _WORKER: dict = {}
 
 
-def _init_worker(key: bytes, options: frozenset[str], dst: str, recipe: str | None, crosswalk: bool,
-                 pixel_policy: str = "phi", ocr_engine: str = "tesseract") -> None:
+@dataclass(frozen=True)
+class WorkerConfig:
+    """Everything a worker needs; sent once per worker (it holds the key: never log it)."""
+
+    run_id: str
+    key: bytes = field(repr=False)
+    options: frozenset[str]
+    dst: str
+    recipe: str | None = None
+    crosswalk: bool = False
+    pixel_policy: str = "phi"
+    ocr_engine: str = "tesseract"
+
+
+def init_worker(config: WorkerConfig) -> None:
+    """Set up this process for :func:`process_one` (idempotent per run)."""
     import warnings
 
     from govkit.deid.engine import DeidConfig
     from govkit.deid.pseudonyms import Pseudonymizer
 
+    if _WORKER.get("run_id") == config.run_id:
+        return
     warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")
     _WORKER.clear()
     _WORKER.update(
-        cfg=DeidConfig(options, Pseudonymizer(key)),
-        dst=Path(dst),
-        recipe=recipe,
-        crosswalk=crosswalk,
-        pixel_policy=pixel_policy,
+        run_id=config.run_id,
+        cfg=DeidConfig(config.options, Pseudonymizer(config.key)),
+        dst=Path(config.dst),
+        recipe=config.recipe,
+        crosswalk=config.crosswalk,
+        pixel_policy=config.pixel_policy,
         ocr=None,
-        ocr_engine=ocr_engine,
+        ocr_engine=config.ocr_engine,
     )
 
 
@@ -240,7 +267,7 @@ def process_one(path: str, rel: str) -> FileResult:
         out_rel = output_relpath(patient, study, series, sop)
         dst: Path = _WORKER["dst"]
         dst.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".dcm", dir=dst)
+        fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{_WORKER['run_id']}-", suffix=".dcm", dir=dst)
         with os.fdopen(fd, "wb") as fh:
             ds.save_as(fh, enforce_file_format=True)
         crosswalk = []
@@ -294,33 +321,106 @@ def _unlink(path: str) -> None:
         pass
 
 
-def _process_batch(batch: list[tuple[str, str]]) -> list[FileResult]:
+def process_batch(config: WorkerConfig, batch: list[tuple[str, str]]) -> list[FileResult]:
+    """Process a batch of ``(path, relative path)`` in this process (uncommitted)."""
+    init_worker(config)
     return [process_one(p, r) for p, r in batch]
+
+
+# --------------------------------------------------------------------------- commit
+
+Claim = Callable[[FileResult], str]
+"""Claims ``res.output`` for ``res.source`` within a run: returns ``new`` (first
+claim), ``retry`` (claimed before by this same input: a retried task) or
+``taken`` (claimed by another input of the run)."""
+
+
+def commit(res: FileResult, dst: Path, claim: Claim) -> FileResult:
+    """Rename a worker's temporary output into place, or discard it.
+
+    Safe to repeat: a retried task that finds its own output already in
+    place (same bytes) reports it ``ok`` again; nothing is written twice.
+    """
+    if res.status != "ok":
+        return res
+    assert res.tmp_path and res.output
+    try:
+        return _commit(res, dst, claim)
+    except OSError as exc:
+        _unlink(res.tmp_path)
+        res.status, res.reason, res.tmp_path, res.output = "failed", f"cannot write output: {exc.strerror}", None, None
+        return res
+
+
+def _commit(res: FileResult, dst: Path, claim: Claim) -> FileResult:
+    final = dst / res.output
+    state = claim(res)
+    if state == "taken":
+        return _discard(res, "duplicate", "same SOP Instance UID as another input of this run; the first one was kept")
+    if final.exists():
+        if _same_bytes(final, Path(res.tmp_path)):
+            if state == "retry":  # this input's earlier attempt put it there
+                _unlink(res.tmp_path)
+                res.tmp_path = None
+                return res
+            return _discard(res, "resumed", "already de-identified by an earlier run", keep_output=True)
+        return _discard(res, "duplicate", "an output with this SOP Instance UID and other content "
+                                          "already exists (an earlier run); it was kept")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(res.tmp_path, final)
+    res.tmp_path = None
+    return res
+
+
+def _discard(res: FileResult, status: str, reason: str, keep_output: bool = False) -> FileResult:
+    _unlink(res.tmp_path)
+    res.status, res.reason, res.tmp_path = status, reason, None
+    if not keep_output:
+        res.output = None
+    return res
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            ca, cb = fa.read(1 << 20), fb.read(1 << 20)
+            if ca != cb:
+                return False
+            if not ca:
+                return True
+
+
+def manifest_line(res: FileResult, run_id: str) -> str:
+    """One manifest record (no PHI: keyed tokens and pseudonymised paths only)."""
+    return json.dumps({"input": res.input_token, "output": res.output, "status": res.status,
+                       "counts": res.counts, "run": run_id}, sort_keys=True) + "\n"
 
 
 # --------------------------------------------------------------------------- coordinator
 
 
-def _read_manifests(dst: Path) -> dict[str, str]:
-    """input token -> output path, for inputs finished by earlier runs."""
-    done: dict[str, str] = {}
-    mdir = dst / MANIFEST_DIR
-    if not mdir.is_dir():
-        return done
-    for mf in sorted(mdir.glob("manifest-*.jsonl")):
-        for line in mf.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a torn last line from a killed run
-            if rec.get("status") == "ok" and rec.get("output") and (dst / rec["output"]).is_file():
-                done[rec["input"]] = rec["output"]
-    return done
+@contextmanager
+def _run_lock(dst: Path) -> Iterator[None]:
+    """Hold DST's advisory lock for the run; released even if the process dies."""
+    import fcntl
+
+    with open(dst / MANIFEST_DIR / "lock", "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BadInput(f"another govkit run is writing {dst}; wait for it to finish") from None
+        yield
 
 
-def _batches(items: list[tuple[str, str]], size: int) -> Iterable[list[tuple[str, str]]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def _sweep(dst: Path) -> None:
+    """Remove what dead runs left behind: temporary outputs and claims."""
+    import shutil
+
+    for tmp in dst.glob(f"{TMP_PREFIX}*"):
+        _unlink(str(tmp))
+    shutil.rmtree(dst / MANIFEST_DIR / "claims", ignore_errors=True)
 
 
 def run(
@@ -335,20 +435,26 @@ def run(
     recipe: str | Path | None = None,
     pixel_policy: str = "phi",
     ocr_engine: str = "tesseract",
+    executor: str = "local",
+    scheduler: str | None = None,
     progress: Callable[[Iterable, int], Iterable] | None = None,
 ) -> RunSummary:
     """De-identify every DICOM file under ``src`` into ``dst``.
 
-    ``progress(iterable, length)`` may wrap the stream of results (the CLI
-    passes a progress bar).  Returns a :class:`RunSummary`; the caller
-    records it in the registry (:func:`record_run`).
+    ``executor`` is ``local`` (``workers`` processes on this machine) or
+    ``dask`` (the Dask distributed cluster at ``scheduler``; see
+    :mod:`govkit.deid.executors`).  ``progress(iterable, length)`` may wrap
+    the stream of results (the CLI passes a progress bar).  Returns a
+    :class:`RunSummary`; the caller records it in the registry
+    (:func:`record_run`).
     """
+    from govkit.deid.executors import get_executor
+
     from govkit.deid.profile import REVISION, validate_options
     from govkit.deid.pseudonyms import Pseudonymizer, load_key
 
     selected = validate_options(options)
-    if workers < 1:
-        raise BadInput("--workers must be at least 1")
+    execute = get_executor(executor, workers=workers, scheduler=scheduler)
     report_p = Path(report) if report else None
     cross_p = Path(crosswalk) if crosswalk else None
     src_p, dst_p = check_paths(Path(src), Path(dst), report_p, cross_p)
@@ -359,37 +465,28 @@ def run(
         recipe_text = load_recipe(Path(recipe))
     key = load_key(key_path)
     pseudo = Pseudonymizer(key)
-    dst_p.mkdir(parents=True, exist_ok=True)
-    (dst_p / MANIFEST_DIR).mkdir(exist_ok=True)
-    run_id = str(uuid.uuid4())
-    started = dt.datetime.now(dt.timezone.utc)
-    base = src_p if src_p.is_dir() else src_p.parent
-    items = [(str(p), str(p.relative_to(base))) for p in discover(src_p)]
-    done = _read_manifests(dst_p)
     if "clean-pixel-data" in selected:
         from govkit.deid.ocr import get_engine
 
         get_engine(ocr_engine)  # fail fast (exit 2) when the engine is missing
         if pixel_policy not in ("phi", "all-text"):
             raise BadInput("--pixel-policy must be phi or all-text")
-    init_args = (key, selected, str(dst_p), recipe_text, cross_p is not None, pixel_policy, ocr_engine)
-
-    results: list[FileResult] = []
-    claimed: dict[str, str] = {}
+    dst_p.mkdir(parents=True, exist_ok=True)
+    (dst_p / MANIFEST_DIR).mkdir(exist_ok=True)
+    run_id = str(uuid.uuid4())
+    started = dt.datetime.now(dt.timezone.utc)
+    base = src_p if src_p.is_dir() else src_p.parent
+    items = [(str(p), str(p.relative_to(base))) for p in discover(src_p)]
+    config = WorkerConfig(run_id, key, selected, str(dst_p), recipe_text, cross_p is not None,
+                          pixel_policy, ocr_engine)
     manifest_path = dst_p / MANIFEST_DIR / f"manifest-{run_id}.jsonl"
-    cross_rows: set[tuple[str, str, str]] = set()
-    with open(manifest_path, "a", encoding="utf-8") as manifest:
-        for res in _execute(items, workers, init_args, progress):
-            res = _commit(res, dst_p, done, claimed)
-            results.append(res)
-            cross_rows.update(res.crosswalk)
-            if res.input_token:
-                manifest.write(json.dumps({
-                    "input": res.input_token, "output": res.output, "status": res.status,
-                    "counts": res.counts, "run": run_id,
-                }, sort_keys=True) + "\n")
-                manifest.flush()
-        os.fsync(manifest.fileno())
+    with _run_lock(dst_p):
+        _sweep(dst_p)
+        stream = execute(items, config, manifest_path)
+        results = list(progress(stream, len(items)) if progress else stream)
+    order = {rel: i for i, (_, rel) in enumerate(items)}
+    results.sort(key=lambda r: order[r.source])
+    cross_rows = {row for r in results for row in r.crosswalk}
 
     totals: Counter[str] = Counter()
     for r in results:
@@ -434,52 +531,6 @@ def run(
 def _uses_text_cleaning(options: frozenset[str]) -> bool:
     return bool(options & {"clean-descriptors", "clean-structured-content", "clean-graphics",
                            "retain-patient-characteristics", "retain-device-identity"})
-
-
-def _execute(items, workers, init_args, progress) -> Iterator[FileResult]:
-    stream: Iterable[FileResult]
-    if workers == 1:
-        _init_worker(*init_args)
-        stream = (process_one(p, r) for p, r in items)
-    else:
-        stream = _parallel(items, workers, init_args)
-    if progress is not None:
-        stream = progress(stream, len(items))
-    yield from stream
-
-
-def _parallel(items, workers, init_args) -> Iterator[FileResult]:
-    import multiprocessing as mp
-
-    size = max(1, min(32, len(items) // (workers * 4) or 1))
-    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=init_args) as pool:
-        for batch in pool.map(_process_batch, _batches(items, size)):
-            yield from batch
-
-
-def _commit(res: FileResult, dst: Path, done: dict[str, str], claimed: dict[str, str]) -> FileResult:
-    """Rename a worker's temporary output into place, or discard it."""
-    if res.status != "ok":
-        return res
-    assert res.tmp_path and res.output and res.input_token
-    final = dst / res.output
-    if res.input_token in done and done[res.input_token] == res.output and final.is_file():
-        _unlink(res.tmp_path)
-        res.status, res.reason, res.tmp_path = "resumed", "already de-identified by an earlier run", None
-        return res
-    if res.output in claimed or final.exists():
-        _unlink(res.tmp_path)
-        other = "another input of this run" if res.output in claimed else "an earlier run"
-        res.status, res.reason, res.tmp_path = (
-            "duplicate", f"same SOP Instance UID as {other}; the first one was kept", None)
-        res.output = None
-        return res
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(res.tmp_path, final)
-    res.tmp_path = None
-    claimed[res.output] = res.input_token
-    return res
 
 
 def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:

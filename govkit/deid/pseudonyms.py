@@ -45,6 +45,8 @@ def load_key(path: str | Path | None = None) -> bytes:
         text = path.read_text().strip()
     except OSError as exc:
         raise BadInput(f"cannot read key file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"key file {path} is not text: it must hold the key as hexadecimal") from None
     try:
         key = bytes.fromhex(text)
     except ValueError:

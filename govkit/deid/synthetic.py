@@ -163,6 +163,28 @@ def phi_corpus(out: Path, *, patients: int = 2, files_per_patient: int = 3) -> l
     return paths
 
 
+def ct_archive(out: Path, n: int, *, patients: int = 1) -> list[Path]:
+    """``n`` copies of pydicom's ``CT_small.dcm`` spread over ``patients``,
+    each with its own SOP Instance UID: a light archive for throughput and
+    scale-out runs (the PHI is the sample file's own header)."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        p = i % patients
+        ds.PatientID = f"MRN-{7100 + p:04d}"
+        ds.StudyInstanceUID = f"{UID_ROOT}.400.{p}"
+        ds.SeriesInstanceUID = f"{UID_ROOT}.500.{p}"
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"{UID_ROOT}.600.{p}.{i}"
+        path = out / f"f{i:06d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
 def burned_in(text_lines: list[str], *, size: tuple[int, int] = (256, 256), photometric: str = "MONOCHROME2",
               frames: int = 1, font_size: int = 18, seed: int = 0) -> Dataset:
     """A secondary-capture-like dataset with ``text_lines`` burned into every frame.

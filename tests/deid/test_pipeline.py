@@ -116,6 +116,25 @@ def test_paths_are_guarded(cli, corpus, tmp_path, key_file):
     assert res.code == 2 and "outside" in res.err
     res = cli("deid", "run", corpus, dst, "--key", key_file, "--option", "retain-everything")
     assert res.code == 2 and "unknown de-identification option" in res.err
+    binary = tmp_path / "binary.key"
+    binary.write_bytes(b"\x9a\xff" * 16)
+    res = cli("deid", "run", corpus, dst, "--key", binary)
+    assert res.code == 2 and "not text" in res.err
+
+
+def test_one_run_at_a_time_per_destination(cli, corpus, tmp_path, key_file):
+    import fcntl
+
+    dst = tmp_path / "dst"
+    (dst / MANIFEST_DIR).mkdir(parents=True)
+    with open(dst / MANIFEST_DIR / "lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a running govkit would
+        res = cli("deid", "run", corpus, dst, "--key", key_file)
+    assert res.code == 2 and "another govkit run" in res.err
+    assert not outputs(dst)
+    (dst / ".tmp-deadrun-x.dcm").write_bytes(b"half-written by a killed run")
+    assert cli("deid", "run", corpus, dst, "--key", key_file).code == 0
+    assert len(outputs(dst)) == 6 and not list(dst.glob(".tmp-*"))
 
 
 def test_rerun_resumes(cli, corpus, tmp_path, key_file):
@@ -130,6 +149,10 @@ def test_rerun_resumes(cli, corpus, tmp_path, key_file):
     assert len(manifests) == 2
     text = "".join(m.read_text() for m in manifests)
     assert "KAUFMAN" not in text.upper() and "MRN-" not in text
+    before = {p: p.read_bytes() for p in outputs(dst)}
+    res = cli("deid", "run", corpus, dst, "--key", key_file, "--option", "retain-safe-private", "--json").json()
+    assert res["n_duplicates"] == 6 and res["n_ok"] == res["n_resumed"] == 0  # other options, other bytes
+    assert {p: p.read_bytes() for p in outputs(dst)} == before  # the earlier outputs are kept
 
 
 def test_key_is_created_private_and_only_its_fingerprint_recorded(cli, corpus, tmp_path):

@@ -1,0 +1,254 @@
+"""Where de-identification runs: worker processes here, or a Dask cluster.
+
+An executor is a callable ``execute(items, config, manifest_path)`` that
+de-identifies every ``(path, relative path)`` in ``items`` and yields one
+*committed* :class:`~govkit.deid.pipeline.FileResult` per input, in any
+order, having written ``manifest_path`` by the time the stream ends.  Both
+executors share :func:`~govkit.deid.pipeline.process_one` and
+:func:`~govkit.deid.pipeline.commit`, so their outputs are byte-identical.
+
+``local``
+    ``--workers`` processes on this machine; the coordinator commits each
+    output and appends its manifest line.
+
+``dask``
+    An existing Dask distributed cluster (``--scheduler ADDRESS``).  SRC
+    and DST must be visible at the same paths on every worker (a shared
+    file system), and govkit installed there.  Workers commit their own
+    outputs and append to a manifest *shard* per worker process
+    (``DST/.govkit/shards/<run>/<host>-<pid>.jsonl``); output paths are
+    claimed with a symbolic link per output
+    (``DST/.govkit/claims/<run>/…``), an atomic create-if-absent on POSIX
+    file systems, NFS included.  When the run ends the client merges the
+    shards into ``manifest-<run>.jsonl``.
+
+    * A worker that dies mid-task: the scheduler reruns its task on another
+      worker; files the dead worker had already committed are found with
+      their own claim and the same bytes, and reported once.
+    * A client that dies: the shards stay as the record of what was
+      written; rerunning the same command resumes (outputs already in place
+      with the same bytes are reported ``resumed``).
+    * The pseudonymisation key travels to the workers once per run (scattered,
+      not embedded in the task graph).  Use a ``tls://`` scheduler address
+      with Dask's TLS settings when the cluster spans machines.
+    * Run workers with one thread each (``dask worker --nthreads 1``):
+      the work is CPU-bound Python; processes, not threads, scale it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from govkit.deid.pipeline import (
+    MANIFEST_DIR,
+    FileResult,
+    WorkerConfig,
+    commit,
+    manifest_line,
+    process_batch,
+)
+from govkit.errors import BadInput, ExecutorFailed
+
+Items = list[tuple[str, str]]
+Executor = Callable[[Items, WorkerConfig, Path], Iterator[FileResult]]
+EXECUTORS = ("local", "dask")
+
+
+def get_executor(name: str, *, workers: int = 1, scheduler: str | None = None) -> Executor:
+    """The executor ``name`` with its settings, checked before any work starts."""
+    if name not in EXECUTORS:
+        raise BadInput(f"unknown executor {name!r}: choose one of {', '.join(EXECUTORS)}")
+    if workers < 1:
+        raise BadInput("--workers must be at least 1")
+    if name == "local":
+        if scheduler:
+            raise BadInput("--scheduler needs --executor dask")
+        return lambda items, config, manifest: run_local(items, config, manifest, workers)
+    if not scheduler:
+        raise BadInput("--executor dask needs --scheduler ADDRESS (for example tcp://10.0.0.5:8786)")
+    if workers != 1:
+        raise BadInput("--workers applies to --executor local; a Dask cluster has its own workers")
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise BadInput("--executor dask needs the 'distributed' package: pip install 'govkit[dask]'") from None
+    return lambda items, config, manifest: run_dask(items, config, manifest, scheduler)
+
+
+def batch_size(n_items: int, n_slots: int) -> int:
+    """Files per task: about four tasks per worker slot, at most 64 files each."""
+    return max(1, min(64, -(-n_items // (4 * max(1, n_slots)))))
+
+
+def batches(items: Items, size: int) -> Iterator[Items]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# --------------------------------------------------------------------------- local
+
+
+def run_local(items: Items, config: WorkerConfig, manifest: Path, workers: int) -> Iterator[FileResult]:
+    """Process here (1 worker) or in a process pool; commit in this process."""
+    claimed: dict[str, str] = {}
+
+    def claim(res: FileResult) -> str:
+        owner = claimed.setdefault(res.output, res.source)
+        return "new" if owner == res.source else "taken"
+
+    with open(manifest, "a", encoding="utf-8") as fh:
+        for res in _local_stream(items, config, workers):
+            res = commit(res, Path(config.dst), claim)
+            if res.input_token:
+                fh.write(manifest_line(res, config.run_id))
+                fh.flush()
+            yield res
+        os.fsync(fh.fileno())
+
+
+def _local_stream(items: Items, config: WorkerConfig, workers: int) -> Iterator[FileResult]:
+    if workers == 1:
+        for batch in batches(items, 1):
+            yield from process_batch(config, batch)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+    from functools import partial
+
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    try:
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            for results in pool.map(partial(process_batch, config), batches(items, batch_size(len(items), workers))):
+                yield from results
+    except BrokenProcessPool:
+        raise ExecutorFailed("a worker process died (out of memory?); rerun the same command to resume") from None
+
+
+# --------------------------------------------------------------------------- dask
+
+
+def run_dask(items: Items, config: WorkerConfig, manifest: Path, scheduler: str) -> Iterator[FileResult]:
+    """Stream batches through the cluster, a bounded window of tasks at a time."""
+    from distributed import Client, as_completed
+    from distributed.client import FutureCancelledError
+    from distributed.scheduler import KilledWorker
+
+    try:  # waits up to Dask's distributed.comm.timeouts.connect (default 30 s)
+        client = Client(scheduler, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ExecutorFailed(f"cannot reach the Dask scheduler at {scheduler}: {type(exc).__name__}") from None
+    with client:
+        slots = sum(client.nthreads().values())
+        if slots == 0:
+            raise ExecutorFailed(f"the Dask cluster at {scheduler} has no workers")
+        shared = client.scatter(config, broadcast=True, hash=False)
+        todo = batches(items, batch_size(len(items), slots))
+        window = as_completed([client.submit(dask_task, shared, b, pure=False) for b in _take(todo, 4 * slots)],
+                              loop=client.loop)
+        try:
+            for future in window:
+                results = future.result()
+                future.release()
+                for batch in _take(todo, 1):
+                    window.add(client.submit(dask_task, shared, batch, pure=False))
+                yield from results
+        except (KilledWorker, FutureCancelledError, OSError) as exc:
+            raise ExecutorFailed(f"the Dask cluster failed the run ({type(exc).__name__}); "
+                                 "rerun the same command to resume") from None
+    merge_shards(Path(config.dst), config.run_id, manifest)
+
+
+def _take(it: Iterator[Items], n: int) -> list[Items]:
+    out = []
+    for batch in it:
+        out.append(batch)
+        if len(out) == n:
+            break
+    return out
+
+
+def dask_task(config: WorkerConfig, batch: Items) -> list[FileResult]:
+    """On a worker: process, commit and record one batch (runs again if its worker dies)."""
+    from govkit.deid.pseudonyms import Pseudonymizer
+
+    dst = Path(config.dst)
+    results = process_batch(config, batch)
+    claim = _FileClaims(dst, config.run_id, Pseudonymizer(config.key))
+    shard = shard_dir(dst, config.run_id) / f"{_worker_name()}.jsonl"
+    shard.parent.mkdir(parents=True, exist_ok=True)
+    with open(shard, "a", encoding="utf-8") as fh:
+        for i, res in enumerate(results):
+            results[i] = res = commit(res, dst, claim)
+            if res.input_token:
+                fh.write(manifest_line(res, config.run_id))
+                fh.flush()
+        os.fsync(fh.fileno())
+    return results
+
+
+def shard_dir(dst: Path, run_id: str) -> Path:
+    return dst / MANIFEST_DIR / "shards" / run_id
+
+
+def _worker_name() -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", f"{socket.gethostname()}-{os.getpid()}")
+
+
+class _FileClaims:
+    """Output claims shared by every worker: ``claims/<run>/<h[:2]>/<h>`` -> source token.
+
+    ``os.symlink`` creates the claim atomically or fails if it exists, and its
+    target (a keyed token of the input's relative path, no PHI) says whose it is.
+    """
+
+    def __init__(self, dst: Path, run_id: str, pseudonymizer) -> None:
+        self.root = dst / MANIFEST_DIR / "claims" / run_id
+        self.pseudonymizer = pseudonymizer
+
+    def __call__(self, res: FileResult) -> str:
+        digest = hashlib.sha256(res.output.encode()).hexdigest()
+        path = self.root / digest[:2] / digest
+        mine = self.pseudonymizer.token("source", res.source, 32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.symlink(mine, path)
+            return "new"
+        except FileExistsError:
+            return "retry" if os.readlink(path) == mine else "taken"
+
+
+def merge_shards(dst: Path, run_id: str, manifest: Path) -> None:
+    """Merge a finished run's shards into its manifest; drop its claims and leftovers.
+
+    A record written twice (a task retried after its worker died) is kept
+    once.  The manifest is written atomically, then the shards removed.
+    """
+    import shutil
+
+    from govkit.deid.pipeline import TMP_PREFIX, _atomic_write, _unlink
+
+    shards = shard_dir(dst, run_id)
+    lines: set[str] = set()
+    for shard in sorted(shards.glob("*.jsonl")):
+        for line in shard.read_text(encoding="utf-8").splitlines():
+            try:
+                json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line from a worker killed mid-write
+            lines.add(line + "\n")
+    _atomic_write(manifest, "".join(sorted(lines)))
+    for folder in (shards, dst / MANIFEST_DIR / "claims" / run_id):
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            folder.parent.rmdir()  # when no other run left anything there
+        except OSError:
+            pass
+    for tmp in dst.glob(f"{TMP_PREFIX}{run_id}-*"):  # from workers that died mid-file
+        _unlink(str(tmp))
