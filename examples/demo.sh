@@ -37,6 +37,9 @@ python -c "import json,sys; r=json.load(open(sys.argv[1])); print(f\"run {r['run
 govkit deid verify "$OUT/deidentified" --source "$OUT/incoming"
 govkit report deid "$run_id" -o "$OUT/reports/deid-report.pdf"
 
+step "Data steward: scale-out, an archive de-identified on a (local) Dask cluster, byte-identical to a local run"
+bash examples/deid-on-dask.sh "$OUT/dask"
+
 step "Engineer: the example lesion task (generate, train, register, evaluate)"
 python examples/lesion/lesion_task.py "$OUT/lesion" --n-train 2000 --n-test 600
 python examples/lesion/train.py "$OUT/lesion/train.npz" "$OUT/models/lesion-cnn" --name lesion-cnn --version 1.0
