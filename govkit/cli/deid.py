@@ -9,6 +9,7 @@ import click
 from govkit.cli.app import App, json_option, pass_app
 
 PathArg = click.Path(path_type=Path)
+OCR_ENGINES = click.Choice(["rapidocr", "tesseract"])  # govkit.deid.ocr.ENGINES, without importing it
 
 
 @click.group()
@@ -36,7 +37,8 @@ def deid() -> None:
               help="Write the original-to-pseudonym map (CSV, mode 0600) here, outside DST.")
 @click.option("--pixel-policy", type=click.Choice(["phi", "all-text"]), default="phi", show_default=True,
               help="With clean-pixel-data: redact PHI text only, or every text but orientation/scale marks.")
-@click.option("--ocr-engine", type=click.Choice(["tesseract", "rapidocr"]), default="tesseract", show_default=True)
+@click.option("--ocr-engine", type=OCR_ENGINES, default="rapidocr", show_default=True,
+              help="OCR for burned-in text (see benchmarks/RESULTS.md for recall and speed).")
 @json_option
 @pass_app
 def run_cmd(app: App, src: Path, dst: Path, options: tuple[str, ...], recipe: Path | None,
@@ -81,14 +83,16 @@ def run_cmd(app: App, src: Path, dst: Path, options: tuple[str, ...], recipe: Pa
 @click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Pseudonymisation key used for the run.")
 @click.option("--pixels/--no-pixels", default=True, show_default=True,
-              help="Also OCR the output pixels for burned-in header values (slow: seconds per frame).")
+              help="Also OCR the output pixels for burned-in header values.")
+@click.option("--ocr-engine", type=OCR_ENGINES, default="rapidocr", show_default=True,
+              help="OCR for the pixel check; a different engine from the run's gives an independent reading.")
 @json_option
 @pass_app
-def verify(app: App, dst: Path, source: Path, key_path: Path | None, pixels: bool) -> None:
+def verify(app: App, dst: Path, source: Path, key_path: Path | None, pixels: bool, ocr_engine: str) -> None:
     """Check DST for residual PHI; exit 1 with a list of findings."""
     from govkit.deid.verify import verify as do_verify
 
-    report = do_verify(dst, source, key_path, pixel_check=pixels)
+    report = do_verify(dst, source, key_path, pixel_check=pixels, ocr_engine=ocr_engine)
     _record_verification(app, dst, report)
 
     def human() -> str:
@@ -123,20 +127,29 @@ def _record_verification(app: App, dst: Path, report) -> None:
 
 @deid.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--pixels/--no-pixels", default=True, show_default=True,
+              help="Also OCR the pixels and list every text box, with whether it is PHI.")
+@click.option("--ocr-engine", type=OCR_ENGINES, default="rapidocr", show_default=True)
 @json_option
 @pass_app
-def scan(app: App, path: Path) -> None:
+def scan(app: App, path: Path, pixels: bool, ocr_engine: str) -> None:
     """List the PHI found in DICOM files, without writing anything."""
     from govkit.deid.scan import as_dicts, scan as do_scan
 
-    items = do_scan(path)
+    items = do_scan(path, ocr_engine=ocr_engine if pixels else None)
 
     def human() -> str:
         out = []
         for it in items:
-            out.append(f"{it.path}: {it.status}, {len(it.findings)} PHI finding(s), {it.n_private} private")
+            n_phi = sum(b["phi"] for b in it.text_boxes)
+            out.append(f"{it.path}: {it.status}, {len(it.findings)} PHI finding(s), {it.n_private} private, "
+                       f"{len(it.text_boxes)} text box(es) in the pixels, {n_phi} PHI")
             out += [f"  {f['attribute']} {f['tag']} [{f['kind']}] action {f['action']}: {f['value']}"
                     for f in it.findings]
+            out += [f"  pixels frame {b['frame']} at ({b['x']}, {b['y']}, {b['w']}x{b['h']}): {b['text']} "
+                    f"{'PHI' if b['phi'] else 'annotation outside the image regions' if b['redact'] else 'not PHI'}"
+                    for b in it.text_boxes]
+            out += [f"  pixels: {it.pixel_error}"] if it.pixel_error else []
         return "\n".join(out) or "no files"
 
     app.emit({"files": as_dicts(items)}, human)

@@ -380,8 +380,11 @@ def _code_item(value: str, meaning: str) -> Dataset:
 def add_method_code(ds: Dataset, option: str) -> None:
     """Record an option applied after the header pass (e.g. clean-pixel-data)."""
     (value, meaning), = [c for c in method_codes(frozenset({option})) if c[0] == OPTIONS[option][1]]
+    if "DeidentificationMethodCodeSequence" not in ds:
+        ds.DeidentificationMethodCodeSequence = []
     ds.DeidentificationMethodCodeSequence.append(_code_item(value, meaning))
-    ds.DeidentificationMethod = [*ds.DeidentificationMethod, option]
+    existing = ds.get("DeidentificationMethod", [])
+    ds.DeidentificationMethod = [*([existing] if isinstance(existing, str) else existing), option]
 
 
 def _clean_file_meta(ds: Dataset, ctx: _FileContext) -> None:

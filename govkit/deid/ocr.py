@@ -1,9 +1,21 @@
-"""OCR engines for burned-in text: Tesseract (default) and RapidOCR.
+"""OCR engines for burned-in text: RapidOCR and Tesseract.
 
-Each engine reads a dark-text-on-light 8-bit image and returns word boxes.
-:func:`read_multipass` runs several passes (sparse-text segmentation on the
-image as rendered, and on a 2× upscaled copy) and takes the union: no
-single setting reads every case.
+Each engine reads a dark-text-on-light 8-bit image and returns text
+:class:`Line` objects: the line's text and one box per character, so that a
+PHI match anywhere in a line (even across words the OCR ran together, such
+as ``DOB08/15/1993``) maps back to exact pixels.
+
+* ``rapidocr`` (default): a neural text detector (DBNet) finds every text
+  line, a recogniser (CRNN) reads it with per-character boxes; the ONNX
+  models ship inside the ``rapidocr-onnxruntime`` wheel.  One pass.
+* ``tesseract``: no detector, so several passes (sparse-text segmentation on
+  the image as rendered, Otsu-binarised and its darkest 3 %, each also 2×
+  upscaled) and the union of the words (:func:`read_multipass`): no single
+  setting reads every case.
+
+The default was chosen by measured recall and speed on the generated
+ground-truth corpus (``benchmarks/pixels_recall.py``, figures in
+``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -28,12 +40,60 @@ class Box:
     conf: float
     line: int = 0  # words of one text line share this id
 
+    @property
+    def area(self) -> int:
+        return self.w * self.h
+
     def iou(self, other: Box) -> float:
         x0, y0 = max(self.x, other.x), max(self.y, other.y)
         x1, y1 = min(self.x + self.w, other.x + other.w), min(self.y + self.h, other.y + other.h)
         inter = max(0, x1 - x0) * max(0, y1 - y0)
         union = self.w * self.h + other.w * other.h - inter
         return inter / union if union else 0.0
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of text and one ``(x, y, w, h)`` box per character of ``text``."""
+
+    text: str
+    chars: tuple[tuple[int, int, int, int], ...]
+    conf: float
+
+    def box(self, start: int, end: int, text: str | None = None) -> Box:
+        """The union of the character boxes in ``text[start:end]``."""
+        parts = self.chars[start:end]
+        x0, y0 = min(c[0] for c in parts), min(c[1] for c in parts)
+        x1, y1 = max(c[0] + c[2] for c in parts), max(c[1] + c[3] for c in parts)
+        return Box(x0, y0, x1 - x0, y1 - y0, self.text[start:end] if text is None else text, self.conf)
+
+    def words(self) -> list[tuple[int, int]]:
+        """``(start, end)`` of each whitespace-separated word."""
+        import re
+
+        return [m.span() for m in re.finditer(r"\S+", self.text)]
+
+    def shifted(self, dx: int, dy: int, scale: int = 1) -> Line:
+        return Line(self.text, tuple(((x // scale) + dx, (y // scale) + dy, -(-w // scale), -(-h // scale))
+                                     for x, y, w, h in self.chars), self.conf)
+
+
+def line_from_words(words: list[Box]) -> Line:
+    """A :class:`Line` from word boxes (Tesseract): characters split each word evenly."""
+    words = sorted(words, key=lambda b: b.x)
+    text, chars = "", []
+    for i, w in enumerate(words):
+        if i:
+            prev = words[i - 1]
+            gap_x = prev.x + prev.w
+            text += " "
+            chars.append((gap_x, w.y, max(1, w.x - gap_x), w.h))
+        n = max(len(w.text), 1)
+        for k in range(len(w.text)):
+            x0, x1 = w.x + w.w * k // n, w.x + w.w * (k + 1) // n
+            chars.append((x0, w.y, max(1, x1 - x0), w.h))
+        text += w.text
+    return Line(text, tuple(chars), min(w.conf for w in words))
 
 
 def _png(img: np.ndarray) -> bytes:
@@ -65,6 +125,14 @@ class Tesseract:
         return boxes
 
 
+    def read_lines(self, img: np.ndarray) -> list[Line]:
+        """Every text line in a frame: the union of several passes."""
+        lines: dict[int, list[Box]] = {}
+        for b in read_multipass(self, img):
+            lines.setdefault(b.line, []).append(b)
+        return [line_from_words(words) for words in lines.values()]
+
+
 class RapidOCR:
     name = "rapidocr"
 
@@ -73,26 +141,36 @@ class RapidOCR:
             from rapidocr_onnxruntime import RapidOCR as Engine
         except ImportError:
             raise BadInput("rapidocr is not installed (pip install rapidocr-onnxruntime)") from None
-        self.engine = Engine()
+        # detect at the frame's own size (the default upscales to 736 px: slower, no better here)
+        self.engine = Engine(det_limit_side_len=544)
 
-    def read(self, img: np.ndarray, psm: int = 11, line_base: int = 0) -> list[Box]:
-        result, _ = self.engine(np.stack([img] * 3, axis=-1))
-        boxes = []
-        for i, (quad, text, conf) in enumerate(result or []):
-            xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-            x0, y0 = int(min(xs)), int(min(ys))
-            words = text.split()
-            width = (max(xs) - x0) / max(len(text), 1)
-            pos = 0
-            for word in words:  # split a line box into word boxes by character position
-                start = text.index(word, pos)
-                boxes.append(Box(int(x0 + start * width), y0, int(len(word) * width) + 1, int(max(ys) - y0),
-                                 word, float(conf) * 100, line_base + i))
-                pos = start + len(word)
-        return boxes
+    def read_lines(self, img: np.ndarray) -> list[Line]:
+        """Detect every text line, then read it with per-character boxes (one pass)."""
+        result, _ = self.engine(np.stack([img] * 3, axis=-1), use_cls=False, return_word_box=True)
+        lines = []
+        for quad, text, conf, *chars in result or []:
+            boxes = _rapid_char_boxes(quad, text, chars)
+            if text.strip():
+                lines.append(Line(text, boxes, float(conf) * 100))
+        return lines
 
 
-ENGINES = {"tesseract": Tesseract, "rapidocr": RapidOCR}
+def _rapid_char_boxes(quad, text: str, chars) -> tuple[tuple[int, int, int, int], ...]:
+    """One box per character of ``text``: RapidOCR's own when it gives them, else even splits."""
+    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+    x0, y0, x1, y1 = int(min(xs)), int(min(ys)), int(max(xs)) + 1, int(max(ys)) + 1
+    if len(chars) == 3 and len(chars[1]) == len(text):
+        out = []
+        for q in chars[0]:
+            cx, cy = [p[0] for p in q], [p[1] for p in q]
+            out.append((int(min(cx)), int(min(cy)), int(max(cx) - min(cx)) + 1, int(max(cy) - min(cy)) + 1))
+        return tuple(out)
+    n = max(len(text), 1)
+    return tuple((x0 + (x1 - x0) * k // n, y0, max(1, (x1 - x0) // n), y1 - y0) for k in range(n))
+
+
+ENGINES = {"rapidocr": RapidOCR, "tesseract": Tesseract}
+DEFAULT_ENGINE = "rapidocr"
 
 
 def get_engine(name: str):
@@ -108,6 +186,8 @@ def otsu(img: np.ndarray) -> int:
     total, mu_t = w[-1], mu[-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         between = (mu_t * w - mu * total) ** 2 / (w * (total - w))
+    if np.isnan(between).all():  # a uniform image: one grey level
+        return int(img.min())
     return int(np.nanargmax(between))
 
 

@@ -166,7 +166,7 @@ class WorkerConfig:
     recipe: str | None = None
     crosswalk: bool = False
     pixel_policy: str = "phi"
-    ocr_engine: str = "tesseract"
+    ocr_engine: str = "rapidocr"
 
 
 def init_worker(config: WorkerConfig) -> None:
@@ -244,8 +244,10 @@ def process_one(path: str, rel: str) -> FileResult:
         ids = None
         if "clean-pixel-data" in cfg.options:
             from govkit.deid import phi
+            from govkit.deid.regions import clinical_regions, known_phi_regions
 
             ids = phi.collect(ds)  # from the original header: the deny-list for burned-in text
+            regions = {"known": known_phi_regions(ds), "clinical": clinical_regions(ds)}
         counts, notes = deidentify(ds, cfg)
         if ids is not None:
             from govkit.deid.ocr import get_engine
@@ -253,11 +255,15 @@ def process_one(path: str, rel: str) -> FileResult:
 
             if _WORKER["ocr"] is None:
                 _WORKER["ocr"] = get_engine(_WORKER["ocr_engine"])
-            pix = clean_pixels(ds, ids, engine=_WORKER["ocr"], policy=_WORKER["pixel_policy"], cleaner=cfg.cleaner)
+            pix = clean_pixels(ds, ids, engine=_WORKER["ocr"], policy=_WORKER["pixel_policy"], cleaner=cfg.cleaner,
+                               **regions)
             counts["pixel-boxes"] += len(pix.boxes)
             counts["pixel-frames"] += pix.frames
             if pix.transfer_syntax_changed:
                 notes.add("compressed pixel data rewritten as Explicit VR Little Endian")
+            if pix.known_regions:
+                counts["pixel-known-regions"] += len(pix.known_regions)
+                notes.add("known burned-in regions filled (deid %filter rules)")
         if _WORKER["recipe"]:
             from govkit.deid.recipes import apply_recipe
 
@@ -434,7 +440,7 @@ def run(
     crosswalk: str | Path | None = None,
     recipe: str | Path | None = None,
     pixel_policy: str = "phi",
-    ocr_engine: str = "tesseract",
+    ocr_engine: str = "rapidocr",
     executor: str = "local",
     scheduler: str | None = None,
     progress: Callable[[Iterable, int], Iterable] | None = None,

@@ -6,12 +6,21 @@ grey; contrast stretched so the text is dark on a light background (the
 image is inverted when most of it is dark); padded.  OCR runs in several
 passes and the union of the word boxes is kept (:mod:`govkit.deid.ocr`).
 
-Deciding what is PHI (``policy="phi"``): a word is PHI when it matches the
-file's own header values in any burned-in format (names, IDs, dates,
-institutions; fuzzy, to absorb OCR errors and truncation), when a regex for
-dates, times, MRN-like digit runs or accession numbers matches it, or when
-Presidio finds an entity in its line.  ``policy="all-text"`` redacts every
-word except laterality/orientation markers and scale marks.
+Deciding what is PHI (``policy="phi"``), per OCR line (:class:`~govkit.deid.ocr.Line`):
+
+* a word matches the file's own header values in any burned-in format
+  (names, IDs, dates, institutions; fuzzy, to absorb OCR errors and
+  truncation) or a regex for dates, times, MRN-like digit runs or accession
+  numbers;
+* the line, with spaces and punctuation dropped, contains a header value
+  (exactly, or fuzzily for values of 5 characters or more): this catches
+  words the OCR ran together (``DOB08/15/1993``) and multi-word values
+  (``ST MARY HOSPITAL``);
+* a date or time pattern occurs anywhere in the line;
+* Presidio finds an entity in the line.
+
+Each match is mapped back to its characters' boxes.  ``policy="all-text"``
+redacts every word except laterality/orientation markers and scale marks.
 
 Redaction fills each box, with a margin, in the native pixel array (every
 frame, any bit depth, signed or unsigned, any photometric interpretation).
@@ -34,10 +43,11 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from govkit.deid import phi
-from govkit.deid.ocr import Box, read_multipass
+from govkit.deid.ocr import Box, Line
+from govkit.deid.regions import Rect
 
 PAD = 16
-MARGIN = 3
+MARGIN = 2
 ALLOW = {"L", "R", "A", "P", "H", "F", "S", "I", "LT", "RT", "AP", "PA", "LAT", "CM", "MM"}
 PATTERNS = [
     re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{2,4}$"),  # dates
@@ -46,6 +56,12 @@ PATTERNS = [
     re.compile(r"^(?=.*\d)[A-Z0-9-]{6,}$", re.I),  # MRN / accession-like runs
     re.compile(r"^\d{5,}$"),
 ]
+SEARCH = [  # anywhere in a line
+    re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}"),
+    re.compile(r"\d{1,2}-[A-Z]{3}-\d{2,4}", re.I),
+    re.compile(r"\d{1,2}:\d{2}(:\d{2})?(\s?[AP]M)?", re.I),
+    re.compile(r"\d{5,}"),
+]
 SIMILARITY = 0.8
 
 
@@ -53,6 +69,7 @@ SIMILARITY = 0.8
 class PixelReport:
     frames: int = 0
     boxes: list[dict] = field(default_factory=list)  # redacted boxes (text masked)
+    known_regions: list[str] = field(default_factory=list)  # deid filter rules that matched
     transfer_syntax_changed: bool = False
 
 
@@ -79,23 +96,95 @@ def is_phi_word(word: str, deny: list[str]) -> bool:
     return any(p.match(word.strip(".,;:()[]")) for p in PATTERNS)
 
 
-def decide(boxes: list[Box], deny: list[str], policy: str, cleaner=None) -> list[Box]:
-    """The boxes to redact."""
+def _allowed(word: str) -> bool:
+    return _norm(word) in ALLOW or bool(re.fullmatch(r"[\d.]+\s*(cm|mm)?", word, re.I))
+
+
+def header_spans(text: str, deny: list[str], fuzzy_from: int = 5) -> list[tuple[int, int]]:
+    """Spans of ``text`` holding a deny-list value once spaces and punctuation are dropped."""
+    pos = [i for i, ch in enumerate(text) if ch.isalnum()]
+    flat = "".join(text[i] for i in pos).upper()
+    spans = []
+    for t in deny:
+        n = len(t)
+        start = flat.find(t)
+        while start >= 0:
+            spans.append((pos[start], pos[start + n - 1] + 1))
+            start = flat.find(t, start + 1)
+        if n >= fuzzy_from and t not in flat:
+            for k in range(0, max(0, len(flat) - n + 1) + 1):
+                window = flat[k : k + n]
+                if len(window) >= n - 1 and difflib.SequenceMatcher(None, window, t).ratio() >= SIMILARITY:
+                    spans.append((pos[k], pos[k + len(window) - 1] + 1))
+    return spans
+
+
+def phi_spans(line: Line, deny: list[str], policy: str) -> list[tuple[int, int]]:
+    """Character spans of ``line`` to redact under ``policy`` (Presidio aside: see :func:`decide`)."""
+    words = line.words()
     if policy == "all-text":
-        return [b for b in boxes if _norm(b.text) not in ALLOW and not re.fullmatch(r"[\d.]+\s*(cm|mm)?", b.text, re.I)]
-    flagged = [b for b in boxes if is_phi_word(b.text, deny)]
-    if cleaner is not None:
-        lines: dict[int, list[Box]] = {}
-        for b in boxes:
-            lines.setdefault(b.line, []).append(b)
-        for words in lines.values():
-            words.sort(key=lambda b: b.x)
-            text = " ".join(b.text for b in words)
-            starts = np.cumsum([0] + [len(b.text) + 1 for b in words[:-1]])
-            for span in cleaner.find(text):
-                flagged += [b for b, s in zip(words, starts) if s < span.end and s + len(b.text) > span.start]
-    unique = {(b.x, b.y, b.w, b.h): b for b in flagged}
+        return [(a, b) for a, b in words if not _allowed(line.text[a:b])]
+    spans = [(a, b) for a, b in words if is_phi_word(line.text[a:b], deny)]
+    spans += header_spans(line.text, deny)
+    spans += [m.span() for p in SEARCH for m in p.finditer(line.text)]
+    return spans
+
+
+def _presidio_spans(lines: list[Line], cleaner) -> list[list[tuple[int, int]]]:
+    """Presidio's spans per line, from one analysis of the frame's text (one line per row)."""
+    text = "\n".join(line.text for line in lines)
+    starts = np.cumsum([0] + [len(line.text) + 1 for line in lines[:-1]])
+    out: list[list[tuple[int, int]]] = [[] for _ in lines]
+    for span in cleaner.find(text):
+        for i, (line, s0) in enumerate(zip(lines, starts)):
+            a, b = max(span.start - s0, 0), min(span.end - s0, len(line.text))
+            if b > a:
+                out[i].append((int(a), int(b)))
+    return out
+
+
+def decide(lines: list[Line], deny: list[str], policy: str, cleaner=None) -> list[Box]:
+    """The boxes to redact in one frame: one per word touched by a match (spaces spared)."""
+    extra = _presidio_spans(lines, cleaner) if cleaner is not None and policy == "phi" and lines else None
+    unique: dict[tuple[int, int, int, int], Box] = {}
+    for i, line in enumerate(lines):
+        spans = phi_spans(line, deny, policy) + (extra[i] if extra else [])
+        for a, b in spans:
+            for m in re.finditer(r"\S+", line.text[a:b]):
+                box = line.box(a + m.start(), a + m.end())
+                unique[(box.x, box.y, box.w, box.h)] = box
     return list(unique.values())
+
+
+def snap_to_ink(box: Box, frame: np.ndarray) -> Box:
+    """Fit ``box`` to the glyphs in ``frame`` (rendered grey): rows with ink only, and
+    columns pushed outwards to the next column without ink (OCR character boxes
+    are approximate).  The result never loses ink the OCR box held."""
+    rows, cols = frame.shape
+    reach = max(2, box.h // 2)
+    y0, y1 = max(0, box.y - 2), min(rows, box.y + box.h + 2)
+    x0, x1 = max(0, box.x - reach), min(cols, box.x + box.w + reach)
+    region = frame[y0:y1, x0:x1]
+    if region.size == 0:
+        return box
+    from govkit.deid.ocr import otsu
+
+    cut = otsu(region)
+    dark = region <= cut
+    ink = dark if dark.mean() < 0.5 else ~dark  # the minority class is the text
+    if not ink.any() or ink.mean() > 0.6:
+        return box
+    ink_rows = np.flatnonzero(ink[:, box.x - x0 : box.x - x0 + box.w].any(1))
+    if len(ink_rows) == 0:
+        return box
+    cols_ink = ink[ink_rows[0] : ink_rows[-1] + 1].any(0)
+    left, right = box.x - x0, min(box.x - x0 + box.w, len(cols_ink)) - 1
+    while left > 0 and cols_ink[left - 1]:
+        left -= 1
+    while right < len(cols_ink) - 1 and cols_ink[right + 1]:
+        right += 1
+    return Box(x0 + left, y0 + int(ink_rows[0]), right - left + 1, int(ink_rows[-1] - ink_rows[0]) + 1,
+               box.text, box.conf, box.line)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -136,12 +225,39 @@ def _padded(img: np.ndarray) -> np.ndarray:
     return np.pad(img, PAD, constant_values=255)
 
 
-def find_text(engine, rendered: np.ndarray) -> list[list[Box]]:
-    out = []
-    for img in rendered:
-        boxes = read_multipass(engine, _padded(img))
-        out.append([Box(b.x - PAD, b.y - PAD, b.w, b.h, b.text, b.conf, b.line) for b in boxes])
-    return out
+def find_text(engine, rendered: np.ndarray) -> list[list[Line]]:
+    """The text lines of every frame, in frame coordinates, words split where the ink has gaps."""
+    return [[split_words(line.shifted(-PAD, -PAD), img) for line in engine.read_lines(_padded(img))]
+            for img in rendered]
+
+
+def split_words(line: Line, frame: np.ndarray) -> Line:
+    """Put back the spaces an OCR dropped (``CHESTPA``): wherever a run of ink-free
+    columns in the line is wider than a third of its height, between two characters."""
+    from govkit.deid.ocr import otsu
+
+    if len(line.text) < 2:
+        return line
+    box = line.box(0, len(line.text))
+    region = frame[max(0, box.y) : box.y + box.h, max(0, box.x) : box.x + box.w]
+    if region.size == 0 or region.shape[1] < 4:
+        return line
+    dark = region <= otsu(region)
+    ink = (dark if dark.mean() < 0.5 else ~dark).any(0)
+    empty = np.flatnonzero(~ink)
+    if len(empty) == 0:
+        return line
+    runs = np.split(empty, np.flatnonzero(np.diff(empty) > 1) + 1)
+    wide = [(int(r[0]), int(r[-1])) for r in runs if len(r) >= max(3, box.h / 3) and 0 < r[0] and r[-1] < len(ink) - 1]
+    text, chars = list(line.text), list(line.chars)
+    for g0, g1 in reversed(wide):
+        centre = box.x + (g0 + g1) / 2
+        ends = [c[0] + c[2] / 2 for c in chars]  # character centres
+        k = int(np.searchsorted(ends, centre))
+        if 0 < k < len(text) and not text[k - 1].isspace() and not text[k].isspace():
+            text.insert(k, " ")
+            chars.insert(k, (box.x + g0, box.y, g1 - g0 + 1, box.h))
+    return Line("".join(text), tuple(chars), line.conf)
 
 
 def _fill_value(ds: Dataset, native: np.ndarray):
@@ -164,17 +280,50 @@ def redact(native: np.ndarray, frame_boxes: list[list[Box]], fill) -> np.ndarray
     return out
 
 
-def clean_pixels(ds: Dataset, ids: phi.Identifiers, *, engine, policy: str = "phi", cleaner=None) -> PixelReport:
-    """Find and redact burned-in PHI in ``ds`` in place.  Raises when it cannot be done safely."""
+def outside_clinical(lines: list[Line], clinical: list[Rect]) -> list[Box]:
+    """Words whose centre lies outside every clinical region (annotation), markers spared."""
+    out = []
+    for line in lines:
+        for a, b in line.words():
+            box = line.box(a, b)
+            centre = (box.x + box.w / 2, box.y + box.h / 2)
+            if not _allowed(box.text) and not any(r.contains(*centre) for r in clinical):
+                out.append(box)
+    return out
+
+
+def frame_boxes(lines: list[Line], frame: np.ndarray, deny: list[str], policy: str, cleaner,
+                clinical: list[Rect]) -> list[Box]:
+    """The boxes to fill in one frame, fitted to the glyphs."""
+    boxes = decide(lines, deny, policy, cleaner)
+    if clinical:
+        boxes += outside_clinical(lines, clinical)
+    return [snap_to_ink(b, frame) for b in boxes]
+
+
+def clean_pixels(ds: Dataset, ids: phi.Identifiers, *, engine, policy: str = "phi", cleaner=None,
+                 known: list[Rect] | None = None, clinical: list[Rect] | None = None) -> PixelReport:
+    """Find and redact burned-in PHI in ``ds`` in place.  Raises when it cannot be done safely.
+
+    ``known`` (PHI rectangles for this device) and ``clinical`` (ultrasound
+    regions) are read from ``ds`` when not given; pass them when ``ds``'s
+    header has already been de-identified (:mod:`govkit.deid.regions`).
+    """
     from govkit.deid.engine import add_method_code
+    from govkit.deid.regions import clinical_regions, known_phi_regions
 
     report = PixelReport()
     deny = deny_tokens(ids)
     if "PixelData" in ds:
+        known = known_phi_regions(ds) if known is None else known
+        clinical = clinical_regions(ds) if clinical is None else clinical
         native, rendered = frames_for_ocr(ds)
         report.frames = len(native)
         found = find_text(engine, rendered)
-        chosen = [decide(boxes, deny, policy, cleaner) for boxes in found]
+        band = [Box(r.x0, r.y0, r.x1 - r.x0, r.y1 - r.y0, "", 100.0) for r in known]
+        chosen = [frame_boxes(lines, frame, deny, policy, cleaner, clinical) + band
+                  for lines, frame in zip(found, rendered)]
+        report.known_regions = sorted({r.reason for r in known})
         report.boxes = [{"frame": f, "x": b.x, "y": b.y, "w": b.w, "h": b.h, "chars": len(b.text)}
                         for f, boxes in enumerate(chosen) for b in boxes]
         was_compressed = ds.file_meta.TransferSyntaxUID.is_compressed
@@ -193,17 +342,45 @@ def clean_pixels(ds: Dataset, ids: phi.Identifiers, *, engine, policy: str = "ph
     return report
 
 
+def describe_text(ds: Dataset, ids: phi.Identifiers, engine, cleaner=None) -> list[dict]:
+    """Every word burned into ``ds``'s pixels: frame, box, text, whether it is PHI
+    (``policy="phi"``), and whether :func:`clean_pixels` would redact it (PHI, or
+    annotation outside the ultrasound regions)."""
+    from govkit.deid.regions import clinical_regions
+
+    _, rendered = frames_for_ocr(ds)
+    deny = deny_tokens(ids)
+    clinical = clinical_regions(ds)
+    out = []
+    for f, lines in enumerate(find_text(engine, rendered)):
+        flagged = {(b.x, b.y, b.w, b.h) for b in decide(lines, deny, "phi", cleaner)}
+        outside = {(b.x, b.y, b.w, b.h) for b in (outside_clinical(lines, clinical) if clinical else [])}
+        for line in lines:
+            for a, b in line.words():
+                box = line.box(a, b)
+                is_phi = _overlaps(box, flagged)
+                out.append({"frame": f, "x": box.x, "y": box.y, "w": box.w, "h": box.h, "text": box.text,
+                            "phi": is_phi, "redact": is_phi or _overlaps(box, outside)})
+    return out
+
+
+def _overlaps(box: Box, flagged: set[tuple[int, int, int, int]]) -> bool:
+    """The word, or part of it, was matched (e.g. a date run into a label by the OCR)."""
+    return any(x < box.x + box.w and box.x < x + w and y < box.y + box.h and box.y < y + h
+               for x, y, w, h in flagged)
+
+
 def residual_text(ds: Dataset, ids: phi.Identifiers, engine) -> list[str]:
     """Deny-list PHI still readable in the pixels (for ``deid verify``); masked words."""
     if "PixelData" not in ds:
         return []
     _, rendered = frames_for_ocr(ds)
-    deny = deny_tokens(ids)
+    deny = [t for t in deny_tokens(ids) if len(t) >= 4]
     hits = []
-    for f, boxes in enumerate(find_text(engine, rendered)):
-        for b in boxes:
-            if is_phi_word(b.text, deny) and any(_norm(b.text) == t or (len(_norm(b.text)) >= 4 and _norm(b.text) in t)
-                                                 for t in deny):
-                hits.append(f"frame {f}: burned-in text at ({b.x}, {b.y}) matches a header value "
-                            f"({b.text[0]}…, {len(b.text)} chars)")
+    for f, lines in enumerate(find_text(engine, rendered)):
+        for line in lines:
+            for a, b in header_spans(line.text, deny, fuzzy_from=6):
+                box = line.box(a, b)
+                hits.append(f"frame {f}: burned-in text at ({box.x}, {box.y}) matches a header value "
+                            f"({box.text[0]}…, {len(box.text)} chars)")
     return hits

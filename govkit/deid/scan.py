@@ -1,8 +1,10 @@
 """List the PHI a DICOM file holds, without writing anything (``govkit deid scan``).
 
 For each file: every attribute the basic profile would remove or replace,
-with its action; private attributes; and the PHI entities Presidio finds in
-free text.  Values are shown masked (:func:`govkit.deid.verify.mask`).
+with its action; private attributes; the PHI entities Presidio finds in
+free text; and, with an OCR engine, every word burned into the pixels with
+its box and whether it is PHI (:func:`govkit.deid.pixels.describe_text`).
+PHI values are shown masked (:func:`govkit.deid.verify.mask`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ class ScanItem:
     status: str  # scanned | not-dicom
     findings: list[dict] = field(default_factory=list)
     n_private: int = 0
+    text_boxes: list[dict] = field(default_factory=list)
+    pixel_error: str | None = None
 
 
-def scan(path: str | Path, *, text: bool = True) -> list[ScanItem]:
+def scan(path: str | Path, *, text: bool = True, ocr_engine: str | None = None) -> list[ScanItem]:
     from govkit.deid.engine import DeidConfig
     from govkit.deid.profile import resolve_type_dependent
     from govkit.deid.pseudonyms import Pseudonymizer
@@ -32,6 +36,11 @@ def scan(path: str | Path, *, text: bool = True) -> list[ScanItem]:
     root = Path(path)
     cfg = DeidConfig(frozenset(), Pseudonymizer(b"scan-only-key-not-used-for-output"))
     cleaner = TextCleaner() if text else None
+    engine = None
+    if ocr_engine is not None:
+        from govkit.deid.ocr import get_engine
+
+        engine = get_engine(ocr_engine)
     items = []
     for p in discover(root):
         rel = str(p.relative_to(root)) if root.is_dir() else p.name
@@ -55,8 +64,22 @@ def scan(path: str | Path, *, text: bool = True) -> list[ScanItem]:
                     for s in cleaner.find(v):
                         item.findings.append({"tag": str(tag), "attribute": where, "action": action or "K",
                                               "kind": s.entity, "value": mask(v[s.start:s.end])})
+        if engine is not None and "PixelData" in ds:
+            _scan_pixels(item, ds, engine, cleaner)
         items.append(item)
     return items
+
+
+def _scan_pixels(item: ScanItem, ds, engine, cleaner) -> None:
+    from govkit.deid import phi
+    from govkit.deid.pixels import describe_text
+
+    try:
+        boxes = describe_text(ds, phi.collect(ds), engine, cleaner)
+    except Exception as exc:  # noqa: BLE001 - report and go on with the batch
+        item.pixel_error = f"pixel data could not be read ({type(exc).__name__})"
+        return
+    item.text_boxes = [b | {"text": mask(b["text"]) if b["phi"] else b["text"]} for b in boxes]
 
 
 def _count_private(ds) -> int:

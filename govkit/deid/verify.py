@@ -173,8 +173,9 @@ def expected_outputs(ds: Dataset, pseudo) -> list[str]:
 
 
 def verify(dst: str | Path, source: str | Path, key_path: str | Path | None = None,
-           *, text_check: bool = True, pixel_check: bool = True) -> VerifyReport:
-    """Run checks (a), (b), (c) on every output under ``dst``."""
+           *, text_check: bool = True, pixel_check: bool = True, ocr_engine: str | None = None) -> VerifyReport:
+    """Run checks (a), (b), (c) on every output under ``dst``; (d), OCR of the
+    output pixels, with ``ocr_engine`` (default :data:`govkit.deid.ocr.DEFAULT_ENGINE`)."""
     from govkit.deid.engine import DeidConfig, options_from_codes
     from govkit.deid.pseudonyms import Pseudonymizer, load_key
     from govkit.deid.text import TextCleaner
@@ -182,6 +183,11 @@ def verify(dst: str | Path, source: str | Path, key_path: str | Path | None = No
     dst, source = Path(dst), Path(source)
     pseudo = Pseudonymizer(load_key(key_path))
     cleaner = TextCleaner() if text_check else None
+    engine = None
+    if pixel_check:
+        from govkit.deid.ocr import DEFAULT_ENGINE, get_engine
+
+        engine = get_engine(ocr_engine or DEFAULT_ENGINE)
     report = VerifyReport()
     pairs: dict[str, Dataset] = {}
     for path in discover(source):
@@ -226,28 +232,17 @@ def verify(dst: str | Path, source: str | Path, key_path: str | Path | None = No
         report.findings += _bytes_check(data, out, ids, rel)
         if cleaner is not None:
             report.findings += _text_check(out, DeidConfig(options, pseudo), cleaner, rel)
-        if pixel_check and "PixelData" in out:
-            report.findings += _pixel_check(out, ids, rel)
+        if engine is not None and "PixelData" in out:
+            report.findings += _pixel_check(out, ids, rel, engine)
     return report
 
 
 
-def _pixel_check(out: Dataset, ids: phi.Identifiers, rel: str) -> list[Finding]:
+def _pixel_check(out: Dataset, ids: phi.Identifiers, rel: str, engine) -> list[Finding]:
     from govkit.deid.pixels import residual_text
 
     try:
-        hits = residual_text(out, ids, _engine())
+        hits = residual_text(out, ids, engine)
     except Exception as exc:  # noqa: BLE001 - pixels that cannot be decoded cannot be checked: fail closed
         return [Finding("pixels", rel, f"pixel data could not be checked ({type(exc).__name__})")]
     return [Finding("pixels", rel, h) for h in hits]
-
-
-_ENGINE = []
-
-
-def _engine():
-    from govkit.deid.ocr import get_engine
-
-    if not _ENGINE:
-        _ENGINE.append(get_engine("tesseract"))
-    return _ENGINE[0]

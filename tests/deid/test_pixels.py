@@ -21,9 +21,21 @@ def _with_header(ds):
     return ds
 
 
+ENGINES = ("rapidocr", "tesseract")
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def any_engine(request):
+    """Every OCR engine: the common tests below must hold for each one."""
+    return get_engine(request.param)
+
+
 @pytest.fixture(scope="module")
 def engine():
-    return get_engine("tesseract")
+    """The default engine, for tests about what happens after OCR."""
+    from govkit.deid.ocr import DEFAULT_ENGINE
+
+    return get_engine(DEFAULT_ENGINE)
 
 
 def _deidentified(ds):
@@ -36,7 +48,8 @@ def _deidentified(ds):
 
 @pytest.mark.parametrize("photometric,frames", [("MONOCHROME2", 1), ("MONOCHROME1", 1), ("RGB", 1),
                                                 ("MONOCHROME2", 3)])
-def test_burned_in_name_is_found_and_removed(engine, photometric, frames):
+def test_burned_in_name_is_found_and_removed(any_engine, photometric, frames):
+    engine = any_engine
     ds = _with_header(burned_in(["KAUFMAN SCOTT", "MRN-0042-7781", "07/22/1943"], photometric=photometric,
                                 frames=frames))
     ids = phi.collect(ds)
@@ -62,7 +75,8 @@ def test_monochrome1_fill_is_dark_on_display(engine):
 
 
 @pytest.mark.parametrize("name,token", [("examples_palette.dcm", "PatientID"), ("examples_rgb_color.dcm", "InstitutionName")])
-def test_real_burned_in_files(engine, name, token):
+def test_real_burned_in_files(any_engine, name, token):
+    engine = any_engine
     ds = pydicom.dcmread(get_testdata_file(name))
     ids = phi.collect(ds)
     assert residual_text(ds, ids, engine), f"{name}: the burned-in {token} is read before cleaning"
@@ -115,3 +129,105 @@ def test_pipeline_and_verify_catch_a_planted_burned_in_name(cli, tmp_path, key_f
     res = cli("deid", "verify", dst2, "--source", src, "--key", key_file, "--json")
     assert res.code == 1
     assert any(f["check"] == "pixels" for f in res.json()["findings"])
+
+
+# --------------------------------------------------------------------------- ground truth
+
+
+@pytest.fixture(scope="module")
+def corpus_cases():
+    """One generated case per encoding (MONOCHROME1/2 at 8, 12 and 16 bits signed, RGB,
+    YBR_FULL, PALETTE COLOR; RLE, JPEG-LS and JPEG 2000), one of them multi-frame."""
+    from govkit.deid.groundtruth import ENCODINGS, make_case
+
+    cases = [make_case(i) for i in range(len(ENCODINGS))]
+    assert {c.photometric for _, c in cases} == {"MONOCHROME1", "MONOCHROME2", "RGB", "YBR_FULL", "PALETTE COLOR"}
+    assert any(c.frames > 1 for _, c in cases)
+    return cases
+
+
+def test_ground_truth_tokens_are_hidden_and_the_rest_spared(engine, corpus_cases):
+    from govkit.deid.groundtruth import token_readable, unchanged_fraction
+
+    judge = get_engine("tesseract")  # another engine reads the result
+    for ds, case in corpus_cases:
+        ids = phi.collect(ds)
+        before = ds.pixel_array.copy()
+        before = before if case.frames > 1 else before[None]
+        phi_tokens = [t for t in case.tokens if t.phi]
+        _, rendered = frames_for_ocr(ds)
+        assert sum(token_readable(judge, rendered[0], t) for t in phi_tokens) >= len(phi_tokens) - 1, case.file
+        clean_pixels(ds, ids, engine=engine)
+        assert ds.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+        _, rendered = frames_for_ocr(ds)
+        left = [t.text for t in phi_tokens for r in rendered if token_readable(judge, r, t)]
+        assert not left, f"{case.file} ({case.photometric}, {case.transfer_syntax}): {len(left)} token(s) readable"
+        after = ds.pixel_array if case.frames > 1 else ds.pixel_array[None]
+        same, total = unchanged_fraction(before, after, case.tokens)
+        assert same / total >= 0.95, case.file
+
+
+def test_matches_survive_words_run_together():
+    from govkit.deid.ocr import Line
+    from govkit.deid.pixels import decide, deny_tokens
+
+    ids = phi.collect(_with_header(burned_in(["x"])))
+    text = "DOB07/22/1943ACCX"
+    line = Line(text, tuple((10 * i, 0, 10, 12) for i in range(len(text))), 90.0)
+    boxes = decide([line], deny_tokens(ids), "phi")
+    covered = {x // 10 for b in boxes for x in range(b.x, b.x + b.w, 10)}
+    assert set(range(3, 13)) <= covered  # the date, although the OCR joined it to its label
+    text = "Name: KAUFNAN SCOT"  # two OCR errors
+    line = Line(text, tuple((10 * i, 0, 10, 12) for i in range(len(text))), 90.0)
+    assert decide([line], deny_tokens(ids), "phi")
+    assert not decide([Line("CHEST PA", tuple((10 * i, 0, 10, 12) for i in range(8)), 90.0)],
+                      deny_tokens(ids), "phi")
+
+
+def test_known_device_region_is_filled_without_ocr_finding_text(engine):
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.Manufacturer, ds.SeriesDescription = "GE MEDICAL SYSTEMS", "Dose Report"
+    from govkit.deid.regions import known_phi_regions
+
+    known = known_phi_regions(ds)
+    assert known and known[0].y0 == 0
+    before = ds.pixel_array.copy()
+    report = clean_pixels(ds, phi.collect(ds), engine=engine, known=known, clinical=[])
+    after = ds.pixel_array
+    band = slice(0, min(known[0].y1, after.shape[0]))
+    assert (after[band] == after[band].flat[0]).all() and not np.array_equal(after, before)
+    assert report.known_regions
+
+
+def test_text_outside_ultrasound_regions_is_annotation(engine):
+    from pydicom.dataset import Dataset
+
+    def case(with_region: bool):
+        ds = _with_header(burned_in(["CHEST"], size=(256, 256), font_size=20))
+        if with_region:
+            region = Dataset()
+            region.RegionLocationMinX0, region.RegionLocationMinY0 = 0, 128
+            region.RegionLocationMaxX1, region.RegionLocationMaxY1 = 255, 255
+            ds.SequenceOfUltrasoundRegions = [region]
+        return ds
+
+    kept = case(False)
+    before = kept.pixel_array.copy()
+    clean_pixels(kept, phi.collect(kept), engine=engine)
+    assert np.array_equal(kept.pixel_array, before)  # not PHI, no region: kept
+    dropped = case(True)
+    report = clean_pixels(dropped, phi.collect(dropped), engine=engine)
+    assert report.boxes and not np.array_equal(dropped.pixel_array, before)
+
+
+def test_scan_lists_burned_in_text_boxes(cli, tmp_path):
+    path = tmp_path / "screen.dcm"
+    _with_header(burned_in(["KAUFMAN SCOTT", "CHEST PA"], size=(256, 320))).save_as(path, enforce_file_format=True)
+    res = cli("deid", "scan", path, "--json")
+    assert res.code == 0, res.err
+    boxes = res.json()["files"][0]["text_boxes"]
+    by_phi = {b["phi"] for b in boxes}
+    assert by_phi == {True, False}
+    assert any(b["text"] == "CHEST" and not b["phi"] for b in boxes)
+    assert all("KAUFMAN" not in b["text"] for b in boxes)  # PHI text is masked
+    assert all({"frame", "x", "y", "w", "h"} <= set(b) for b in boxes)
