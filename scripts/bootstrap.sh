@@ -13,12 +13,15 @@ SYSTEM_DEPS=(
   "pdftoppm:poppler-utils"
   "pg_ctlcluster:postgresql"
 )
-# shared libraries WeasyPrint loads at run time
+# shared libraries loaded at run time (WeasyPrint, OpenCV)
 SYSTEM_LIBS=(
   "libpango-1.0.so.0:libpango-1.0-0"
   "libpangoft2-1.0.so.0:libpangoft2-1.0-0"
   "libharfbuzz.so.0:libharfbuzz0b"
   "libharfbuzz-subset.so.0:libharfbuzz-subset0"
+  # OpenCV, which RapidOCR (the default OCR for burned-in text) imports
+  "libGL.so.1:libgl1"
+  "libgthread-2.0.so.0:libglib2.0-0"
 )
 
 missing=()

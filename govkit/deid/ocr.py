@@ -30,6 +30,9 @@ import numpy as np
 from govkit.errors import BadInput
 
 
+PAD = 16  # Tesseract misses text that touches the image border
+
+
 @dataclass(frozen=True)
 class Box:
     x: int
@@ -73,9 +76,8 @@ class Line:
 
         return [m.span() for m in re.finditer(r"\S+", self.text)]
 
-    def shifted(self, dx: int, dy: int, scale: int = 1) -> Line:
-        return Line(self.text, tuple(((x // scale) + dx, (y // scale) + dy, -(-w // scale), -(-h // scale))
-                                     for x, y, w, h in self.chars), self.conf)
+    def shifted(self, dx: int, dy: int) -> Line:
+        return Line(self.text, tuple((x + dx, y + dy, w, h) for x, y, w, h in self.chars), self.conf)
 
 
 def line_from_words(words: list[Box]) -> Line:
@@ -126,11 +128,11 @@ class Tesseract:
 
 
     def read_lines(self, img: np.ndarray) -> list[Line]:
-        """Every text line in a frame: the union of several passes."""
+        """Every text line in a frame: the union of several passes over the frame padded white."""
         lines: dict[int, list[Box]] = {}
-        for b in read_multipass(self, img):
+        for b in read_multipass(self, np.pad(img, PAD, constant_values=255)):
             lines.setdefault(b.line, []).append(b)
-        return [line_from_words(words) for words in lines.values()]
+        return [line_from_words(words).shifted(-PAD, -PAD) for words in lines.values()]
 
 
 class RapidOCR:
@@ -142,7 +144,7 @@ class RapidOCR:
         except ImportError:
             raise BadInput("rapidocr is not installed (pip install rapidocr-onnxruntime)") from None
         # detect at the frame's own size (the default upscales to 736 px: slower, no better here)
-        self.engine = Engine(det_limit_side_len=544)
+        self.engine = Engine(det_limit_side_len=512)
 
     def read_lines(self, img: np.ndarray) -> list[Line]:
         """Detect every text line, then read it with per-character boxes (one pass)."""

@@ -3,7 +3,7 @@
 Rendering for OCR (per frame): Modality LUT, then the VOI LUT or window;
 MONOCHROME1 inverted; PALETTE COLOR and YBR converted to RGB, then to
 grey; contrast stretched so the text is dark on a light background (the
-image is inverted when most of it is dark); padded.  OCR runs in several
+image is inverted when most of it is dark).  OCR runs in several
 passes and the union of the word boxes is kept (:mod:`govkit.deid.ocr`).
 
 Deciding what is PHI (``policy="phi"``), per OCR line (:class:`~govkit.deid.ocr.Line`):
@@ -46,7 +46,6 @@ from govkit.deid import phi
 from govkit.deid.ocr import Box, Line
 from govkit.deid.regions import Rect
 
-PAD = 16
 MARGIN = 2
 ALLOW = {"L", "R", "A", "P", "H", "F", "S", "I", "LT", "RT", "AP", "PA", "LAT", "CM", "MM"}
 PATTERNS = [
@@ -221,14 +220,9 @@ def frames_for_ocr(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
     return native, out
 
 
-def _padded(img: np.ndarray) -> np.ndarray:
-    return np.pad(img, PAD, constant_values=255)
-
-
 def find_text(engine, rendered: np.ndarray) -> list[list[Line]]:
     """The text lines of every frame, in frame coordinates, words split where the ink has gaps."""
-    return [[split_words(line.shifted(-PAD, -PAD), img) for line in engine.read_lines(_padded(img))]
-            for img in rendered]
+    return [[split_words(line, img) for line in engine.read_lines(img)] for img in rendered]
 
 
 def split_words(line: Line, frame: np.ndarray) -> Line:

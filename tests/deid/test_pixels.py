@@ -231,3 +231,20 @@ def test_scan_lists_burned_in_text_boxes(cli, tmp_path):
     assert any(b["text"] == "CHEST" and not b["phi"] for b in boxes)
     assert all("KAUFMAN" not in b["text"] for b in boxes)  # PHI text is masked
     assert all({"frame", "x", "y", "w", "h"} <= set(b) for b in boxes)
+
+
+def test_pixels_that_cannot_be_decoded_are_never_written(cli, tmp_path, key_file):
+    import shutil
+
+    src, dst, report = tmp_path / "src", tmp_path / "dst", tmp_path / "report.json"
+    src.mkdir()
+    shutil.copy(get_testdata_file("SC_rgb_jpeg_gdcm.dcm"), src / "lossless_p14.dcm")  # no free decoder here
+    _with_header(burned_in(["KAUFMAN SCOTT"])).save_as(src / "screen.dcm", enforce_file_format=True)
+    res = cli("deid", "run", src, dst, "--key", key_file, "--option", "clean-pixel-data", "--report", report)
+    assert res.code == 1 and "FAILED lossless_p14.dcm" in res.out
+    import json
+
+    status = {f["source"]: f for f in json.loads(report.read_text())["files"]}
+    assert status["screen.dcm"]["status"] == "ok" and status["lossless_p14.dcm"]["status"] == "failed"
+    assert "decode" in status["lossless_p14.dcm"]["reason"].lower() or "decompress" in status["lossless_p14.dcm"]["reason"].lower()
+    assert len([p for p in dst.rglob("*.dcm")]) == 1
