@@ -58,7 +58,7 @@ PATTERNS = [
 SEARCH = [  # anywhere in a line
     re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}"),
     re.compile(r"\d{1,2}-[A-Z]{3}-\d{2,4}", re.I),
-    re.compile(r"\d{1,2}:\d{2}(:\d{2})?(\s?[AP]M)?", re.I),
+    re.compile(r"\d{1,2}\s?:\s?\d{2}(\s?:\s?\d{2})?(\s?[AP]\.?M\b)?", re.I),  # OCR may space a colon out
     re.compile(r"\d{5,}"),
 ]
 SIMILARITY = 0.8
