@@ -136,14 +136,11 @@ def _local_stream(items: Items, config: WorkerConfig, workers: int) -> Iterator[
 
 def run_dask(items: Items, config: WorkerConfig, manifest: Path, scheduler: str) -> Iterator[FileResult]:
     """Stream batches through the cluster, a bounded window of tasks at a time."""
-    from distributed import Client, as_completed
+    from distributed import as_completed
     from distributed.client import FutureCancelledError
     from distributed.scheduler import KilledWorker
 
-    try:  # waits up to Dask's distributed.comm.timeouts.connect (default 30 s)
-        client = Client(scheduler, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise ExecutorFailed(f"cannot reach the Dask scheduler at {scheduler}: {type(exc).__name__}") from None
+    client = _connect(scheduler)
     with client:
         slots = sum(client.nthreads().values())
         if slots == 0:
@@ -159,10 +156,36 @@ def run_dask(items: Items, config: WorkerConfig, manifest: Path, scheduler: str)
                 for batch in _take(todo, 1):
                     window.add(client.submit(dask_task, shared, batch, pure=False))
                 yield from results
-        except (KilledWorker, FutureCancelledError, OSError) as exc:
-            raise ExecutorFailed(f"the Dask cluster failed the run ({type(exc).__name__}); "
+        except (KilledWorker, FutureCancelledError) as exc:
+            raise ExecutorFailed(f"the Dask cluster lost the run ({type(exc).__name__}); "
                                  "rerun the same command to resume") from None
+        except Exception as exc:  # noqa: BLE001 - raised on a worker; its text may hold paths, so not shown
+            raise ExecutorFailed(f"a Dask task failed on a worker ({type(exc).__name__}): are govkit and "
+                                 "SRC/DST (same paths) available on every worker? Rerun to resume") from None
     merge_shards(Path(config.dst), config.run_id, manifest)
+
+
+def _connect(scheduler: str):
+    """A client for ``scheduler``, or a one-line error (waits up to Dask's
+    ``distributed.comm.timeouts.connect``, 30 s by default)."""
+    import gc
+    import sys
+
+    from distributed import Client
+
+    failure = None
+    try:
+        return Client(scheduler, set_as_default=False)
+    except ValueError:
+        failure = BadInput(f"{scheduler!r} is not a Dask scheduler address (e.g. tcp://10.0.0.5:8786)")
+    except (OSError, TimeoutError) as exc:
+        failure = ExecutorFailed(f"cannot reach the Dask scheduler at {scheduler}: {type(exc).__name__}")
+    hook, sys.unraisablehook = sys.unraisablehook, lambda _: None  # the half-made client's own cleanup noise
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    raise failure
 
 
 def _take(it: Iterator[Items], n: int) -> list[Items]:

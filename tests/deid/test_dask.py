@@ -144,6 +144,8 @@ def test_executor_usage_errors(cli, archive, tmp_path, monkeypatch):
     res = cli("deid", "run", src, dst, "--key", key, "--executor", "dask", "--workers", "2",
               "--scheduler", "tcp://127.0.0.1:1")
     assert res.code == 2 and "own workers" in res.err
+    res = cli("deid", "run", src, dst, "--key", key, "--executor", "dask", "--scheduler", "not-an-address")
+    assert res.code == 2 and "not a Dask scheduler address" in res.err
     monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "1s")
     import dask
 
