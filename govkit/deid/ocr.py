@@ -109,14 +109,19 @@ def _png(img: np.ndarray) -> bytes:
 class Tesseract:
     name = "tesseract"
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         self.exe = shutil.which("tesseract")
         if self.exe is None:
             raise BadInput("tesseract is not installed (apt-get install tesseract-ocr)")
+        self.env = None
+        if threads:
+            import os
+
+            self.env = {**os.environ, "OMP_THREAD_LIMIT": str(threads)}
 
     def read(self, img: np.ndarray, psm: int = 11, line_base: int = 0) -> list[Box]:
         out = subprocess.run([self.exe, "-", "-", "--psm", str(psm), "-l", "eng", "tsv"], input=_png(img),
-                             capture_output=True, check=False, timeout=120)
+                             capture_output=True, check=False, timeout=120, env=self.env)
         boxes = []
         for row in out.stdout.decode("utf-8", "replace").splitlines()[1:]:
             f = row.split("\t")
@@ -138,13 +143,14 @@ class Tesseract:
 class RapidOCR:
     name = "rapidocr"
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         try:
             from rapidocr_onnxruntime import RapidOCR as Engine
         except ImportError:
             raise BadInput("rapidocr is not installed (pip install rapidocr-onnxruntime)") from None
+        limit = {f"{stage}_intra_op_num_threads": threads for stage in ("det", "cls", "rec")} if threads else {}
         # detect at the frame's own size (the default upscales to 736 px: slower, no better here)
-        self.engine = Engine(det_limit_side_len=512)
+        self.engine = Engine(det_limit_side_len=512, **limit)
 
     def read_lines(self, img: np.ndarray) -> list[Line]:
         """Detect every text line, then read it with per-character boxes (one pass)."""
@@ -175,10 +181,11 @@ ENGINES = {"rapidocr": RapidOCR, "tesseract": Tesseract}
 DEFAULT_ENGINE = "rapidocr"
 
 
-def get_engine(name: str):
+def get_engine(name: str, threads: int | None = None):
+    """The OCR engine ``name``; ``threads`` caps its CPU threads (for one of several worker processes)."""
     if name not in ENGINES:
         raise BadInput(f"unknown OCR engine {name!r}; known: {', '.join(ENGINES)}")
-    return ENGINES[name]()
+    return ENGINES[name](threads)
 
 
 def otsu(img: np.ndarray) -> int:

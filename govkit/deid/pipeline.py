@@ -167,6 +167,7 @@ class WorkerConfig:
     crosswalk: bool = False
     pixel_policy: str = "phi"
     ocr_engine: str = "rapidocr"
+    ocr_threads: int | None = None  # CPU threads per worker's OCR; None: all
 
 
 def init_worker(config: WorkerConfig) -> None:
@@ -189,6 +190,7 @@ def init_worker(config: WorkerConfig) -> None:
         pixel_policy=config.pixel_policy,
         ocr=None,
         ocr_engine=config.ocr_engine,
+        ocr_threads=config.ocr_threads,
     )
 
 
@@ -254,7 +256,7 @@ def process_one(path: str, rel: str) -> FileResult:
             from govkit.deid.pixels import clean_pixels
 
             if _WORKER["ocr"] is None:
-                _WORKER["ocr"] = get_engine(_WORKER["ocr_engine"])
+                _WORKER["ocr"] = get_engine(_WORKER["ocr_engine"], _WORKER["ocr_threads"])
             pix = clean_pixels(ds, ids, engine=_WORKER["ocr"], policy=_WORKER["pixel_policy"], cleaner=cfg.cleaner,
                                **regions)
             counts["pixel-boxes"] += len(pix.boxes)
@@ -483,8 +485,11 @@ def run(
     started = dt.datetime.now(dt.timezone.utc)
     base = src_p if src_p.is_dir() else src_p.parent
     items = [(str(p), str(p.relative_to(base))) for p in discover(src_p)]
+    # several worker processes share the cores: give each one's OCR its share, not all of them
+    # (a Dask cluster runs one worker process per core: one thread each)
+    ocr_threads = 1 if executor == "dask" else None if workers == 1 else max(1, (os.cpu_count() or 1) // workers)
     config = WorkerConfig(run_id, key, selected, str(dst_p), recipe_text, cross_p is not None,
-                          pixel_policy, ocr_engine)
+                          pixel_policy, ocr_engine, ocr_threads)
     manifest_path = dst_p / MANIFEST_DIR / f"manifest-{run_id}.jsonl"
     with _run_lock(dst_p):
         _sweep(dst_p)
