@@ -142,9 +142,14 @@ def run_dask(items: Items, config: WorkerConfig, manifest: Path, scheduler: str)
 
     client = _connect(scheduler)
     with client:
+        if not client.nthreads():  # a cluster still starting: wait as long as for the connection
+            import dask
+
+            try:
+                client.wait_for_workers(1, timeout=dask.config.get("distributed.comm.timeouts.connect"))
+            except TimeoutError:
+                raise ExecutorFailed(f"the Dask cluster at {scheduler} has no workers") from None
         slots = sum(client.nthreads().values())
-        if slots == 0:
-            raise ExecutorFailed(f"the Dask cluster at {scheduler} has no workers")
         shared = client.scatter(config, broadcast=True, hash=False)
         todo = batches(items, batch_size(len(items), slots))
         window = as_completed([client.submit(dask_task, shared, b, pure=False) for b in _take(todo, 4 * slots)],

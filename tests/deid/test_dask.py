@@ -151,8 +151,11 @@ def test_executor_usage_errors(cli, archive, tmp_path, monkeypatch):
 
     dask.config.refresh()
     res = cli("deid", "run", src, dst, "--key", key, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:1")
-    monkeypatch.undo()
-    dask.config.refresh()
     assert res.code == 4 and "cannot reach the Dask scheduler" in res.err
     assert len(res.err.strip().splitlines()) == 1
+    with distributed.LocalCluster(n_workers=0, dashboard_address=None, silence_logs=logging.CRITICAL) as empty:
+        res = cli("deid", "run", src, dst, "--key", key, "--executor", "dask", "--scheduler", empty.scheduler_address)
+    monkeypatch.undo()
+    dask.config.refresh()
+    assert res.code == 4 and "has no workers" in res.err
     assert not outputs(dst)
