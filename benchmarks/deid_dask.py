@@ -64,7 +64,7 @@ def main() -> None:
         reference = outputs(root / "local")
         rows = [("local, 1 process", args.files / local, 1.0)]
         for n in args.workers:
-            with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+            with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                               silence_logs=logging.ERROR) as cluster:
                 kw = {"executor": "dask", "scheduler": cluster.scheduler_address}
                 timed_run(warm, root / "warm-out", key, **kw)

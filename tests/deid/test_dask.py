@@ -27,7 +27,7 @@ N_FILES = 240
 @pytest.fixture(scope="module")
 def cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=logging.CRITICAL) as c:
+                                  dashboard_address=":0", silence_logs=logging.CRITICAL) as c:
         yield c
 
 
@@ -153,7 +153,7 @@ def test_executor_usage_errors(cli, archive, tmp_path, monkeypatch):
     res = cli("deid", "run", src, dst, "--key", key, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:1")
     assert res.code == 4 and "cannot reach the Dask scheduler" in res.err
     assert len(res.err.strip().splitlines()) == 1
-    with distributed.LocalCluster(n_workers=0, dashboard_address=None, silence_logs=logging.CRITICAL) as empty:
+    with distributed.LocalCluster(n_workers=0, dashboard_address=":0", silence_logs=logging.CRITICAL) as empty:
         res = cli("deid", "run", src, dst, "--key", key, "--executor", "dask", "--scheduler", empty.scheduler_address)
     monkeypatch.undo()
     dask.config.refresh()
