@@ -43,6 +43,7 @@ import os
 import re
 import socket
 from collections.abc import Callable, Iterator
+from itertools import islice
 from pathlib import Path
 
 from govkit.deid.pipeline import (
@@ -152,13 +153,13 @@ def run_dask(items: Items, config: WorkerConfig, manifest: Path, scheduler: str)
         slots = sum(client.nthreads().values())
         shared = client.scatter(config, broadcast=True, hash=False)
         todo = batches(items, batch_size(len(items), slots))
-        window = as_completed([client.submit(dask_task, shared, b, pure=False) for b in _take(todo, 4 * slots)],
+        window = as_completed([client.submit(dask_task, shared, b, pure=False) for b in islice(todo, 4 * slots)],
                               loop=client.loop)
         try:
             for future in window:
                 results = future.result()
                 future.release()
-                for batch in _take(todo, 1):
+                for batch in islice(todo, 1):
                     window.add(client.submit(dask_task, shared, batch, pure=False))
                 yield from results
         except (KilledWorker, FutureCancelledError) as exc:
@@ -191,15 +192,6 @@ def _connect(scheduler: str):
     finally:
         sys.unraisablehook = hook
     raise failure
-
-
-def _take(it: Iterator[Items], n: int) -> list[Items]:
-    out = []
-    for batch in it:
-        out.append(batch)
-        if len(out) == n:
-            break
-    return out
 
 
 def dask_task(config: WorkerConfig, batch: Items) -> list[FileResult]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -299,29 +298,26 @@ def read_corpus(root: Path) -> list[Case]:
 # --------------------------------------------------------------------------- measures
 
 
-def _norm(s: str) -> str:
-    return re.sub(r"[^A-Z0-9]", "", s.upper())
-
-
 def token_readable(engine, rendered: np.ndarray, token: Token, pad: int = 4) -> bool:
     """Whether OCR of ``token``'s box in ``rendered`` (uint8 grey) still reads the token."""
     from PIL import Image
 
     from govkit.deid.ocr import otsu
+    from govkit.deid.pixels import alnum_upper
 
     y0, x0 = max(0, token.y - pad), max(0, token.x - pad)
     crop = rendered[y0 : token.y + token.h + pad, x0 : token.x + token.w + pad]
     if crop.size == 0:
         return False
     scale = max(2, int(np.ceil(40 / max(crop.shape[0], 1))))
-    want = _norm(token.text)
+    want = alnum_upper(token.text)
     for variant in (crop, np.where(crop > otsu(crop), 255, 0).astype(np.uint8)):
         if np.median(variant) < 128:
             variant = 255 - variant
         big = np.asarray(Image.fromarray(variant.astype(np.uint8)).resize(
             (variant.shape[1] * scale, variant.shape[0] * scale), Image.BICUBIC))
         big = np.pad(big, 20, constant_values=255)
-        read = _norm("".join(b.text for b in engine.read(big, psm=7)))
+        read = alnum_upper("".join(b.text for b in engine.read(big, psm=7)))
         if want and (want in read or difflib.SequenceMatcher(None, want, read).ratio() >= 0.8):
             return True
     return False

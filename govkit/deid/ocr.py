@@ -43,10 +43,6 @@ class Box:
     conf: float
     line: int = 0  # words of one text line share this id
 
-    @property
-    def area(self) -> int:
-        return self.w * self.h
-
     def iou(self, other: Box) -> float:
         x0, y0 = max(self.x, other.x), max(self.y, other.y)
         x1, y1 = min(self.x + self.w, other.x + other.w), min(self.y + self.h, other.y + other.h)

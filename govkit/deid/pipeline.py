@@ -249,7 +249,8 @@ def process_one(path: str, rel: str) -> FileResult:
             from govkit.deid.regions import clinical_regions, known_phi_regions
 
             ids = phi.collect(ds)  # from the original header: the deny-list for burned-in text
-            regions = {"known": known_phi_regions(ds), "clinical": clinical_regions(ds)}
+            regions = ({"known": known_phi_regions(ds), "clinical": clinical_regions(ds)}
+                       if "PixelData" in ds else {})
         counts, notes = deidentify(ds, cfg)
         if ids is not None:
             from govkit.deid.ocr import get_engine

@@ -48,19 +48,15 @@ from govkit.deid.regions import Rect
 
 MARGIN = 2
 ALLOW = {"L", "R", "A", "P", "H", "F", "S", "I", "LT", "RT", "AP", "PA", "LAT", "CM", "MM"}
-PATTERNS = [
-    re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{2,4}$"),  # dates
-    re.compile(r"^\d{1,2}-[A-Z]{3}-\d{2,4}$", re.I),
-    re.compile(r"^\d{1,2}:\d{2}(:\d{2})?([AP]M)?$", re.I),  # times
-    re.compile(r"^(?=.*\d)[A-Z0-9-]{6,}$", re.I),  # MRN / accession-like runs
-    re.compile(r"^\d{5,}$"),
-]
 SEARCH = [  # anywhere in a line
     re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}"),
     re.compile(r"\d{1,2}-[A-Z]{3}-\d{2,4}", re.I),
     re.compile(r"\d{1,2}\s?:\s?\d{2}(\s?:\s?\d{2})?(\s?[AP]\.?M\b)?", re.I),  # OCR may space a colon out
     re.compile(r"\d{5,}"),
 ]
+# a whole word: the line patterns anchored, plus MRN / accession-like runs of letters and digits
+PATTERNS = [re.compile(f"^(?:{p.pattern})$", p.flags) for p in SEARCH]
+PATTERNS.append(re.compile(r"^(?=.*\d)[A-Z0-9-]{6,}$", re.I))
 SIMILARITY = 0.8
 
 
@@ -72,19 +68,19 @@ class PixelReport:
     transfer_syntax_changed: bool = False
 
 
-def _norm(s: str) -> str:
+def alnum_upper(s: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", s.upper())
 
 
 def deny_tokens(ids: phi.Identifiers) -> list[str]:
-    tokens = {_norm(t) for t in ids.strings()}
+    tokens = {alnum_upper(t) for t in ids.strings()}
     for full in ids.full_names | ids.institutions:  # burned in word by word
-        tokens |= {_norm(p) for p in re.split(r"[\s^,]+", full)}
+        tokens |= {alnum_upper(p) for p in re.split(r"[\s^,]+", full)}
     return sorted(t for t in tokens if len(t) >= 3)
 
 
 def is_phi_word(word: str, deny: list[str]) -> bool:
-    w = _norm(word)
+    w = alnum_upper(word)
     if len(w) < 2:
         return False
     for t in deny:
@@ -96,7 +92,7 @@ def is_phi_word(word: str, deny: list[str]) -> bool:
 
 
 def _allowed(word: str) -> bool:
-    return _norm(word) in ALLOW or bool(re.fullmatch(r"[\d.]+\s*(cm|mm)?", word, re.I))
+    return alnum_upper(word) in ALLOW or bool(re.fullmatch(r"[\d.]+\s*(cm|mm)?", word, re.I))
 
 
 def header_spans(text: str, deny: list[str], fuzzy_from: int = 5) -> list[tuple[int, int]]:
