@@ -27,7 +27,7 @@ def main() -> None:
     a = ap.parse_args()
     from govkit.registry import open_registry
     from govkit.registry.audit import GENESIS_HASH, compute_hash
-    from govkit.registry.models import AuditEvent
+    from govkit.registry.tables import AuditEvent
 
     url = a.db or f"sqlite:///{tempfile.mkdtemp()}/registry.sqlite"
     reg = open_registry(url)

@@ -57,9 +57,9 @@ def model_and_data(device: str, n: int):
 def pgd_bench(model, x, y, device, batch=128, steps=10, eps=8 / 255):
     import torchattacks
 
-    from govkit.robustness.attacks import ATTACKS
+    from govkit.robustness.attacks import ADVERSARIAL_ATTACKS
 
-    ours = ATTACKS["pgd-linf"]
+    ours = ADVERSARIAL_ATTACKS["pgd-linf"]
     theirs = torchattacks.PGD(model, eps=eps, alpha=2.5 * eps / steps, steps=steps, random_start=True)
     g = torch.Generator(device=device).manual_seed(0)
 

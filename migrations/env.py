@@ -9,7 +9,7 @@ lets the plain ``alembic`` command work too.
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from govkit.registry.models import Base
+from govkit.registry.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from govkit.errors import BadInput
 from govkit.registry import open_registry
 from govkit.registry.db import current_revision, head_revision, make_engine
-from govkit.registry.models import APPEND_ONLY_TABLES, Base
+from govkit.registry.tables import APPEND_ONLY_TABLES, Base
 
 
 def test_fresh_database_is_migrated_to_head(registry):
@@ -42,7 +42,7 @@ def test_migrations_make_every_orm_table_append_only(registry):
 def _one_row_in_every_table(session) -> None:
     import datetime as dt
 
-    from govkit.registry import models as m
+    from govkit.registry import tables as m
     from govkit.registry.audit import append_event
 
     now = dt.datetime.now(dt.timezone.utc)

@@ -111,7 +111,7 @@ def _record_verification(app: App, dst: Path, report) -> None:
     """Append the verdict to the audit chain of every run whose manifest is in DST."""
     from govkit.deid.pipeline import MANIFEST_DIR
     from govkit.registry.audit import append_event
-    from govkit.registry.models import DeidRun
+    from govkit.registry.tables import DeidRun
 
     run_ids = sorted(p.stem.removeprefix("manifest-") for p in (dst / MANIFEST_DIR).glob("manifest-*.jsonl"))
     with app.registry().unit_of_work() as s:

@@ -37,7 +37,7 @@ def explain() -> None:
 def run(app: App, model: str, data_path: Path, methods, tests, samples: int, thresholds_path: Path | None,
         device: str, out_dir: Path | None, seed: int) -> None:
     """Explain a model and test the explanations (randomisation, faithfulness, localisation, stability)."""
-    from govkit.evaluate.api import run_explainability
+    from govkit.explain.api import run_explainability
 
     out = run_explainability(app.registry(), model, data_path, methods=methods, tests=tests, samples=samples,
                              device=device, out_dir=out_dir, thresholds_path=thresholds_path, seed=seed)

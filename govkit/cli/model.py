@@ -42,7 +42,7 @@ def list_models(app: App) -> None:
     """List registered models and versions."""
     from sqlalchemy import select
 
-    from govkit.registry.models import Model
+    from govkit.registry.tables import Model
 
     with app.registry().unit_of_work() as session:
         rows = [

@@ -42,7 +42,7 @@ def robustness() -> None:
 def run(app: App, model: str, data_path: Path, suite_path: Path | None, corruptions: tuple[str, ...],
         attacks: tuple[str, ...], eps, steps: int | None, restarts: int | None, device: str, seed: int) -> None:
     """Accuracy under corruptions (severity 1-5) and adversarial attacks (ε grid)."""
-    from govkit.evaluate.api import run_robustness
+    from govkit.robustness.api import run_robustness
 
     out = run_robustness(app.registry(), model, data_path, suite_path=suite_path, corruptions=corruptions,
                          attacks=attacks, eps=eps, steps=steps, restarts=restarts, device=device, seed=seed)

@@ -560,7 +560,7 @@ def record_run(registry, summary: RunSummary) -> None:
 
     from govkit import __version__
     from govkit.registry.audit import append_event, current_actor
-    from govkit.registry.models import DeidRun
+    from govkit.registry.tables import DeidRun
 
     software = {"govkit": __version__, "pydicom": version("pydicom")}
     with registry.unit_of_work() as session:

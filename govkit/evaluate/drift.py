@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from govkit.evaluate.metrics import MetricValue
+from govkit.evidence.metric import MetricValue
 
 PROFILE_BINS = 20
 PSI_FLAG = 0.2

@@ -13,25 +13,12 @@ AUROC, sensitivity, specificity, PPV and NPV are one-vs-rest macro averages.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from govkit.evidence.metric import MetricValue
+
 MIN_SUPPORT = 30  # below this many cases a figure is flagged as unsupported
-
-
-@dataclass
-class MetricValue:
-    name: str
-    value: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n: int
-    params: dict = field(default_factory=dict)
-    ci_level: float = 0.95
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float | None, float | None]:

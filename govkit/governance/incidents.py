@@ -1,7 +1,7 @@
 """Field incident reports: wrong model outputs seen in use.
 
 An incident row never changes; its status lives in insert-only
-:class:`~govkit.registry.models.IncidentUpdate` rows (open → triaged → closed).
+:class:`~govkit.registry.tables.IncidentUpdate` rows (open → triaged → closed).
 Open incidents can block promotion through a policy's ``incident`` requirement.
 """
 
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from govkit.errors import BadInput, NotFound
 from govkit.registry.audit import append_event, current_actor
-from govkit.registry.models import Incident, IncidentUpdate, ModelVersion
+from govkit.registry.tables import Incident, IncidentUpdate, ModelVersion
 
 SEVERITIES = ("low", "medium", "high", "critical")
 STATUSES = ("open", "triaged", "closed")

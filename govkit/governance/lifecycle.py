@@ -1,6 +1,6 @@
 """Model lifecycle: draft → validated → approved → deployed → retired.
 
-Every transition is a new :class:`~govkit.registry.models.StageTransition`
+Every transition is a new :class:`~govkit.registry.tables.StageTransition`
 row and an audit event, so the full stage history is kept.  Promotions are
 gated by the policy attached to the model version (or one given explicitly):
 
@@ -23,7 +23,7 @@ from govkit.canonical import sha256_hex
 from govkit.errors import BadInput
 from govkit.governance.policy import Policy, PolicyReport, check_policy, parse_policy
 from govkit.registry.audit import append_event, current_actor
-from govkit.registry.models import DECISIONS, Approval, ModelVersion, PolicyAttachment, StageTransition
+from govkit.registry.tables import DECISIONS, Approval, ModelVersion, PolicyAttachment, StageTransition
 
 STATES = ("draft", "validated", "approved", "deployed", "retired")
 NEXT = {"draft": "validated", "validated": "approved", "approved": "deployed"}

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govkit.errors import BadInput
-from govkit.registry.models import (
+from govkit.registry.tables import (
     Approval,
     DatasetVersion,
     DeidRun,

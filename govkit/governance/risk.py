@@ -1,7 +1,7 @@
 """ISO 14971-style risk assessments: versioned, with controls, residual risk and suggestions.
 
 An assessment is a revision: adding or changing an item writes a new
-:class:`~govkit.registry.models.RiskAssessment` that supersedes the previous
+:class:`~govkit.registry.tables.RiskAssessment` that supersedes the previous
 one and carries all its items, so every earlier state stays on record.  Risk
 levels come from the acceptability matrix in ``policies/risk-matrix.yaml``.
 
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from govkit.errors import BadInput
 from govkit.registry.audit import append_event, current_actor
-from govkit.registry.models import Evaluation, Metric, ModelVersion, RiskAssessment, RiskItem
+from govkit.registry.tables import Evaluation, Metric, ModelVersion, RiskAssessment, RiskItem
 
 
 @functools.lru_cache(maxsize=1)

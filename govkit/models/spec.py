@@ -155,7 +155,7 @@ def parse_spec(doc: Any, base_dir: Path, where: str = "model spec") -> ModelSpec
         if unknown:
             raise BadInput(f"{where}: unknown train keys {sorted(unknown)}")
         train = TrainSpec(**t)
-    from govkit.governance.card import validate_card
+    from govkit.models.card import validate_card
 
     card = validate_card(doc.get("card"), f"{where} card")
     return ModelSpec(

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from govkit.errors import BadInput
-from govkit.evaluate.metrics import MetricValue
+from govkit.evidence.metric import MetricValue
 from govkit.privacy import metrics as pm
-from govkit.privacy.attacks import ATTACKS, Signals
+from govkit.privacy.attacks import MIA_ATTACKS, Signals
 from govkit.privacy.attacks.base import true_label_stats
 from govkit.privacy.attacks.rmia import RMIA
 
@@ -81,15 +81,14 @@ def run_audit(registry, model_ref: str, members: str | Path, non_members: str | 
               population: str | Path | None = None, *, attacks: tuple[str, ...] = ("loss",),
               reference_models: int = 4, patient_level: bool = False, control: bool = False,
               device: str = "auto", rmia_mode: str = "offline", seed: int = 0, n_boot: int = 300) -> dict:
-    from govkit.evaluate.api import load_for_eval
-    from govkit.evaluate.records import record_evaluation
+    from govkit.evidence.records import load_for_eval, record_evaluation
     from govkit.models.datasets import open_dataset
     from govkit.privacy.reference import load_reference, train_references
 
-    unknown = [a for a in attacks if a not in ATTACKS]
+    unknown = [a for a in attacks if a not in MIA_ATTACKS]
     if unknown:
-        raise BadInput(f"unknown attack(s) {unknown}; known: {', '.join(ATTACKS)}")
-    chosen = {a: (RMIA(online=True) if a == "rmia" and rmia_mode == "online" else ATTACKS[a]) for a in attacks}
+        raise BadInput(f"unknown attack(s) {unknown}; known: {', '.join(MIA_ATTACKS)}")
+    chosen = {a: (RMIA(online=True) if a == "rmia" and rmia_mode == "online" else MIA_ATTACKS[a]) for a in attacks}
     needs = {att.needs for att in chosen.values()}
     needs_population = bool(needs - {"none"}) or "rmia" in chosen
     if needs_population and population is None:

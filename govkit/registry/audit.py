@@ -23,7 +23,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from govkit.canonical import canonical_json, sha256_hex
-from govkit.registry.models import AuditEvent
+from govkit.registry.tables import AuditEvent
 
 GENESIS_HASH = "0" * 64
 _PG_AUDIT_LOCK = 7146032

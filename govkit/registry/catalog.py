@@ -9,7 +9,7 @@ from sqlalchemy import select
 from govkit.errors import BadInput
 from govkit.registry.audit import append_event, current_actor
 from govkit.registry.lookup import dataset_version, deid_run
-from govkit.registry.models import (
+from govkit.registry.tables import (
     Dataset,
     DatasetVersion,
     Model,

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govkit.errors import BadInput, NotFound
-from govkit.registry.models import (
+from govkit.registry.tables import (
     Dataset,
     DatasetVersion,
     DeidRun,

@@ -26,7 +26,7 @@ def _latest(ev: dict, kind: str) -> dict | None:
 
 
 def _when(session, evidence: dict) -> dt.datetime:
-    from govkit.registry.models import AuditEvent
+    from govkit.registry.tables import AuditEvent
     from sqlalchemy import select
 
     seq = evidence["audit_chain"]["evidence_head_seq"]
@@ -80,7 +80,7 @@ def _model_context(ev: dict) -> dict:
 def _render(registry, session, kind: str, subject: str, template: str, title: str, evidence: dict, context: dict,
             out: Path) -> dict:
     from govkit.registry.audit import append_event, current_actor
-    from govkit.registry.models import Report
+    from govkit.registry.tables import Report
 
     when = _when(session, evidence)
     doc_id = document_id(evidence)

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govkit.canonical import canonical_json, sha256_file, sha256_hex
-from govkit.evaluate.records import json_safe
+from govkit.evidence.records import json_safe
 from govkit.registry.audit import verify_chain
-from govkit.registry.models import (
+from govkit.registry.tables import (
     Approval,
     AuditEvent,
     DatasetVersion,
@@ -156,7 +156,7 @@ def _facts(ev: dict) -> set[str]:
     if ev["audit_chain"]["ok"]:
         facts.add("record.audit_chain_ok")
     facts.add("record.incident_process")  # govkit's incident workflow is in place for every model
-    from govkit.governance.card import CARD_SCHEMA
+    from govkit.models.card import CARD_SCHEMA
 
     mitchell = ("intended_use", "out_of_scope_uses", "training_data", "evaluation_data",
                 "ethical_considerations", "caveats_and_limitations")

@@ -219,4 +219,4 @@ class APGD:
         return best_adv
 
 
-ATTACKS = {a.name: a for a in (FGSM(), PGD("pgd-linf", "linf"), PGD("pgd-l2", "l2"), APGD())}
+ADVERSARIAL_ATTACKS = {a.name: a for a in (FGSM(), PGD("pgd-linf", "linf"), PGD("pgd-l2", "l2"), APGD())}

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from govkit.errors import BadInput
-from govkit.evaluate.metrics import MetricValue, wilson
+from govkit.evaluate.metrics import wilson
+from govkit.evidence.metric import MetricValue
 
 
 @dataclass
@@ -40,7 +41,7 @@ def load_suite(path: str | Path | None = None) -> Suite:
     import yaml
 
     from govkit.resources import resource_dir
-    from govkit.robustness.attacks import ATTACKS
+    from govkit.robustness.attacks import ADVERSARIAL_ATTACKS
     from govkit.robustness.corruptions import CORRUPTIONS
 
     p = Path(path) if path else resource_dir("policies") / "robustness" / "default.yaml"
@@ -60,9 +61,9 @@ def load_suite(path: str | Path | None = None) -> Suite:
         if any(not 1 <= s <= 5 for s in sev):
             raise BadInput(f"suite {p}: severities of {name} must be 1..5")
     attacks = [str(a) for a in doc.get("attacks") or []]
-    bad = [a for a in attacks if a not in ATTACKS]
+    bad = [a for a in attacks if a not in ADVERSARIAL_ATTACKS]
     if bad:
-        raise BadInput(f"suite {p}: unknown attack(s) {bad}; known: {', '.join(ATTACKS)}")
+        raise BadInput(f"suite {p}: unknown attack(s) {bad}; known: {', '.join(ADVERSARIAL_ATTACKS)}")
     return Suite(str(doc.get("name", p.stem)), corr, attacks, [float(e) for e in doc.get("eps", [])],
                  [float(e) for e in doc.get("eps_l2", [0.1, 0.25, 0.5, 1.0])], int(doc.get("steps", 10)),
                  int(doc.get("restarts", 1)), int(doc.get("attack_samples", 512)))
@@ -91,7 +92,7 @@ def _acc_metric(name: str, correct: int, n: int, params: dict) -> MetricValue:
 def run_suite(model, data, suite: Suite, *, device: str = "cpu", seed: int = 0, batch_size: int = 128) -> dict:
     import torch
 
-    from govkit.robustness.attacks import ATTACKS
+    from govkit.robustness.attacks import ADVERSARIAL_ATTACKS
     from govkit.robustness.corruptions import CORRUPTIONS
 
     gen = torch.Generator(device=device).manual_seed(seed)
@@ -131,7 +132,7 @@ def run_suite(model, data, suite: Suite, *, device: str = "cpu", seed: int = 0, 
         ys = torch.from_numpy(sub.labels).to(device)
         warnings += _masking_pre_checks(model, xs[:batch_size], ys[:batch_size])
         for name in suite.attacks:
-            attack = ATTACKS[name]
+            attack = ADVERSARIAL_ATTACKS[name]
             grid = suite.eps_l2 if attack.norm == "l2" else suite.eps
             curve = []
             for eps in [0.0, *grid]:
@@ -173,10 +174,10 @@ def _masking_pre_checks(model, x, y) -> list[str]:
 def _masking_post_checks(model, x, y, suite: Suite, adversarial: list[dict], gen) -> list[str]:
     import torch
 
-    from govkit.robustness.attacks import ATTACKS
+    from govkit.robustness.attacks import ADVERSARIAL_ATTACKS
 
     out = []
-    pgd = ATTACKS["pgd-linf"]
+    pgd = ADVERSARIAL_ATTACKS["pgd-linf"]
     with torch.no_grad():
         correct = model(x).argmax(1) == y
     adv = pgd.perturb(model, x, y, 1.0, steps=max(suite.steps, 10), restarts=1, generator=gen)

@@ -33,7 +33,7 @@ def test_register_and_evaluate_records_metrics(cli, registry, lesion_spec, lesio
     assert body["dataset"]["classes"] and body["dataset"]["subgroups"]["site"]
     from sqlalchemy import select
 
-    from govkit.registry.models import Evaluation, Metric
+    from govkit.registry.tables import Evaluation, Metric
 
     with registry.unit_of_work() as s:
         ev = s.get(Evaluation, body["evaluation_id"])

@@ -98,7 +98,7 @@ def test_risk_assessment_is_versioned(cli, evaluated):
 
 
 def test_risk_suggestions_follow_evidence(cli, registry, evaluated):
-    from govkit.registry import models as m
+    from govkit.registry import tables as m
     from govkit.registry.lookup import model_version
 
     with registry.unit_of_work() as s:
@@ -146,7 +146,7 @@ def test_hti1_coverage(cli, evaluated):
 
 def test_card_schema_is_validated():
     from govkit.errors import BadInput
-    from govkit.governance.card import validate_card
+    from govkit.models.card import validate_card
 
     assert validate_card({"owners": ["a"], "intended_use": "x"})
     with pytest.raises(BadInput, match="unknown field"):

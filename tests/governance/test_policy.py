@@ -9,7 +9,7 @@ import pytest
 
 from govkit.errors import BadInput
 from govkit.governance.policy import CHECKS, EVIDENCE, check_policy, parse_policy
-from govkit.registry import models as m
+from govkit.registry import tables as m
 
 CARD = {"intended_use": "demo", "owners": ["a"], "license": "MIT"}
 

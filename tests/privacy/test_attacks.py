@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from govkit.privacy import metrics as pm
-from govkit.privacy.attacks import ATTACKS, Signals
+from govkit.privacy.attacks import MIA_ATTACKS, Signals
 from govkit.privacy.attacks.base import true_label_stats
 from govkit.privacy.attacks.lira import LiRA
 from govkit.privacy.attacks.rmia import RMIA, rmia_scores
@@ -24,13 +24,13 @@ def test_true_label_stats():
 
 def test_loss_by_hand():
     s = Signals(target_p=np.array([0.9, 0.5]), target_phi=np.zeros(2))
-    assert ATTACKS["loss"].score(s).tolist() == pytest.approx([np.log(0.9), np.log(0.5)])
+    assert MIA_ATTACKS["loss"].score(s).tolist() == pytest.approx([np.log(0.9), np.log(0.5)])
 
 
 def test_population_by_hand():
     # population losses: -log([0.9, 0.5, 0.5, 0.1]) ; target p=0.5 -> loss equal to two, greater than one
     s = Signals(target_p=np.array([0.5, 0.95]), target_phi=np.zeros(2), pop_target_p=np.array([0.9, 0.5, 0.5, 0.1]))
-    assert ATTACKS["population"].score(s).tolist() == pytest.approx([(1 + 0.5 * 2) / 4, 1.0])
+    assert MIA_ATTACKS["population"].score(s).tolist() == pytest.approx([(1 + 0.5 * 2) / 4, 1.0])
 
 
 def test_lira_by_hand():
@@ -75,7 +75,7 @@ def test_rmia_matches_brute_force_and_breaks_ties_by_ratio():
     assert tied[0] < tied[1] < tied[2]
 
 
-@pytest.mark.parametrize("name", sorted(ATTACKS))
+@pytest.mark.parametrize("name", sorted(MIA_ATTACKS))
 def test_higher_score_means_member(name):
     """Members fit better (higher p_y, φ) in target and in the IN reference models."""
     rng = np.random.default_rng(1)
@@ -89,7 +89,7 @@ def test_higher_score_means_member(name):
     pop = rng.normal(0, 1, 300)
     s = Signals(target_p=sig(phi_t), target_phi=phi_t, ref_p=sig(ref_phi), ref_phi=ref_phi, ref_in=ref_in,
                 pop_target_p=sig(pop), pop_ref_p=sig(pop[None] + rng.normal(0, 0.3, (k, 300))))
-    attack = ATTACKS[name]
+    attack = MIA_ATTACKS[name]
     if attack.needs == "offline":
         s.ref_in = np.zeros_like(ref_in)
         s.ref_phi = base[None] + rng.normal(0, 0.3, (k, n))
@@ -177,7 +177,7 @@ def test_overfit_digits_model_leaks_and_control_is_null(cli, registry, digits):
     assert again["reference_models"]["cached"] is True
     from sqlalchemy import select
 
-    from govkit.registry.models import Artifact, Evaluation, Metric
+    from govkit.registry.tables import Artifact, Evaluation, Metric
 
     with registry.unit_of_work() as s:
         ev = s.scalars(select(Evaluation).where(Evaluation.kind == "privacy")).first()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from govkit.robustness.attacks import ATTACKS
+from govkit.robustness.attacks import ADVERSARIAL_ATTACKS
 from govkit.robustness.corruptions import CORRUPTIONS
 
 
@@ -78,11 +78,11 @@ def linear_case():
     return Linear(w), x, (f > 0).long(), f.abs()
 
 
-@pytest.mark.parametrize("name", sorted(ATTACKS))
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL_ATTACKS))
 @pytest.mark.parametrize("eps", [0.0, 0.004, 0.01, 0.02])
 def test_attack_matches_exact_oracle_on_linear_model(linear_case, name, eps):
     model, x, y, margin = linear_case
-    attack = ATTACKS[name]
+    attack = ADVERSARIAL_ATTACKS[name]
     if attack.norm == "l2":
         eps *= 8
     adv = attack.perturb(model, x, y, eps, steps=20, restarts=1, generator=torch.Generator().manual_seed(0))
@@ -120,8 +120,8 @@ def test_pgd_at_least_as_strong_as_fgsm_and_monotone(cnn_case):
     with torch.no_grad():
         clean = float((model(x).argmax(1) == y).float().mean())
     grid = [0.0, 0.004, 0.008, 0.016, 0.03]
-    pgd = [_robust(model, ATTACKS["pgd-linf"], x, y, e) for e in grid]
-    fgsm = [_robust(model, ATTACKS["fgsm"], x, y, e) for e in grid]
+    pgd = [_robust(model, ADVERSARIAL_ATTACKS["pgd-linf"], x, y, e) for e in grid]
+    fgsm = [_robust(model, ADVERSARIAL_ATTACKS["fgsm"], x, y, e) for e in grid]
     assert pgd[0] == fgsm[0] == pytest.approx(clean)
     assert all(p <= f + 1 / len(x) for p, f in zip(pgd, fgsm))
     assert all(b <= a + 1 / len(x) for a, b in zip(pgd, pgd[1:]))

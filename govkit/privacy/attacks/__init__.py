@@ -10,7 +10,7 @@ from govkit.privacy.attacks.loss import LossAttack
 from govkit.privacy.attacks.population import PopulationAttack
 from govkit.privacy.attacks.rmia import RMIA
 
-ATTACKS: dict[str, Attack] = {
+MIA_ATTACKS: dict[str, Attack] = {
     "loss": LossAttack(),
     "population": PopulationAttack(),
     "lira-offline": LiRA(online=False),
@@ -18,4 +18,4 @@ ATTACKS: dict[str, Attack] = {
     "rmia": RMIA(),
 }
 
-__all__ = ["ATTACKS", "Attack", "Signals"]
+__all__ = ["MIA_ATTACKS", "Attack", "Signals"]

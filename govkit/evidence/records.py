@@ -1,4 +1,6 @@
-"""Store evaluation results in the registry, for every evaluation kind.
+"""Evidence recording shared by every evaluation kind (performance, privacy,
+robustness, explainability): resolve the model under evaluation, load it with
+its data, and store the results in the registry.
 
 An evaluation carries its kind, config, seed, device, software versions,
 typed metrics (value, CI, n, selector params) and artifacts with their
@@ -58,7 +60,7 @@ def resolve_model(registry, ref: str) -> ModelRef:
     from govkit.errors import BadInput
     from govkit.models.spec import load_spec, parse_spec
     from govkit.registry.lookup import model_version
-    from govkit.registry.models import Model, ModelVersion
+    from govkit.registry.tables import Model, ModelVersion
 
     if Path(ref).suffix.lower() in (".yaml", ".yml") or Path(ref).is_file():
         spec = load_spec(ref)
@@ -80,7 +82,7 @@ def resolve_model(registry, ref: str) -> ModelRef:
 def dataset_version_id(session, content_sha256: str) -> int | None:
     from sqlalchemy import select
 
-    from govkit.registry.models import DatasetVersion
+    from govkit.registry.tables import DatasetVersion
 
     return session.scalar(
         select(DatasetVersion.id).where(DatasetVersion.content_sha256 == content_sha256).limit(1)
@@ -103,7 +105,7 @@ def record_evaluation(
     if model.model_version_id is None:
         return None
     from govkit.registry.audit import append_event, current_actor
-    from govkit.registry.models import Artifact, Evaluation, Metric
+    from govkit.registry.tables import Artifact, Evaluation, Metric
 
     with registry.unit_of_work() as s:
         ev = Evaluation(
@@ -120,7 +122,8 @@ def record_evaluation(
         s.flush()
         for m in metrics:
             s.add(Metric(evaluation_id=ev.id, name=m.name, value=m.value, ci_low=m.ci_low,
-                         ci_high=m.ci_high, ci_level=m.ci_level, n=m.n, params=m.params))
+                         ci_high=m.ci_high, ci_level=m.ci_level, n=m.n, params=m.params,
+                         status=m.status, reason=m.reason))
         for name, path, media in artifacts:
             s.add(Artifact(evaluation_id=ev.id, name=name, path=str(path), sha256=sha256_file(path),
                            media_type=media))
@@ -128,3 +131,16 @@ def record_evaluation(
             "model": model.spec.ref, "n_metrics": len(metrics), "device": device, "seed": seed,
         })
         return ev.id
+
+
+def load_for_eval(registry, model_ref: str, data_path: str | Path, device: str = "auto"):
+    """(ModelRef, torch model on device, ImageData, device) with validation done."""
+    from govkit.models.datasets import open_dataset
+    from govkit.models.device import resolve_device
+    from govkit.models.loading import load_model
+
+    ref = resolve_model(registry, model_ref)
+    dev = resolve_device(device)
+    data = open_dataset(data_path, ref.spec.input.dicom)
+    data.validate(ref.spec)
+    return ref, load_model(ref.spec, dev), data, dev

@@ -175,6 +175,10 @@ class Metric(Base):
     ci_level: Mapped[Optional[float]] = mapped_column(Float)
     n: Mapped[Optional[int]] = mapped_column(Integer)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # "ok", "unsupported" (the sample cannot support the figure) or "unreliable"
+    # (its own control fired); gates treat anything but "ok" as insufficient evidence
+    status: Mapped[str] = mapped_column(String(20), default="ok", server_default="ok")
+    reason: Mapped[Optional[str]] = mapped_column(Text)
     evaluation: Mapped[Evaluation] = relationship(back_populates="metrics")
 
 
