@@ -75,6 +75,7 @@ def _one_row_in_every_table(session) -> None:
         m.Report(kind="card", subject="m@1", pdf_sha256="0" * 64, template_version="1", created_by="t"),
         m.PolicyAttachment(model_version_id=mv.id, policy_name="p", policy_version="1", content="x",
                            sha256="0" * 64, attached_by="t"),
+        m.DataAudit(dataset_version_id=dv.id, against=[], result={}, sha256="0" * 64, created_by="t"),
     ])
     append_event(session, "test", "thing", 1)
 

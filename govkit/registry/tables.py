@@ -299,6 +299,25 @@ class PolicyAttachment(Base):
     created_at: Created = created_col()
 
 
+class DataAudit(Base):
+    """The result of ``govkit data audit`` for a registered dataset version.
+
+    ``against`` names the other splits it was compared with; ``result`` holds
+    the audit's JSON object (leakage, balance, warnings) and its figures as
+    metric rows (``result["metrics"]``), which ``evidence: data`` policy
+    requirements match on.  ``sha256`` is the canonical hash of ``result``.
+    """
+
+    __tablename__ = "data_audits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"))
+    against: Mapped[list[Any]]
+    result: Mapped[dict[str, Any]]
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Created = created_col()
+
+
 class AuditEvent(Base):
     """One link of the hash chain (see :mod:`govkit.registry.audit`)."""
 
