@@ -1,10 +1,12 @@
-# The README's two commands: `make demo` and `make test`.  Each one alone sets
-# up .venv (and, as root, the apt packages) on a fresh machine, then runs.
+# The README's commands: `make demo`, `make test` and `make lint`.  Each one
+# alone sets up .venv (and, as root, the apt packages) on a fresh machine, then runs.
 VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.govkit-installed
+# pytest-xdist worker processes for `make test` (the suite is sized for 2 cores)
+WORKERS ?= 2
 
-.PHONY: demo test install benchmarks clean
+.PHONY: demo test lint install benchmarks clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	scripts/bootstrap.sh
@@ -13,10 +15,24 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 install: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(WORKERS)
+
+# Static gates (configured in pyproject.toml): ruff lint, ruff format, mypy.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# Quick CPU figures from the benchmark scripts at small sizes (minutes, not
+# the published figures: run a script with its defaults for those, see benchmarks/RESULTS.md).
+benchmarks: $(STAMP)
+	$(PY) benchmarks/audit_verify.py --events 10000
+	$(PY) benchmarks/deid_throughput.py --files 40 --repeats 1
+	$(PY) benchmarks/explain_speed.py --device cpu --n 8
+	$(PY) benchmarks/pixels_recall.py --cases 4 --engines rapidocr --no-presidio
 
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash examples/demo.sh
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache
