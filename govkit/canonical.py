@@ -14,9 +14,7 @@ from typing import Any
 
 def canonical_json(obj: Any) -> bytes:
     """Serialise ``obj`` to canonical JSON bytes."""
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 def sha256_hex(data: bytes) -> str:

@@ -13,9 +13,9 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
 EXIT_EXECUTOR_FAILED = 4
 
 
@@ -31,12 +31,6 @@ class BadInput(GovkitError):
 
 class NotFound(BadInput):
     """A named record (model, version, dataset, run) does not exist (exit 2)."""
-
-
-class CheckFailed(GovkitError):
-    """A verification or gate ran and did not pass (exit 1)."""
-
-    exit_code = EXIT_CHECK_FAILED
 
 
 class ExecutorFailed(GovkitError):

@@ -64,3 +64,33 @@ def test_traceback_only_with_verbose(tmp_path):
     loud = run_govkit("-v", "--db", "mysql://x", "audit", "verify", env=env)
     assert quiet.returncode == loud.returncode == 2
     assert "Traceback" not in quiet.stderr and "Traceback" in loud.stderr
+
+
+def test_verbose_shows_debug_log_without_secrets(cli, tmp_path):
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    quiet = cli("--db", db, "audit", "verify")
+    loud = cli("-v", "--db", db, "audit", "verify")
+    assert quiet.code == loud.code == 0
+    assert "DEBUG" not in quiet.err
+    assert f"govkit: DEBUG: govkit.cli.app: opening the registry at {db}" in loud.err
+    # a password in the URL is never logged (the connection fails: nothing listens on port 1)
+    res = cli("-v", "--db", "postgresql+psycopg://u:s3cret-pw@127.0.0.1:1/x", "audit", "verify")
+    assert res.code == 2
+    assert "opening the registry at postgresql+psycopg://u:***@127.0.0.1:1/x" in res.err
+    assert "s3cret-pw" not in res.err
+
+
+def test_internal_error_is_exit_3_with_traceback_only_with_verbose(cli, monkeypatch):
+    from govkit.cli import app as app_module
+
+    def broken(self):
+        raise ZeroDivisionError("planted bug")
+
+    monkeypatch.setattr(app_module.App, "registry", broken)
+    quiet = cli("audit", "verify")
+    loud = cli("-v", "audit", "verify")
+    assert quiet.code == loud.code == 3
+    assert quiet.err.splitlines() == [
+        "govkit: error: internal error: ZeroDivisionError: planted bug (rerun with -v for details)"
+    ]
+    assert "Traceback" in loud.err and 'raise ZeroDivisionError("planted bug")' in loud.err

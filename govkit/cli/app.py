@@ -8,6 +8,7 @@ bars stay off.  Errors are one line on stderr; ``-v`` adds the traceback.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from govkit.errors import EXIT_CHECK_FAILED
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class App:
@@ -31,12 +34,20 @@ class App:
     emitted: bool = False
     _registry: Any = field(default=None, repr=False)
 
-    def registry(self):
+    def registry(self) -> Any:
         """Open (and migrate) the registry on first use."""
         if self._registry is None:
+            from sqlalchemy.engine import make_url
+
             from govkit.registry import open_registry
 
-            self._registry = open_registry(self.db_url or default_db_url())
+            url = self.db_url or default_db_url()
+            try:  # the URL may hold a password: log it masked, or only its scheme
+                shown = make_url(url).render_as_string(hide_password=True)
+            except Exception:  # noqa: BLE001 - a malformed URL is reported by open_registry below
+                shown = url.partition(":")[0]
+            log.debug("opening the registry at %s", shown)
+            self._registry = open_registry(url)
         return self._registry
 
     def close(self) -> None:

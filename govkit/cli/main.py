@@ -4,15 +4,21 @@ Subgroups are imported lazily, so ``govkit --help`` and commands that need
 no PyTorch or Presidio start fast.
 
 Exit codes: 0 success; 1 a check failed; 2 bad usage or bad input;
-3 an internal error (a bug: please report it, with ``-v``).
+3 an internal error (a bug: please report it, with ``-v``); 4 the execution
+environment failed (see :mod:`govkit.errors`).
+
+Logging: every module logs to ``logging.getLogger(__name__)``, under the
+``govkit`` logger.  The CLI prints its warnings on stderr; ``-v`` adds its
+debug messages and the traceback behind a one-line error, ``-vv`` also other
+libraries' debug messages.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import logging
 import sys
-import traceback
 import warnings
 
 import click
@@ -20,9 +26,9 @@ import click
 from govkit import __version__
 from govkit.cli.app import App
 from govkit.config import ENV_DB_URL
-from govkit.errors import EXIT_BAD_INPUT, GovkitError
+from govkit.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, GovkitError
 
-EXIT_INTERNAL = 3
+log = logging.getLogger(__name__)
 
 #: Command group name -> "module:attribute".  Names are fixed by the CLI contract.
 SUBCOMMANDS: dict[str, str] = {
@@ -70,11 +76,43 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, db_url: str | None, verbose: int) -> None:
     """govkit: governance and compliance for medical-imaging AI."""
     app = ctx.ensure_object(App)
+    _configure_logging(verbose)
+    log.debug("govkit %s, Python %s", __version__, sys.version.split()[0])
     if not verbose:  # pydicom warns about every non-conformant value it reads
         warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")
     app.db_url = db_url
     app.verbose = verbose
     ctx.call_on_close(app.close)
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to the *current* ``sys.stderr`` (which tests and callers may swap)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(self.format(record), err=True)
+        except Exception:  # noqa: BLE001 - logging must never break the command; the logging module reports it
+            self.handleError(record)
+
+
+_HANDLER = _StderrHandler()
+_HANDLER.setFormatter(logging.Formatter("govkit: %(levelname)s: %(name)s: %(message)s"))
+
+
+def _configure_logging(verbose: int) -> None:
+    """``govkit`` messages at WARNING, or DEBUG with ``-v``; other libraries' too with ``-vv``.
+
+    The handler sits on the ``govkit`` logger (or on the root logger with
+    ``-vv``), never on both, so each message prints once; records still
+    propagate, so an embedding application's handlers see them too.
+    """
+    package, root = logging.getLogger("govkit"), logging.getLogger()
+    package.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    on, off = (root, package) if verbose > 1 else (package, root)
+    off.removeHandler(_HANDLER)
+    on.addHandler(_HANDLER)
+    if verbose > 1:
+        root.setLevel(logging.DEBUG)
 
 
 def _error_line(app: App, message: str, code: int) -> int:
@@ -102,19 +140,17 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("govkit: aborted", err=True)
         code = EXIT_BAD_INPUT
     except GovkitError as exc:
-        if app.verbose:
-            traceback.print_exc()
+        log.debug("the error below was raised here", exc_info=True)
         code = _error_line(app, str(exc), exc.exit_code)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 0
-    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
-        if app.verbose:
-            traceback.print_exc()
+    except Exception as exc:  # the CLI's last line of defence (BLE001 allows it: logged with exc_info)
+        log.debug("internal error", exc_info=True)
         code = _error_line(
             app, f"internal error: {type(exc).__name__}: {exc} (rerun with -v for details)", EXIT_INTERNAL
         )
     sys.exit(code)
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # python -m govkit.cli.main: run it under its own name, so that it logs as govkit.cli.main
+    importlib.import_module("govkit.cli.main").main()
