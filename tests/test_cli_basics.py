@@ -49,11 +49,16 @@ def test_console_script_runs_and_stays_light(tmp_path):
     res = run_govkit("--version")
     assert res.returncode == 0 and "govkit" in res.stdout
     probe = subprocess.run(
-        [sys.executable, "-c",
-         "import sys; from govkit.cli.main import cli; import govkit.cli.audit, govkit.cli.db, govkit.cli.model; "
-         "heavy = {'torch', 'presidio_analyzer', 'spacy', 'pytesseract', 'weasyprint'} & set(sys.modules); "
-         "print(sorted(heavy))"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from govkit.cli.main import cli; import govkit.cli.audit, govkit.cli.db, govkit.cli.model; "
+            "heavy = {'torch', 'presidio_analyzer', 'spacy', 'pytesseract', 'weasyprint'} & set(sys.modules); "
+            "print(sorted(heavy))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert probe.stdout.strip() == "[]"
 
