@@ -52,6 +52,84 @@ def shortcut_spec(lesion_data, tmp_path_factory):
                        "lesion-cnn-shortcut", "1.0")
 
 
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", ""})
+_NETWORK_ATTEMPTS: list[str] = []
+
+
+def _is_loopback(address: object) -> bool:
+    import ipaddress
+
+    if not isinstance(address, tuple):  # AF_UNIX path (str/bytes), netlink, ...
+        return True
+    host = str(address[0]).split("%")[0].lower()
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost: resolving it is network already
+        return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_network():
+    """Block every socket connection that leaves the machine, for the whole session.
+
+    Loopback (PostgreSQL, Dask, local servers) and Unix sockets keep working.  An
+    attempt raises in the code that made it *and* fails the test that made it,
+    even when the code swallows the error (as tldextract does).
+    """
+    import socket
+
+    originals = {name: getattr(socket.socket, name) for name in ("connect", "connect_ex")}
+
+    def guard(name: str):
+        original = originals[name]
+
+        def guarded(sock: socket.socket, address: object, *args: object):
+            if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+                _NETWORK_ATTEMPTS.append(f"{name}({address!r})")
+                raise OSError(f"network access is not allowed in govkit's tests ({address!r})")
+            return original(sock, address, *args)
+
+        return guarded
+
+    original_getaddrinfo = socket.getaddrinfo
+    own_names = {socket.gethostname().lower(), socket.getfqdn().lower()}
+
+    def getaddrinfo(host: object, *args: object, **kwargs: object):
+        name = host.decode() if isinstance(host, bytes) else host
+        if isinstance(name, str) and name.lower() not in own_names and not _is_loopback((name, 0)):
+            try:
+                import ipaddress
+
+                ipaddress.ip_address(name.split("%")[0])  # a literal address needs no lookup
+            except ValueError:
+                _NETWORK_ATTEMPTS.append(f"getaddrinfo({name!r})")
+                raise socket.gaierror(f"network access is not allowed in govkit's tests (lookup of {name!r})")
+        return original_getaddrinfo(host, *args, **kwargs)
+
+    for name in originals:
+        setattr(socket.socket, name, guard(name))
+    socket.getaddrinfo = getaddrinfo
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(socket.socket, name, original)
+        socket.getaddrinfo = original_getaddrinfo
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_network(_no_network):
+    """Turn a blocked connection attempt during a test into that test's failure."""
+    _NETWORK_ATTEMPTS.clear()
+    yield
+    if _NETWORK_ATTEMPTS:
+        attempts = ", ".join(_NETWORK_ATTEMPTS)
+        _NETWORK_ATTEMPTS.clear()
+        pytest.fail(f"the test tried to open a network connection: {attempts}")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
     """Every test gets its own GOVKIT_HOME and no inherited DB URL."""
