@@ -8,7 +8,7 @@ from pathlib import Path
 
 from govkit import __version__
 from govkit.canonical import sha256_hex
-from govkit.reports import charts
+from govkit.reports import charts, summary
 from govkit.reports.evidence import (
     deid_evidence,
     document_id,
@@ -16,22 +16,50 @@ from govkit.reports.evidence import (
     model_evidence,
 )
 from govkit.reports.render import TEMPLATE_VERSION, render_html, write_pdf
+from govkit.reports.summary import latest as _latest
 
-OVERLAY_KINDS = ("-overlay.png", "-worst-localisation.png")
+OVERLAY_KINDS = {"-overlay.png": "attribution maps of sample cases, with the lesion mask's outline",
+                 "-worst-localisation.png": "the cases whose attribution lies furthest outside the lesion mask"}
+#: PS3.15 Table E.1-1 action codes (section E.1.1).
+ACTION_LEGEND = {
+    "C": "clean: replace with values of similar meaning known not to contain identifying information",
+    "D": "replace with a non-zero-length dummy value consistent with the VR",
+    "K": "keep (unchanged for non-sequence attributes; cleaned for sequences)",
+    "U": "replace with a non-zero-length UID, consistent within the set of instances",
+    "X": "remove",
+    "Z": "replace with a zero-length value, or a dummy value consistent with the VR",
+}
+KIND_NAMES = {"model-card": "Model card", "audit": "Audit report", "deid": "De-identification report"}
+EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 
 
-def _latest(ev: dict, kind: str) -> dict | None:
-    rows = ev["evaluations"].get(kind) or []
-    return rows[-1] if rows else None
+def _stamp(value) -> dt.datetime:
+    stamp = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)).replace(microsecond=0)
 
 
 def _when(session, evidence: dict) -> dt.datetime:
-    from govkit.registry.tables import AuditEvent
+    """The instant of the registry state a model report shows: its newest evidence event."""
     from sqlalchemy import select
+
+    from govkit.registry.tables import AuditEvent
 
     seq = evidence["audit_chain"]["evidence_head_seq"]
     ts = session.scalar(select(AuditEvent.occurred_at).where(AuditEvent.seq == seq)) if seq else None
-    return dt.datetime.fromisoformat(ts).replace(microsecond=0) if ts else dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+    return _stamp(ts) if ts else EPOCH
+
+
+def _deid_when(evidence: dict) -> dt.datetime:
+    """A de-identification report's instant depends only on its run's records."""
+    stamps = [evidence["run"]["finished_at"]]
+    if evidence["verification"]:
+        stamps.append(evidence["verification"]["at"])
+    return max(_stamp(s) for s in stamps)
+
+
+def _intersectional(m: dict) -> bool:
+    """A subgroup defined by two or more attributes (for example ``sex×site``)."""
+    return any(sep in str(m["params"].get("group", "")) for sep in ("×", "*", ","))
 
 
 def _model_context(ev: dict) -> dict:
@@ -39,36 +67,44 @@ def _model_context(ev: dict) -> dict:
     priv = _latest(ev, "privacy")
     rob = _latest(ev, "robustness")
     expl = _latest(ev, "explainability")
-    ctx: dict = {"ev": ev, "perf": None, "privacy": priv, "robustness": rob, "explain": expl,
-                 "drift": ev["evaluations"].get("drift") or [], "charts": {}, "overlays": [], "summary": {}}
+    ctx: dict = {"ev": ev, "perf": None, "n_positives": None, "data_section": ev.get("data_section"),
+                 "privacy": priv, "robustness": rob, "explain": expl, "drift": ev["evaluations"].get("drift") or [],
+                 "charts": {}, "overlays": [], "brief": {}}
     if perf:
         ms = perf["metrics"]
+        subgroup = [m for m in ms if m["params"].get("value") is not None and m["name"] in ("accuracy", "auroc",
+                                                                                         "sensitivity")]
+        ctx["n_positives"] = summary.positives(perf)
         ctx["perf"] = {
-            "overall": [m for m in ms if not m["params"]],
-            "subgroups": [m for m in ms if m["params"].get("value") is not None and m["name"] in ("accuracy", "auroc")],
+            "id": perf["id"], "overall": [m for m in ms if not m["params"]],
+            "subgroups": [m for m in subgroup if not _intersectional(m)],
+            "intersectional": [m for m in subgroup if _intersectional(m)],
             "gaps": [m for m in ms if m["name"] == "max_subgroup_gap"],
             "config": perf["config"],
         }
         if perf["config"].get("reliability"):
             ctx["charts"]["reliability"] = charts.reliability(perf["config"]["reliability"])
     if priv:
-        ctx["summary"]["privacy"] = [m for m in priv["metrics"] if m["name"] in
+        ctx["brief"]["privacy"] = [m for m in priv["metrics"] if m["name"] in
                                      ("auc", "tpr_at_fpr_0.001", "tpr_at_fpr_0.01", "epsilon_lower_bound")]
         art = next((a for a in priv["artifacts"] if a["intact"]), None)
         if art:
             ctx["charts"]["roc"] = charts.roc_loglog(json.loads(Path(art["path"]).read_text())["roc"])
     if rob:
-        ctx["summary"]["robustness"] = [m for m in rob["metrics"] if m["name"] in ("clean_accuracy", "accuracy_drop")
+        ctx["brief"]["robustness"] = [m for m in rob["metrics"] if m["name"] in ("clean_accuracy", "accuracy_drop")
                                         or "attack" in m["params"]]
         if rob["config"].get("corruption_results"):
             ctx["charts"]["heatmap"] = charts.corruption_heatmap(rob["config"]["corruption_results"])
         if rob["config"].get("adversarial_results"):
             ctx["charts"]["eps"] = charts.eps_curve(rob["config"]["adversarial_results"])
     if expl:
-        ctx["summary"]["explainability"] = expl["config"].get("tests", [])
+        ctx["brief"]["explainability"] = expl["config"].get("tests", [])
         for a in expl["artifacts"]:
-            if a["intact"] and a["name"].endswith(OVERLAY_KINDS):
-                ctx["overlays"].append({"name": a["name"], "url": charts.png_data_url(Path(a["path"]).read_bytes())})
+            suffix = next((k for k in OVERLAY_KINDS if a["name"].endswith(k)), None)
+            if a["intact"] and suffix:
+                method = a["name"].removesuffix(suffix)
+                ctx["overlays"].append({"caption": f"{method}: {OVERLAY_KINDS[suffix]}",
+                                        "url": charts.png_data_url(Path(a["path"]).read_bytes())})
     counts: dict = {}
     for i in (ev["risk"] or {}).get("items", []):
         key = (int(i["severity"][1:]), int(i["probability"][1:]))
@@ -78,13 +114,13 @@ def _model_context(ev: dict) -> dict:
 
 
 def _render(registry, session, kind: str, subject: str, template: str, title: str, evidence: dict, context: dict,
-            out: Path) -> dict:
+            out: Path, when: dt.datetime) -> dict:
     from govkit.registry.audit import append_event, current_actor
     from govkit.registry.tables import Report
 
-    when = _when(session, evidence)
-    doc_id = document_id(evidence)
-    html = render_html(template, {**context, "title": title, "doc_id": doc_id, "created": when.isoformat(),
+    doc_id = document_id(kind, evidence)
+    html = render_html(template, {**context, "title": title, "doc_id": doc_id, "doc_kind": KIND_NAMES[kind],
+                                  "created": when.isoformat(),
                                   "chain": evidence["audit_chain"], "template_version": TEMPLATE_VERSION,
                                   "govkit_version": __version__})
     pdf, fetcher = write_pdf(html, out, evidence_json=evidence_bytes(evidence), when=when)
@@ -103,8 +139,9 @@ def model_card(registry, ref: str, out: Path) -> dict:
     with registry.unit_of_work() as s:
         mv = model_version(s, ref)
         ev = model_evidence(s, mv)
-        return _render(registry, s, "model-card", ref, "model_card.html", f"Model card: {ref}", ev,
-                       _model_context(ev), out)
+        when = _when(s, ev)
+        ctx = {**_model_context(ev), "summary": summary.card_summary(ev)}
+        return _render(registry, s, "model-card", ref, "model_card.html", f"Model card: {ref}", ev, ctx, out, when)
 
 
 def audit_report(registry, ref: str, out: Path) -> dict:
@@ -113,7 +150,9 @@ def audit_report(registry, ref: str, out: Path) -> dict:
     with registry.unit_of_work() as s:
         mv = model_version(s, ref)
         ev = model_evidence(s, mv)
-        return _render(registry, s, "audit", ref, "audit.html", f"Audit report: {ref}", ev, _model_context(ev), out)
+        when = _when(s, ev)
+        ctx = {**_model_context(ev), "summary": summary.audit_summary(ev, when)}
+        return _render(registry, s, "audit", ref, "audit.html", f"Audit report: {ref}", ev, ctx, out, when)
 
 
 def deid_report(registry, run_id: str, out: Path) -> dict:
@@ -122,7 +161,8 @@ def deid_report(registry, run_id: str, out: Path) -> dict:
     with registry.unit_of_work() as s:
         ev = deid_evidence(s, deid_run(s, run_id))
         return _render(registry, s, "deid", run_id, "deid.html", f"De-identification report: run {run_id[:8]}",
-                       ev, {"ev": ev}, out)
+                       ev, {"ev": ev, "summary": summary.deid_summary(ev), "action_legend": ACTION_LEGEND}, out,
+                       _deid_when(ev))
 
 
 def export(registry, ref: str, fmt: str, out: Path) -> dict:
@@ -138,7 +178,7 @@ def export(registry, ref: str, fmt: str, out: Path) -> dict:
         out.write_text(text)
         sha = sha256_hex(text.encode())
         append_event(s, "report.export", "report", ref, {"format": fmt, "sha256": sha})
-    return {"format": fmt, "path": str(out), "sha256": sha, "document_id": document_id(ev)}
+    return {"format": fmt, "path": str(out), "sha256": sha, "document_id": document_id(fmt, ev)}
 
 
 def mct_json(ev: dict) -> dict:
@@ -168,8 +208,10 @@ def mct_json(ev: dict) -> dict:
         "considerations": {
             "users": [{"description": card["intended_users"]}] if card.get("intended_users") else [],
             "use_cases": [{"description": card["intended_use"]}] if card.get("intended_use") else [],
-            "limitations": [{"description": card["caveats_and_limitations"]}] if card.get("caveats_and_limitations") else [],
-            "ethical_considerations": [{"name": card["ethical_considerations"]}] if card.get("ethical_considerations") else [],
+            "limitations": [{"description": card["caveats_and_limitations"]}]
+            if card.get("caveats_and_limitations") else [],
+            "ethical_considerations": [{"name": card["ethical_considerations"]}]
+            if card.get("ethical_considerations") else [],
             "out_of_scope_uses": [{"description": card["out_of_scope_uses"]}] if card.get("out_of_scope_uses") else [],
         },
     }

@@ -85,9 +85,7 @@ def eps_curve(results: list[dict]) -> str:
 def reliability(rel: dict) -> str:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(3.2, 3))
-    conf = [c for c in rel["confidence"]]
-    acc = [a for a in rel["accuracy"]]
-    pts = [(c, a) for c, a in zip(conf, acc) if c is not None and a is not None]
+    pts = [(c, a) for c, a in zip(rel["confidence"], rel["accuracy"], strict=True) if c is not None and a is not None]
     ax.plot([0, 1], [0, 1], "k--", lw=0.6)
     ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3)
     ax.set_xlabel("confidence")

@@ -1,15 +1,18 @@
 """Collect everything on record for a model version (or a de-identification run) as JSON.
 
-The result is the report's single source: templates render it, it is
-attached to the PDF as canonical JSON, and its SHA-256 is the document ID.
-It holds no timestamps of the rendering itself, so the same registry state
-gives the same evidence, byte for byte.
+The result is the report's single source: templates render it and it is
+attached to the PDF as canonical JSON.  It holds no timestamps of the
+rendering itself, so the same registry state gives the same evidence, byte
+for byte.  The document ID (:func:`document_id`) hashes the report kind and
+the evidence without its ``audit_chain`` block, so a report's ID depends only
+on its subject's records: a de-identification report keeps its ID when the
+chain grows later.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import json
 from pathlib import Path
 
 from sqlalchemy import select
@@ -27,13 +30,14 @@ from govkit.registry.tables import (
     ModelTrainingData,
     ModelVersion,
 )
+from govkit.reports import hipaa
 
 REPORT_ACTIONS = ("report.render", "report.export")
 
 
 def _metric(m) -> dict:
     return {"name": m.name, "value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high, "n": m.n,
-            "params": m.params or {}}
+            "params": m.params or {}, "status": m.status or "ok", "reason": m.reason}
 
 
 def _artifact(a) -> dict:
@@ -82,24 +86,62 @@ def chain_status(session: Session) -> dict:
             "evidence_head_seq": last.seq if last else 0, "evidence_head_hash": last.hash if last else None}
 
 
+def signatures(session: Session, mv: ModelVersion) -> list[dict]:
+    """Every signature on the version, verified (contract 5: ``signature_rows``).
+
+    Until the signer roster exists, approvals are shown as unsigned records:
+    never as valid signatures.
+    """
+    try:
+        from govkit.governance.signatures import signature_rows
+    except ImportError:  # E4's module lands in parallel; the fallback never claims validity
+        return [{"signer": a.signer, "role": a.role, "decision": a.decision, "meaning": a.meaning,
+                 "signed_at": a.signed_at.isoformat(), "fingerprint": None, "valid": False,
+                 "reason": "no electronic signature on record", "superseded": False}
+                for a in session.scalars(select(Approval).where(Approval.model_version_id == mv.id)
+                                         .order_by(Approval.id))]
+    return signature_rows(session, mv)
+
+
+def _policy(session: Session, mv: ModelVersion, policy) -> dict:
+    """The policy check, with each requirement's definition (metric, bounds, compared figure) for its row."""
+    from govkit.governance.policy import check_policy
+
+    out = check_policy(session, mv, policy).as_dict()
+    out["definitions"] = {r.id: {k: v for k, v in dataclasses.asdict(r).items() if k != "line"}
+                          for r in policy.requirements}
+    return out
+
+
+def _overrides(session: Session, mv: ModelVersion) -> list[dict]:
+    try:
+        from govkit.governance.lifecycle import overrides
+    except ImportError:
+        return []
+    return overrides(session, mv)
+
+
+def _data_section(session: Session, mv: ModelVersion) -> dict | None:
+    try:
+        from govkit.data.records import data_section
+    except ImportError:
+        return None
+    return data_section(session, mv)
+
+
 def model_evidence(session: Session, mv: ModelVersion) -> dict:
     from govkit.governance import incidents, lifecycle, risk
     from govkit.governance.card import hti1_coverage, recorded_evidence
-    from govkit.governance.policy import check_policy
-
     spec = mv.spec.get("spec") or {}
     card = spec.get("card") or {}
     ra = risk.current(session, mv)
     policy = lifecycle.attached_policy(session, mv)
     evals = _evaluations(session, mv)
-    approvals = [{"signer": a.signer, "role": a.role, "decision": a.decision, "meaning": a.meaning,
-                  "signed_at": a.signed_at.isoformat()}
-                 for a in session.scalars(select(Approval).where(Approval.model_version_id == mv.id)
-                                          .order_by(Approval.id))]
     ev = {
         "model": {"name": mv.model.name, "version": mv.version, "artifact_sha256": mv.artifact_sha256,
                   "spec_sha256": mv.spec_sha256, "code_version": mv.code_version, "tags": mv.tags,
                   "classes": spec.get("classes"), "task": spec.get("task"), "input": spec.get("input"),
+                  "entrypoint": spec.get("entrypoint"),
                   "train": spec.get("train"), "registered_at": mv.created_at.isoformat(),
                   "registered_by": mv.created_by},
         "card": card,
@@ -109,11 +151,13 @@ def model_evidence(session: Session, mv: ModelVersion) -> dict:
         "evaluations": evals,
         "risk": risk.as_dict(ra) if ra else None,
         "risk_matrix": risk.matrix(),
-        "policy": check_policy(session, mv, policy).as_dict() if policy else None,
-        "approvals": approvals,
+        "policy": _policy(session, mv, policy) if policy else None,
+        "approvals": signatures(session, mv),
+        "overrides": _overrides(session, mv),
         "incidents": incidents.listing(session, mv),
         "audit_chain": chain_status(session),
         "hti1": hti1_coverage(card, recorded_evidence(session, mv)),
+        "data_section": _data_section(session, mv),
     }
     ev["coverage"] = coverage(ev)
     return json_safe(ev)
@@ -149,9 +193,10 @@ def _facts(ev: dict) -> set[str]:
         facts.add("record.stage_history")
     if ev["policy"]:
         facts.add("record.policy")
-    if any(a["decision"] == "approve" for a in ev["approvals"]):
+    approved = [a for a in ev["approvals"] if a["decision"] == "approve" and a["valid"] and not a["superseded"]]
+    if approved:
         facts.add("record.approval")
-    if len({a["role"] for a in ev["approvals"] if a["decision"] == "approve"}) >= 2:
+    if len({a["role"] for a in approved}) >= 2:
         facts.add("record.approvals_two_roles")
     if ev["audit_chain"]["ok"]:
         facts.add("record.audit_chain_ok")
@@ -187,7 +232,7 @@ def deid_evidence(session: Session, run: DeidRun) -> dict:
                 "started_at": run.started_at.isoformat(), "finished_at": run.finished_at.isoformat(),
                 "created_by": run.created_by},
         "verification": _latest_verification(session, run.id),
-        "safe_harbor": safe_harbor(run.options),
+        "hipaa": hipaa.assess(run.options),
         "audit_chain": chain_status(session),
     })
 
@@ -199,44 +244,11 @@ def _latest_verification(session: Session, run_id: str) -> dict | None:
     return None if ev is None else {**ev.payload, "at": ev.occurred_at}
 
 
-def document_id(evidence: dict) -> str:
-    return sha256_hex(canonical_json(evidence))
+def document_id(kind: str, evidence: dict) -> str:
+    """SHA-256 of the report kind and the evidence without the chain status: the subject's records only."""
+    return sha256_hex(canonical_json({"kind": kind, "evidence": {k: v for k, v in evidence.items()
+                                                                  if k != "audit_chain"}}))
 
 
 def evidence_bytes(evidence: dict) -> bytes:
     return canonical_json(evidence)
-
-
-def safe_harbor(options: list[str]) -> list[dict]:
-    """HIPAA Safe Harbor's 18 identifiers (45 CFR 164.514(b)(2)) and how the run handles each."""
-    dates = ("shifted per patient (retain-longitudinal-modified-dates)" if "retain-longitudinal-modified-dates" in options
-             else "KEPT (retain-longitudinal-full-dates): not Safe Harbor" if "retain-longitudinal-full-dates" in options
-             else "removed or replaced by dummies (Annex E X/Z/D)")
-    pixels = "burned-in text is not cleaned by this run: review pixel data" if "clean-pixel-data" not in options \
-        else "burned-in text cleaned (clean-pixel-data)"
-    items = [
-        ("Names", "PN attributes removed or pseudonymised; free text cleaned of header names"),
-        ("Geographic subdivisions smaller than a state", "address attributes removed (X)"),
-        ("Dates (except year) related to the individual; ages over 89", dates),
-        ("Telephone numbers", "removed (X)"),
-        ("Fax numbers", "removed with telecom attributes (X)"),
-        ("E-mail addresses", "removed (X); Presidio EMAIL_ADDRESS in free text"),
-        ("Social security numbers", "removed with other patient IDs; Presidio US_SSN in free text"),
-        ("Medical record numbers", "PatientID replaced by a keyed pseudonym; other IDs removed"),
-        ("Health plan beneficiary numbers", "insurance attributes removed (X)"),
-        ("Account numbers", "removed (X)"),
-        ("Certificate/license numbers", "removed (X); Presidio MEDICAL_LICENSE in free text"),
-        ("Vehicle identifiers and serial numbers", "removed (X)"),
-        ("Device identifiers and serial numbers",
-         "KEPT (retain-device-identity)" if "retain-device-identity" in options else "removed or dummied (X/Z/D)"),
-        ("Web URLs", "UR attributes dummied; Presidio URL in free text"),
-        ("IP addresses", "Presidio IP_ADDRESS in free text"),
-        ("Biometric identifiers", "not present in DICOM headers; recognisable features need clean-recognizable-visual-features (not applied)"),
-        ("Full-face photographs and comparable images", pixels),
-        ("Any other unique identifying number, characteristic or code", "UIDs replaced by keyed UIDs; private attributes removed"),
-    ]
-    return [{"identifier": i, "handling": h} for i, h in items]
-
-
-def json_text(evidence: dict) -> str:
-    return json.dumps(evidence, indent=2, sort_keys=True, ensure_ascii=False)

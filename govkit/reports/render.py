@@ -1,4 +1,4 @@
-"""Render reports: Jinja2 (autoescape on every template) → HTML → WeasyPrint → PDF/A-3b.
+"""Render reports: Jinja2 (autoescape on every template) → HTML → WeasyPrint → tagged PDF/A-3b.
 
 Safety: user text (model names, card fields, incident descriptions) is
 escaped by Jinja2 and never placed in CSS (``templates/report.css`` is
@@ -23,19 +23,23 @@ from pathlib import Path
 from govkit.reports.fetcher import SafeFetcher
 from govkit.resources import resource_dir
 
-TEMPLATE_VERSION = "1"
+TEMPLATE_VERSION = "2"
 
 
 def environment():
     import jinja2
 
-    return jinja2.Environment(
+    from govkit.reports.present import filters
+
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
         autoescape=True,  # every template, whatever its extension
         undefined=jinja2.ChainableUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters.update(filters())
+    return env
 
 
 @contextlib.contextmanager
@@ -66,7 +70,8 @@ def write_pdf(html: str, out: Path, *, evidence_json: bytes, when: dt.datetime) 
                             description="govkit evidence (canonical JSON)", created=when, modified=when,
                             relationship="Data")
     with source_date_epoch(when):
-        pdf = document.write_pdf(pdf_variant="pdf/a-3b", attachments=[attachment], uncompressed_pdf=False)
+        pdf = document.write_pdf(pdf_variant="pdf/a-3b", pdf_tags=True, attachments=[attachment],
+                                     uncompressed_pdf=False)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_bytes(pdf)
