@@ -3,7 +3,7 @@
 
     .venv/bin/python benchmarks/deid_dask.py [--files 600] [--repeats 3] [--workers 1 2]
 
-On N copies of pydicom's CT_small.dcm (``govkit.deid.synthetic.ct_archive``),
+On N copies of pydicom's CT_small.dcm (``govkit.testing.dicom_corpus.ct_archive``),
 basic profile, measures files/s of
 
 * the local executor with 1 worker process (the baseline), and
@@ -27,8 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from govkit.deid import pipeline
-from govkit.deid.synthetic import ct_archive
+from govkit.deid.batch import coordinator as pipeline
+from govkit.testing.dicom_corpus import ct_archive
 
 
 def outputs(dst: Path) -> dict[str, bytes]:

@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 
 import pydicom
-from govkit.deid.synthetic import ct_archive
+
+from govkit.testing.dicom_corpus import ct_archive
 
 
 def plain(paths: list[Path], out: Path) -> None:
@@ -58,7 +59,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=300)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    from govkit.deid.pipeline import run
+    from govkit.deid.batch.coordinator import run
 
     work = Path(tempfile.mkdtemp(prefix="govkit-bench-"))
     os.environ["GOVKIT_HOME"] = str(work / "home")

@@ -4,7 +4,7 @@
     .venv/bin/pip install --no-deps presidio-image-redactor pytesseract azure-ai-formrecognizer  # baseline only
     .venv/bin/python benchmarks/pixels_recall.py [--cases 48] [--engines tesseract rapidocr] [--no-presidio]
 
-The corpus (``govkit.deid.groundtruth.write_corpus``): 512×512 Secondary
+The corpus (``govkit.testing.burned_in_corpus.write_corpus``): 512×512 Secondary
 Captures in 8 encodings (MONOCHROME2 8/12/16-bit signed, MONOCHROME1,
 RGB, YBR_FULL, PALETTE COLOR; Explicit VR LE, RLE, JPEG-LS and JPEG 2000
 lossless), 6 backgrounds (gradient, ultrasound-like speckle, pydicom's CT and
@@ -68,11 +68,11 @@ def main() -> None:
     ap.add_argument("--no-presidio", action="store_true")
     args = ap.parse_args()
 
-    from govkit.deid import phi
-    from govkit.deid.groundtruth import read_corpus, token_readable, unchanged_fraction, write_corpus
-    from govkit.deid.ocr import get_engine
-    from govkit.deid.pixels import clean_pixels, frames_for_ocr
-    from govkit.deid.text import TextCleaner
+    from govkit.deid.pixels.ocr import get_engine
+    from govkit.deid.pixels.redact import clean_pixels, frames_for_ocr
+    from govkit.deid.text import identifiers as phi
+    from govkit.deid.text.cleaner import TextCleaner
+    from govkit.testing.burned_in_corpus import read_corpus, token_readable, unchanged_fraction, write_corpus
 
     os.environ.setdefault("GOVKIT_HOME", tempfile.mkdtemp())
     judge = get_engine("tesseract")

@@ -15,7 +15,7 @@ KEY="$OUT/deid.key"
 python -c 'import secrets; print(secrets.token_hex(32))' >"$KEY"
 
 echo "== an archive of 400 files (copies of pydicom's CT_small, 10 patients)"
-python -c "from pathlib import Path; from govkit.deid.synthetic import ct_archive; ct_archive(Path('$OUT/archive'), 400, patients=10)"
+python -c "from pathlib import Path; from govkit.testing.dicom_corpus import ct_archive; ct_archive(Path('$OUT/archive'), 400, patients=10)"
 
 echo "== a local Dask cluster: scheduler + 2 workers"
 port=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

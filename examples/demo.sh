@@ -16,7 +16,7 @@ python - "$OUT/incoming" <<'PY'
 import shutil, sys
 from pathlib import Path
 from pydicom.data import get_testdata_file
-from govkit.deid.synthetic import burned_in, phi_corpus
+from govkit.testing.dicom_corpus import burned_in, phi_corpus
 out = Path(sys.argv[1])
 phi_corpus(out / "study", patients=2, files_per_patient=3)
 screen = burned_in(["KAUFMAN SCOTT", "MRN-0042-7781", "07/22/1943"], size=(256, 320))  # a dose-screen-like capture

@@ -9,7 +9,7 @@ import click
 from govkit.cli.app import App, json_option, pass_app
 
 PathArg = click.Path(path_type=Path)
-OCR_ENGINES = click.Choice(["rapidocr", "tesseract"])  # govkit.deid.ocr.ENGINES, without importing it
+OCR_ENGINES = click.Choice(["rapidocr", "tesseract"])  # govkit.deid.pixels.ocr.ENGINES, without importing it
 
 
 @click.group()
@@ -49,7 +49,7 @@ def run_cmd(app: App, src: Path, dst: Path, options: tuple[str, ...], recipe: Pa
     Exit 1 if any file failed; exit 4 if workers or the cluster failed
     (rerun the same command to resume).
     """
-    from govkit.deid.pipeline import record_run, run
+    from govkit.deid.batch.coordinator import record_run, run
 
     summary = run(
         src, dst, options=options, key_path=key_path, workers=workers, executor=executor,
@@ -109,7 +109,7 @@ def verify(app: App, dst: Path, source: Path, key_path: Path | None, pixels: boo
 
 def _record_verification(app: App, dst: Path, report) -> None:
     """Append the verdict to the audit chain of every run whose manifest is in DST."""
-    from govkit.deid.pipeline import MANIFEST_DIR
+    from govkit.deid.files import MANIFEST_DIR
     from govkit.registry.audit import append_event
     from govkit.registry.tables import DeidRun
 
@@ -134,7 +134,8 @@ def _record_verification(app: App, dst: Path, report) -> None:
 @pass_app
 def scan(app: App, path: Path, pixels: bool, ocr_engine: str) -> None:
     """List the PHI found in DICOM files, without writing anything."""
-    from govkit.deid.scan import as_dicts, scan as do_scan
+    from govkit.deid.scan import as_dicts
+    from govkit.deid.scan import scan as do_scan
 
     items = do_scan(path, ocr_engine=ocr_engine if pixels else None)
 

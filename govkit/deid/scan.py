@@ -3,7 +3,7 @@
 For each file: every attribute the basic profile would remove or replace,
 with its action; private attributes; the PHI entities Presidio finds in
 free text; and, with an OCR engine, every word burned into the pixels with
-its box and whether it is PHI (:func:`govkit.deid.pixels.describe_text`).
+its box and whether it is PHI (:func:`govkit.deid.pixels.redact.describe_text`).
 PHI values are shown masked (:func:`govkit.deid.verify.mask`).
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from govkit.deid.phi import element_vr
-from govkit.deid.pipeline import discover
-from govkit.deid.verify import TEXT_CHECK_VRS, _read_dicom, _walk_values, mask
+from govkit.deid.dicomio import element_vr, read_dicom, walk_values
+from govkit.deid.files import discover
+from govkit.deid.verify import TEXT_CHECK_VRS, mask
 
 
 @dataclass
@@ -28,23 +28,23 @@ class ScanItem:
 
 
 def scan(path: str | Path, *, text: bool = True, ocr_engine: str | None = None) -> list[ScanItem]:
-    from govkit.deid.engine import DeidConfig
-    from govkit.deid.profile import resolve_type_dependent
-    from govkit.deid.pseudonyms import Pseudonymizer
-    from govkit.deid.text import TextCleaner
+    from govkit.deid.header.engine import DeidConfig
+    from govkit.deid.header.profile import resolve_type_dependent
+    from govkit.deid.header.pseudonyms import Pseudonymizer
+    from govkit.deid.text.cleaner import TextCleaner
 
     root = Path(path)
     cfg = DeidConfig(frozenset(), Pseudonymizer(b"scan-only-key-not-used-for-output"))
     cleaner = TextCleaner() if text else None
     engine = None
     if ocr_engine is not None:
-        from govkit.deid.ocr import get_engine
+        from govkit.deid.pixels.ocr import get_engine
 
         engine = get_engine(ocr_engine)
     items = []
     for p in discover(root):
         rel = str(p.relative_to(root)) if root.is_dir() else p.name
-        got = _read_dicom(p)
+        got = read_dicom(p)
         if got is None:
             items.append(ScanItem(rel, "not-dicom"))
             continue
@@ -52,7 +52,7 @@ def scan(path: str | Path, *, text: bool = True, ocr_engine: str | None = None) 
         item = ScanItem(rel, "scanned")
         item.n_private = _count_private(ds)
         sop = str(ds.get("SOPClassUID", ""))
-        for tag, where, vr, values in _walk_values(ds):
+        for tag, where, vr, values in walk_values(ds):
             action = cfg.action_for(tag)
             if action is not None:
                 action = resolve_type_dependent(action, tag, sop)
@@ -71,8 +71,8 @@ def scan(path: str | Path, *, text: bool = True, ocr_engine: str | None = None) 
 
 
 def _scan_pixels(item: ScanItem, ds, engine, cleaner) -> None:
-    from govkit.deid import phi
-    from govkit.deid.pixels import describe_text
+    from govkit.deid.pixels.redact import describe_text
+    from govkit.deid.text import identifiers as phi
 
     try:
         boxes = describe_text(ds, phi.collect(ds), engine, cleaner)

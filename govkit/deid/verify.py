@@ -7,7 +7,7 @@ Three checks, each producing :class:`Finding` records:
     Method Code Sequence) still holds its original value, at any depth;
 (b) **bytes** — no byte sequence anywhere in the output file, private tags
     and sequences included, equals a PHI value of the source header in any of
-    its formats (:mod:`govkit.deid.phi`), in UTF-8, Latin-1 or UTF-16.  Inside
+    its formats (:mod:`govkit.deid.text.identifiers`), in UTF-8, Latin-1 or UTF-16.  Inside
     the pixel data only forms of six or more characters count (shorter ones
     occur by chance in binary data);
 (d) **pixels** — the output's pixels are rendered and read with OCR; a word
@@ -24,16 +24,15 @@ and a masked preview.
 
 from __future__ import annotations
 
-import io
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import pydicom
 from pydicom.dataset import Dataset
 
-from govkit.deid import phi
-from govkit.deid.phi import element_vr
-from govkit.deid.pipeline import MANIFEST_DIR, PATH_UIDS, discover, output_relpath, sniff
+from govkit.deid.batch.outputs import PATH_UIDS, output_relpath
+from govkit.deid.dicomio import read_dicom, walk_values
+from govkit.deid.files import MANIFEST_DIR, discover
+from govkit.deid.text import identifiers as phi
 
 TEXT_CHECK_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
 PIXEL_MIN_LEN = 6
@@ -71,37 +70,14 @@ def mask(value: str) -> str:
     return f"{v[0]}…{v[-1]} ({len(v)} chars)"
 
 
-def _read_dicom(path: Path) -> tuple[bytes, Dataset] | None:
-    data = path.read_bytes()
-    if sniff(data) != "part10":
-        return None
-    try:
-        return data, pydicom.dcmread(io.BytesIO(data))
-    except Exception:  # noqa: BLE001 - unreadable sources are reported by the caller
-        return None
-
-
-def _walk_values(ds: Dataset, path: str = ""):
-    """(tag, path, vr, values) for every public, non-sequence element."""
-    for tag in list(ds.keys()):
-        vr = element_vr(ds, tag)
-        elem = ds[tag]
-        if vr == "SQ":
-            for i, item in enumerate(elem.value or ()):
-                yield from _walk_values(item, f"{path}{elem.keyword or tag}[{i}].")
-        elif not tag.is_private and elem.value not in (None, "", b""):
-            values = list(elem.value) if elem.VM > 1 else [elem.value]
-            yield tag, f"{path}{elem.keyword or tag}", vr, [str(v).strip() for v in values]
-
-
 def _profile_check(src: Dataset, out: Dataset, options, pseudo, rel: str) -> list[Finding]:
-    from govkit.deid.engine import DUMMY, DeidConfig
-    from govkit.deid.profile import resolve_type_dependent
+    from govkit.deid.header.engine import DUMMY, DeidConfig
+    from govkit.deid.header.profile import resolve_type_dependent
 
     cfg = DeidConfig(options, pseudo)
     sop = str(src.get("SOPClassUID", ""))
     removed: dict[int, set[str]] = {}
-    for tag, _path, vr, values in _walk_values(src):
+    for tag, _path, vr, values in walk_values(src):
         action = cfg.action_for(tag)
         if action is None:
             continue
@@ -110,7 +86,7 @@ def _profile_check(src: Dataset, out: Dataset, options, pseudo, rel: str) -> lis
             dummies = {str(DUMMY.get(vr, "")), "ANONYMIZED"}
             removed.setdefault(int(tag), set()).update(v for v in values if v and v not in dummies)
     findings = []
-    for tag, path, _vr, values in _walk_values(out):
+    for tag, path, _vr, values in walk_values(out):
         leaked = removed.get(int(tag), set()) & set(values)
         for v in sorted(leaked):
             findings.append(Finding("profile", rel, f"{path} still holds its original value {mask(v)}", str(tag)))
@@ -152,7 +128,7 @@ def _bytes_check(data: bytes, ds: Dataset, ids: phi.Identifiers, rel: str) -> li
 def _text_check(out: Dataset, cfg, cleaner, rel: str) -> list[Finding]:
     """Presidio on the free text the profile cleaned (action C); kept text is by design."""
     findings = []
-    for tag, path, vr, values in _walk_values(out):
+    for tag, path, vr, values in walk_values(out):
         if vr not in TEXT_CHECK_VRS or cfg.action_for(tag) != "C":
             continue
         for v in values:
@@ -175,23 +151,23 @@ def expected_outputs(ds: Dataset, pseudo) -> list[str]:
 def verify(dst: str | Path, source: str | Path, key_path: str | Path | None = None,
            *, text_check: bool = True, pixel_check: bool = True, ocr_engine: str | None = None) -> VerifyReport:
     """Run checks (a), (b), (c) on every output under ``dst``; (d), OCR of the
-    output pixels, with ``ocr_engine`` (default :data:`govkit.deid.ocr.DEFAULT_ENGINE`)."""
-    from govkit.deid.engine import DeidConfig, options_from_codes
-    from govkit.deid.pseudonyms import Pseudonymizer, load_key
-    from govkit.deid.text import TextCleaner
+    output pixels, with ``ocr_engine`` (default :data:`govkit.deid.pixels.ocr.DEFAULT_ENGINE`)."""
+    from govkit.deid.header.engine import DeidConfig, options_from_codes
+    from govkit.deid.header.pseudonyms import Pseudonymizer, load_key
+    from govkit.deid.text.cleaner import TextCleaner
 
     dst, source = Path(dst), Path(source)
     pseudo = Pseudonymizer(load_key(key_path))
     cleaner = TextCleaner() if text_check else None
     engine = None
     if pixel_check:
-        from govkit.deid.ocr import DEFAULT_ENGINE, get_engine
+        from govkit.deid.pixels.ocr import DEFAULT_ENGINE, get_engine
 
         engine = get_engine(ocr_engine or DEFAULT_ENGINE)
     report = VerifyReport()
     pairs: dict[str, Dataset] = {}
     for path in discover(source):
-        got = _read_dicom(path)
+        got = read_dicom(path)
         if got is None:
             continue
         report.n_sources += 1
@@ -210,7 +186,7 @@ def verify(dst: str | Path, source: str | Path, key_path: str | Path | None = No
         if MANIFEST_DIR in out_path.relative_to(dst).parts:
             continue
         rel = str(out_path.relative_to(dst))
-        got = _read_dicom(out_path)
+        got = read_dicom(out_path)
         if got is None:
             report.findings.append(Finding("bytes", rel, "output is not a readable DICOM file"))
             continue
@@ -239,7 +215,7 @@ def verify(dst: str | Path, source: str | Path, key_path: str | Path | None = No
 
 
 def _pixel_check(out: Dataset, ids: phi.Identifiers, rel: str, engine) -> list[Finding]:
-    from govkit.deid.pixels import residual_text
+    from govkit.deid.pixels.redact import residual_text
 
     try:
         hits = residual_text(out, ids, engine)

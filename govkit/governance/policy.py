@@ -266,7 +266,7 @@ class ApprovalCheck:
 
 class DeidCheck:
     def validate(self, req, fail) -> None:
-        from govkit.deid.profile import OPTIONS
+        from govkit.deid.header.profile import OPTIONS
 
         unknown = set(req.options) - OPTIONS.keys()
         if unknown:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from govkit.deid.synthetic import phi_corpus
+from govkit.testing.dicom_corpus import phi_corpus
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,9 @@ from pathlib import Path
 import distributed
 import pytest
 
-from govkit.deid import pipeline
-from govkit.deid.pipeline import MANIFEST_DIR
-from govkit.deid.synthetic import ct_archive
+from govkit.deid.batch import coordinator as pipeline
+from govkit.deid.files import MANIFEST_DIR
+from govkit.testing.dicom_corpus import ct_archive
 
 N_FILES = 240
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pydicom
 from pydicom.data import get_testdata_file
 
-from govkit.deid.pipeline import MANIFEST_DIR
+from govkit.deid.files import MANIFEST_DIR
 
 
 def outputs(dst: Path) -> list[Path]:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
-from govkit.deid import phi
-from govkit.deid.ocr import get_engine
-from govkit.deid.pixels import clean_pixels, frames_for_ocr, residual_text
-from govkit.deid.synthetic import burned_in
+from govkit.deid.pixels.ocr import get_engine
+from govkit.deid.pixels.redact import clean_pixels, frames_for_ocr, residual_text
+from govkit.deid.text import identifiers as phi
+from govkit.testing.dicom_corpus import burned_in
 
 NAME = "KAUFMAN^SCOTT"
 
@@ -33,14 +32,14 @@ def any_engine(request):
 @pytest.fixture(scope="module")
 def engine():
     """The default engine, for tests about what happens after OCR."""
-    from govkit.deid.ocr import DEFAULT_ENGINE
+    from govkit.deid.pixels.ocr import DEFAULT_ENGINE
 
     return get_engine(DEFAULT_ENGINE)
 
 
 def _deidentified(ds):
-    from govkit.deid.engine import DeidConfig, deidentify
-    from govkit.deid.pseudonyms import Pseudonymizer
+    from govkit.deid.header.engine import DeidConfig, deidentify
+    from govkit.deid.header.pseudonyms import Pseudonymizer
 
     deidentify(ds, DeidConfig(frozenset({"clean-pixel-data"}), Pseudonymizer(b"k" * 32)))
     return ds
@@ -138,7 +137,7 @@ def test_pipeline_and_verify_catch_a_planted_burned_in_name(cli, tmp_path, key_f
 def corpus_cases():
     """One generated case per encoding (MONOCHROME1/2 at 8, 12 and 16 bits signed, RGB,
     YBR_FULL, PALETTE COLOR; RLE, JPEG-LS and JPEG 2000), one of them multi-frame."""
-    from govkit.deid.groundtruth import ENCODINGS, make_case
+    from govkit.testing.burned_in_corpus import ENCODINGS, make_case
 
     cases = [make_case(i) for i in range(len(ENCODINGS))]
     assert {c.photometric for _, c in cases} == {"MONOCHROME1", "MONOCHROME2", "RGB", "YBR_FULL", "PALETTE COLOR"}
@@ -147,7 +146,7 @@ def corpus_cases():
 
 
 def test_ground_truth_tokens_are_hidden_and_the_rest_spared(engine, corpus_cases):
-    from govkit.deid.groundtruth import token_readable, unchanged_fraction
+    from govkit.testing.burned_in_corpus import token_readable, unchanged_fraction
 
     judge = get_engine("tesseract")  # another engine reads the result
     for ds, case in corpus_cases:
@@ -168,8 +167,8 @@ def test_ground_truth_tokens_are_hidden_and_the_rest_spared(engine, corpus_cases
 
 
 def test_matches_survive_words_run_together():
-    from govkit.deid.ocr import Line
-    from govkit.deid.pixels import decide, deny_tokens
+    from govkit.deid.pixels.ocr import Line
+    from govkit.deid.pixels.redact import decide, deny_tokens
 
     ids = phi.collect(_with_header(burned_in(["x"])))
     text = "DOB07/22/1943ACCX"
@@ -187,7 +186,7 @@ def test_matches_survive_words_run_together():
 def test_known_device_region_is_filled_without_ocr_finding_text(engine):
     ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
     ds.Manufacturer, ds.SeriesDescription = "GE MEDICAL SYSTEMS", "Dose Report"
-    from govkit.deid.regions import known_phi_regions
+    from govkit.deid.pixels.regions import known_phi_regions
 
     known = known_phi_regions(ds)
     assert known and known[0].y0 == 0

@@ -14,10 +14,10 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import CTImageStorage
 
-from govkit.deid.engine import DUMMY, DeidConfig, deidentify
-from govkit.deid.profile import TYPE_DEPENDENT, load_profile, resolve_type_dependent
-from govkit.deid.pseudonyms import Pseudonymizer, shift_date, shift_datetime
-from govkit.deid.synthetic import CARRIER_SEQUENCE, Patient, plant_value, tag_vr
+from govkit.deid.header.engine import DUMMY, DeidConfig, deidentify
+from govkit.deid.header.profile import TYPE_DEPENDENT, load_profile, resolve_type_dependent
+from govkit.deid.header.pseudonyms import Pseudonymizer, shift_date, shift_datetime
+from govkit.testing.dicom_corpus import CARRIER_SEQUENCE, Patient, plant_value, tag_vr
 
 PROFILE = load_profile()
 PATIENT = Patient()
@@ -147,10 +147,10 @@ def test_private_attributes(retain):
 
 @pytest.mark.parametrize("clean_graphics", [False, True])
 def test_overlay_and_curve_groups_are_removed_whole(clean_graphics):
-    from govkit.deid.synthetic import _plant_repeating
+    from govkit.testing.dicom_corpus import plant_repeating
 
     ds = _base(CTImageStorage)
-    _plant_repeating(ds, PATIENT)
+    plant_repeating(ds, PATIENT)
     ds.add_new(0x60020010, "US", 8)
     ds.add_new(0x60023000, "OW", b"\x01" * 8)
     cfg = DeidConfig(frozenset({"clean-graphics"}) if clean_graphics else frozenset(), PSEUDO)
@@ -186,7 +186,7 @@ def test_conformance_marking_and_codes():
 
 
 def test_contradictory_date_options_are_refused():
-    from govkit.deid.profile import validate_options
+    from govkit.deid.header.profile import validate_options
     from govkit.errors import BadInput
 
     with pytest.raises(BadInput, match="exclude each other"):
@@ -196,7 +196,7 @@ def test_contradictory_date_options_are_refused():
 
 
 def test_conflicting_options_take_the_most_protective_action():
-    from govkit.deid.profile import Rule
+    from govkit.deid.header.profile import Rule
 
     rule = Rule("00181000", "Device Serial Number", "DeviceSerialNumber", "X/Z/D",
                 {"retain-device-identity": "K", "clean-descriptors": "C"})

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from govkit.deid import phi
-from govkit.deid.profile import OPTIONS, load_profile
+from govkit.deid.header.profile import OPTIONS, load_profile
+from govkit.deid.text import identifiers as phi
 
 ROOT = Path(__file__).resolve().parents[2]
 

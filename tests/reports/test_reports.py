@@ -161,7 +161,7 @@ def test_safe_fetcher_refuses_everything_but_data_and_templates():
 
 
 def test_deid_report_and_exports(cli, registry, tmp_path):
-    from govkit.deid.synthetic import phi_corpus
+    from govkit.testing.dicom_corpus import phi_corpus
 
     db = registry.url
     src = tmp_path / "src"

@@ -2,7 +2,7 @@
 
 :func:`deidentify` is pure in the sense that matters: it takes a pydicom
 dataset and a :class:`DeidConfig` and rewrites the dataset in memory; file
-and batch handling live in :mod:`govkit.deid.pipeline`.
+and batch handling live in :mod:`govkit.deid.batch`.
 
 Attributes that Table E.1-1 does not list follow the standard's text (E.1.1:
 the profile must remove identifying information wherever it is), as govkit
@@ -17,9 +17,9 @@ reads it:
   ``retain-longitudinal-modified-dates``;
 * group lengths (gggg,0000) are dropped (pydicom recomputes file meta);
 * everything else is kept, but free text (LO, SH, ST, LT, UT, UC) is swept
-  for the file's own header values in every format (:mod:`govkit.deid.phi`).
+  for the file's own header values in every format (:mod:`govkit.deid.text.identifiers`).
 
-The ``C`` (clean) action: text is cleaned by :class:`govkit.deid.text.TextCleaner`;
+The ``C`` (clean) action: text is cleaned by :class:`govkit.deid.text.cleaner.TextCleaner`;
 dates are shifted by the keyed per-patient offset; ages above 89 become
 ``090Y`` (HIPAA Safe Harbor); names become the dummy; sequences are
 descended into; overlay and curve data, which need the pixel cleaner, are
@@ -40,17 +40,17 @@ from pydicom.tag import BaseTag, Tag
 from pydicom.uid import UID_dictionary
 
 from govkit import __version__
-from govkit.deid import phi
-from govkit.deid.phi import element_vr
-from govkit.deid.profile import (
+from govkit.deid.dicomio import element_vr
+from govkit.deid.header.profile import (
     BASIC_PROFILE_CODE,
     OPTIONS,
     Profile,
     load_profile,
     resolve_type_dependent,
 )
-from govkit.deid.pseudonyms import Pseudonymizer, shift_date, shift_datetime
-from govkit.deid.text import TextCleaner
+from govkit.deid.header.pseudonyms import Pseudonymizer, shift_date, shift_datetime
+from govkit.deid.text import identifiers as phi
+from govkit.deid.text.cleaner import TextCleaner
 
 DUMMY_TEXT = "ANONYMIZED"
 #: Dummy values for the D action, by VR (consistent with the VR, PS3.15 Table E.1-1a).
@@ -299,7 +299,7 @@ def _sweep(elem: DataElement, ctx: _FileContext) -> None:
     deny = ctx.deny
     if deny is None or elem.value in (None, ""):
         return
-    from govkit.deid.text import redact_spans
+    from govkit.deid.text.cleaner import redact_spans
 
     def sweep(v: str) -> str:
         spans = [(m.start(), m.end()) for m in deny.finditer(v)]

@@ -302,8 +302,8 @@ def token_readable(engine, rendered: np.ndarray, token: Token, pad: int = 4) -> 
     """Whether OCR of ``token``'s box in ``rendered`` (uint8 grey) still reads the token."""
     from PIL import Image
 
-    from govkit.deid.ocr import otsu
-    from govkit.deid.pixels import alnum_upper
+    from govkit.deid.pixels.ocr import otsu
+    from govkit.deid.pixels.redact import alnum_upper
 
     y0, x0 = max(0, token.y - pad), max(0, token.x - pad)
     crop = rendered[y0 : token.y + token.h + pad, x0 : token.x + token.w + pad]

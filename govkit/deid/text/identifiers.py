@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
 
+from govkit.deid.dicomio import element_vr
+
 #: Attributes whose values identify the patient (besides every PN attribute).
 ID_KEYWORDS = (
     "PatientID",
@@ -151,19 +153,6 @@ def parse_date(value: str) -> dt.date | None:
         return dt.datetime.strptime(value.strip()[:8], "%Y%m%d").date()
     except ValueError:
         return None
-
-
-def element_vr(ds: Dataset, tag) -> str:
-    """The VR of ``ds[tag]`` without decoding its value (dictionary VR for implicit files)."""
-    from pydicom.datadict import dictionary_VR
-
-    vr = ds.get_item(tag).VR
-    if vr:
-        return vr
-    try:
-        return dictionary_VR(tag)
-    except KeyError:
-        return "UN"
 
 
 @functools.lru_cache(maxsize=1)

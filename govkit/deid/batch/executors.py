@@ -2,10 +2,10 @@
 
 An executor is a callable ``execute(items, config, manifest_path)`` that
 de-identifies every ``(path, relative path)`` in ``items`` and yields one
-*committed* :class:`~govkit.deid.pipeline.FileResult` per input, in any
+*committed* :class:`~govkit.deid.batch.outputs.FileResult` per input, in any
 order, having written ``manifest_path`` by the time the stream ends.  Both
-executors share :func:`~govkit.deid.pipeline.process_one` and
-:func:`~govkit.deid.pipeline.commit`, so their outputs are byte-identical.
+executors share :func:`~govkit.deid.batch.worker.process_one` and
+:func:`~govkit.deid.batch.outputs.commit`, so their outputs are byte-identical.
 
 ``local``
     ``--workers`` processes on this machine; the coordinator commits each
@@ -46,14 +46,10 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
 
-from govkit.deid.pipeline import (
-    MANIFEST_DIR,
-    FileResult,
-    WorkerConfig,
-    commit,
-    manifest_line,
-    process_batch,
-)
+from govkit.atomicio import write_atomic
+from govkit.deid.batch.outputs import FileResult, commit, manifest_line, sweep
+from govkit.deid.batch.worker import WorkerConfig, process_batch
+from govkit.deid.files import MANIFEST_DIR
 from govkit.errors import BadInput, ExecutorFailed
 
 Items = list[tuple[str, str]]
@@ -196,11 +192,11 @@ def _connect(scheduler: str):
 
 def dask_task(config: WorkerConfig, batch: Items) -> list[FileResult]:
     """On a worker: process, commit and record one batch (runs again if its worker dies)."""
-    from govkit.deid.pseudonyms import Pseudonymizer
+    from govkit.deid.header.pseudonyms import Pseudonymizer
 
     dst = Path(config.dst)
     results = process_batch(config, batch)
-    claim = _FileClaims(dst, config.run_id, Pseudonymizer(config.key))
+    claim = FileClaims(dst, config.run_id, Pseudonymizer(config.key))
     shard = shard_dir(dst, config.run_id) / f"{_worker_name()}.jsonl"
     shard.parent.mkdir(parents=True, exist_ok=True)
     with open(shard, "a", encoding="utf-8") as fh:
@@ -221,7 +217,7 @@ def _worker_name() -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", f"{socket.gethostname()}-{os.getpid()}")
 
 
-class _FileClaims:
+class FileClaims:
     """Output claims shared by every worker: ``claims/<run>/<h[:2]>/<h>`` -> source token.
 
     ``os.symlink`` creates the claim atomically or fails if it exists, and its
@@ -252,8 +248,6 @@ def merge_shards(dst: Path, run_id: str, manifest: Path) -> None:
     """
     import shutil
 
-    from govkit.deid.pipeline import TMP_PREFIX, _atomic_write, _unlink
-
     shards = shard_dir(dst, run_id)
     lines: set[str] = set()
     for shard in sorted(shards.glob("*.jsonl")):
@@ -263,12 +257,11 @@ def merge_shards(dst: Path, run_id: str, manifest: Path) -> None:
             except json.JSONDecodeError:
                 continue  # a torn last line from a worker killed mid-write
             lines.add(line + "\n")
-    _atomic_write(manifest, "".join(sorted(lines)))
+    write_atomic(manifest, "".join(sorted(lines)))
+    shutil.rmtree(shards, ignore_errors=True)
+    sweep(dst, run_id)  # claims, and temporary files of workers that died mid-file
     for folder in (shards, dst / MANIFEST_DIR / "claims" / run_id):
-        shutil.rmtree(folder, ignore_errors=True)
         try:
             folder.parent.rmdir()  # when no other run left anything there
         except OSError:
             pass
-    for tmp in dst.glob(f"{TMP_PREFIX}{run_id}-*"):  # from workers that died mid-file
-        _unlink(str(tmp))

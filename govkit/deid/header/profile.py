@@ -4,7 +4,7 @@ The profile is data: Table E.1-1 (revision 2024b) is generated from the
 standard by ``scripts/gen_annex_e.py`` into
 ``policies/deid/ps3.15-table-e.1-1-2024b.json``.  This module loads it and
 answers one question: *which action applies to this attribute under these
-options?*  :mod:`govkit.deid.engine` carries the action out.
+options?*  :mod:`govkit.deid.header.engine` carries the action out.
 
 Action codes (PS3.15 Table E.1-1a): ``D`` dummy value, ``Z`` zero length or
 dummy, ``X`` remove, ``K`` keep (sequences are still cleaned), ``C`` clean,

@@ -4,7 +4,7 @@ Rendering for OCR (per frame): Modality LUT, then the VOI LUT or window;
 MONOCHROME1 inverted; PALETTE COLOR and YBR converted to RGB, then to
 grey; contrast stretched so the text is dark on a light background (the
 image is inverted when most of it is dark).  OCR runs in several
-passes and the union of the word boxes is kept (:mod:`govkit.deid.ocr`).
+passes and the union of the word boxes is kept (:mod:`govkit.deid.pixels.ocr`).
 
 Deciding what is PHI (``policy="phi"``), per OCR line (:class:`~govkit.deid.ocr.Line`):
 
@@ -42,9 +42,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydicom.dataset import Dataset
 
-from govkit.deid import phi
-from govkit.deid.ocr import Box, Line
-from govkit.deid.regions import Rect
+from govkit.deid.pixels.ocr import Box, Line
+from govkit.deid.pixels.regions import Rect
+from govkit.deid.text import identifiers as phi
 
 MARGIN = 2
 ALLOW = {"L", "R", "A", "P", "H", "F", "S", "I", "LT", "RT", "AP", "PA", "LAT", "CM", "MM"}
@@ -162,7 +162,7 @@ def snap_to_ink(box: Box, frame: np.ndarray) -> Box:
     region = frame[y0:y1, x0:x1]
     if region.size == 0:
         return box
-    from govkit.deid.ocr import otsu
+    from govkit.deid.pixels.ocr import otsu
 
     cut = otsu(region)
     dark = region <= cut
@@ -224,7 +224,7 @@ def find_text(engine, rendered: np.ndarray) -> list[list[Line]]:
 def split_words(line: Line, frame: np.ndarray) -> Line:
     """Put back the spaces an OCR dropped (``CHESTPA``): wherever a run of ink-free
     columns in the line is wider than a third of its height, between two characters."""
-    from govkit.deid.ocr import otsu
+    from govkit.deid.pixels.ocr import otsu
 
     if len(line.text) < 2:
         return line
@@ -297,10 +297,10 @@ def clean_pixels(ds: Dataset, ids: phi.Identifiers, *, engine, policy: str = "ph
 
     ``known`` (PHI rectangles for this device) and ``clinical`` (ultrasound
     regions) are read from ``ds`` when not given; pass them when ``ds``'s
-    header has already been de-identified (:mod:`govkit.deid.regions`).
+    header has already been de-identified (:mod:`govkit.deid.pixels.regions`).
     """
-    from govkit.deid.engine import add_method_code
-    from govkit.deid.regions import clinical_regions, known_phi_regions
+    from govkit.deid.header.engine import add_method_code
+    from govkit.deid.pixels.regions import clinical_regions, known_phi_regions
 
     report = PixelReport()
     deny = deny_tokens(ids)
@@ -336,7 +336,7 @@ def describe_text(ds: Dataset, ids: phi.Identifiers, engine, cleaner=None) -> li
     """Every word burned into ``ds``'s pixels: frame, box, text, whether it is PHI
     (``policy="phi"``), and whether :func:`clean_pixels` would redact it (PHI, or
     annotation outside the ultrasound regions)."""
-    from govkit.deid.regions import clinical_regions
+    from govkit.deid.pixels.regions import clinical_regions
 
     _, rendered = frames_for_ocr(ds)
     deny = deny_tokens(ids)

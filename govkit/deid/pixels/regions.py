@@ -9,7 +9,7 @@
   rectangles are always filled, whatever the OCR reads.
 * **Clinical regions**: an ultrasound image's SequenceOfUltrasoundRegions
   (PS3.3 C.8.5.5) marks where the image data is.  Text outside every region
-  is annotation, and :func:`govkit.deid.pixels.clean_pixels` redacts it all
+  is annotation, and :func:`govkit.deid.pixels.redact.clean_pixels` redacts it all
   (as under ``--pixel-policy all-text``); inside, the chosen policy applies.
 """
 

@@ -23,12 +23,13 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from govkit.errors import BadInput
-
 
 PAD = 16  # Tesseract misses text that touches the image border
 
@@ -173,11 +174,34 @@ def _rapid_char_boxes(quad, text: str, chars) -> tuple[tuple[int, int, int, int]
     return tuple((x0 + (x1 - x0) * k // n, y0, max(1, (x1 - x0) // n), y1 - y0) for k in range(n))
 
 
-ENGINES = {"rapidocr": RapidOCR, "tesseract": Tesseract}
+@runtime_checkable
+class OcrEngine(Protocol):
+    """What the pixel cleaner needs from an OCR engine.
+
+    ``read_lines(img)`` takes one frame as a 2-D ``uint8`` array, dark text on
+    a light background (as :func:`govkit.deid.pixels.redact.frames_for_ocr`
+    renders it), must not modify it, and returns every text line it reads as
+    a :class:`Line`: the text and exactly one ``(x, y, w, h)`` box per
+    character, in the frame's pixel coordinates (inside the frame), with a
+    confidence in 0–100.  An image without text gives ``[]``.  ``name`` is the
+    engine's key in :data:`ENGINES`.
+    """
+
+    name: str
+
+    def read_lines(self, img: np.ndarray) -> list[Line]: ...
+
+
+#: An engine class (or factory) takes the CPU threads it may use (None: all) and
+#: raises :class:`~govkit.errors.BadInput` when its software is not installed.
+EngineFactory = Callable[[int | None], OcrEngine]
+
+#: The registered OCR engines, by name (``--ocr-engine``).
+ENGINES: dict[str, EngineFactory] = {"rapidocr": RapidOCR, "tesseract": Tesseract}
 DEFAULT_ENGINE = "rapidocr"
 
 
-def get_engine(name: str, threads: int | None = None):
+def get_engine(name: str, threads: int | None = None) -> OcrEngine:
     """The OCR engine ``name``; ``threads`` caps its CPU threads (for one of several worker processes)."""
     if name not in ENGINES:
         raise BadInput(f"unknown OCR engine {name!r}; known: {', '.join(ENGINES)}")

@@ -9,7 +9,7 @@ Two detectors, whose spans are merged and replaced by ``***``:
    installed it falls back to pattern recognizers (dates, phone numbers,
    e-mail addresses, ID-like digit runs) and says so in
    :attr:`TextCleaner.engine`, which the run record stores.
-2. **The file's own header values** in every format (:mod:`govkit.deid.phi`),
+2. **The file's own header values** in every format (:mod:`govkit.deid.text.identifiers`),
    matched even where Presidio sees nothing.
 
 Name-like spans made only of clinical vocabulary (``policies/deid/clinical-terms.txt``)

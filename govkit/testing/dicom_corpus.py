@@ -87,13 +87,13 @@ def plant(ds: Dataset, tag: int, patient: Patient, salt: str = "0") -> None:
 
 def plant_every_listed_attribute(ds: Dataset, patient: Patient, *, nested: bool = True, salt: str = "0") -> None:
     """Put PHI in every attribute of Table E.1-1, plus overlays, curves and private blocks."""
-    from govkit.deid.profile import load_profile
+    from govkit.deid.header.profile import load_profile
 
     profile = load_profile()
     for tag in profile.exact:
         if _plantable(tag):
             plant(ds, tag, patient, salt)
-    _plant_repeating(ds, patient)
+    plant_repeating(ds, patient)
     _plant_private(ds, patient)
     if nested:
         item = Dataset()
@@ -109,7 +109,7 @@ def _plantable(tag: int) -> bool:
     return tag >> 16 not in (0x0000, 0x0002)
 
 
-def _plant_repeating(ds: Dataset, patient: Patient) -> None:
+def plant_repeating(ds: Dataset, patient: Patient) -> None:
     ds.add_new(0x60000010, "US", 8)  # Overlay Rows
     ds.add_new(0x60000011, "US", 8)  # Overlay Columns
     ds.add_new(0x60000040, "CS", "G")

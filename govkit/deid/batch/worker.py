@@ -1,0 +1,162 @@
+"""One file, in a worker process: read, de-identify, write a temporary output.
+
+:func:`init_worker` sets up a process once per run (the key travels once);
+:func:`process_one` turns one input into a :class:`~govkit.deid.batch.outputs.FileResult`
+holding a temporary file in DST, which the coordinator (or a Dask task)
+then commits (:func:`govkit.deid.batch.outputs.commit`).  A file that
+cannot be processed safely is **not written at all**; its reason is
+reported instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from govkit.atomicio import TMP_PREFIX, discard, write_temp
+from govkit.deid.batch.outputs import PATH_UIDS, FileResult, output_relpath, path_uid
+from govkit.deid.dicomio import check_pixel_data, sniff
+
+MAX_FILE_BYTES = 4 << 30
+
+_WORKER: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """Everything a worker needs; sent once per worker (it holds the key: never log it)."""
+
+    run_id: str
+    key: bytes = field(repr=False)
+    options: frozenset[str]
+    dst: str
+    recipe: str | None = None
+    crosswalk: bool = False
+    pixel_policy: str = "phi"
+    ocr_engine: str = "rapidocr"
+    ocr_threads: int | None = None  # CPU threads per worker's OCR; None: all
+
+
+def init_worker(config: WorkerConfig) -> None:
+    """Set up this process for :func:`process_one` (idempotent per run)."""
+    import warnings
+
+    from govkit.deid.header.engine import DeidConfig
+    from govkit.deid.header.pseudonyms import Pseudonymizer
+
+    if _WORKER.get("run_id") == config.run_id:
+        return
+    warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")
+    _WORKER.clear()
+    _WORKER.update(
+        run_id=config.run_id,
+        cfg=DeidConfig(config.options, Pseudonymizer(config.key)),
+        dst=Path(config.dst),
+        recipe=config.recipe,
+        crosswalk=config.crosswalk,
+        pixel_policy=config.pixel_policy,
+        ocr=None,
+        ocr_engine=config.ocr_engine,
+        ocr_threads=config.ocr_threads,
+    )
+
+
+def process_one(path: str, rel: str) -> FileResult:
+    """De-identify one file into a temporary file in DST (worker side)."""
+    import pydicom
+
+    cfg = _WORKER["cfg"]
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            return FileResult(rel, "failed", f"file larger than {MAX_FILE_BYTES >> 30} GiB")
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return FileResult(rel, "failed", f"cannot read: {exc.strerror}")
+    kind = sniff(data)
+    if kind == "other":
+        return FileResult(rel, "skipped", "not a DICOM file")
+    token = cfg.pseudonymizer.token("input", hashlib.sha256(data).hexdigest(), 32)
+    if kind == "raw":
+        return FileResult(rel, "failed", "no DICOM preamble and file meta header (not a Part 10 file)", token)
+    tmp = None
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), force=False)
+        check_pixel_data(ds)
+        pid_in = str(ds.get("PatientID", "") or "")
+        patient = cfg.pseudonymizer.patient_id(pid_in)
+        study_in, series_in, sop_in = (str(ds.get(k, "") or "") for k in PATH_UIDS)
+        if not sop_in:
+            raise ValueError("no SOPInstanceUID: not a composite instance")
+        from govkit.deid.header.engine import deidentify
+
+        ids = None
+        if "clean-pixel-data" in cfg.options:
+            from govkit.deid.pixels.regions import clinical_regions, known_phi_regions
+            from govkit.deid.text import identifiers as phi
+
+            ids = phi.collect(ds)  # from the original header: the deny-list for burned-in text
+            regions = ({"known": known_phi_regions(ds), "clinical": clinical_regions(ds)}
+                       if "PixelData" in ds else {})
+        counts, notes = deidentify(ds, cfg)
+        if ids is not None:
+            from govkit.deid.pixels.ocr import get_engine
+            from govkit.deid.pixels.redact import clean_pixels
+
+            if _WORKER["ocr"] is None:
+                _WORKER["ocr"] = get_engine(_WORKER["ocr_engine"], _WORKER["ocr_threads"])
+            pix = clean_pixels(ds, ids, engine=_WORKER["ocr"], policy=_WORKER["pixel_policy"], cleaner=cfg.cleaner,
+                               **regions)
+            counts["pixel-boxes"] += len(pix.boxes)
+            counts["pixel-frames"] += pix.frames
+            if pix.transfer_syntax_changed:
+                notes.add("compressed pixel data rewritten as Explicit VR Little Endian")
+            if pix.known_regions:
+                counts["pixel-known-regions"] += len(pix.known_regions)
+                notes.add("known burned-in regions filled (deid %filter rules)")
+        if _WORKER["recipe"]:
+            from govkit.deid.header.recipes import apply_recipe
+
+            apply_recipe(ds, _WORKER["recipe"])
+            counts["recipe"] += 1
+        study, series, sop = (path_uid(ds, k) for k in PATH_UIDS)
+        out_rel = output_relpath(patient, study, series, sop)
+        dst: Path = _WORKER["dst"]
+        dst.mkdir(parents=True, exist_ok=True)
+        tmp = write_temp(dst, lambda fh: ds.save_as(fh, enforce_file_format=True),
+                         mode=0o600, prefix=f"{TMP_PREFIX}{_WORKER['run_id']}-", suffix=".dcm")
+        crosswalk = []
+        if _WORKER["crosswalk"]:
+            crosswalk = [
+                ("PatientID", pid_in, patient),
+                ("StudyInstanceUID", study_in, study),
+                ("SeriesInstanceUID", series_in, series),
+                ("SOPInstanceUID", sop_in, sop),
+            ]
+        return FileResult(rel, "ok", None, token, out_rel, dict(counts), sorted(notes), tmp, crosswalk)
+    except MemoryError:
+        reason = "value too large to process"
+    except Exception as exc:  # noqa: BLE001 - any failure means: write nothing
+        reason = one_line(exc)
+    discard(tmp)
+    return FileResult(rel, "failed", reason, token)
+
+
+def one_line(exc: BaseException) -> str:
+    """A reason that never echoes header values: the exception type and a generic text."""
+    text = " ".join(str(exc).split("Traceback")[0].split())
+    # pydicom messages can quote element values; keep them short and free of quotes.
+    text = re.sub(r"'[^']*'", "'…'", text)[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def process_batch(config: WorkerConfig, batch: list[tuple[str, str]]) -> list[FileResult]:
+    """Process a batch of ``(path, relative path)`` in this process (uncommitted)."""
+    init_worker(config)
+    return [process_one(p, r) for p, r in batch]

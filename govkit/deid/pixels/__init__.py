@@ -1,0 +1,4 @@
+"""Burned-in text (PS3.15 E.3.1, Clean Pixel Data): OCR engines behind one protocol
+(:mod:`~govkit.deid.pixels.ocr`), regions known before any OCR
+(:mod:`~govkit.deid.pixels.regions`), and the decision and redaction
+(:mod:`~govkit.deid.pixels.redact`)."""
