@@ -37,17 +37,13 @@ def unit(metric: str | None) -> str:
 
 
 def number(value: Any, digits: int = 3) -> str:
-    """A number as a person reads it: integers without decimals, NaN and None as a dash."""
+    """A number as a person reads it: integers (counts) without decimals, NaN and None as a dash."""
     if value is None or isinstance(value, bool):
         return "—" if value is None else ("yes" if value else "no")
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        if not math.isfinite(value):
-            return "—"
-        if value.is_integer() and abs(value) >= 1:
-            return f"{int(value):,}"
-        return f"{value:.{digits}f}"
+        return f"{value:.{digits}f}" if math.isfinite(value) else "—"
     return str(value)
 
 

@@ -1,0 +1,187 @@
+"""Page 1 of each report holds what a reader must act on (issue #19), read back with ``pdftotext -f 1 -l 1``."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.reports.conftest import ROOT, pdftotext, squash
+
+REF = "lesion-cnn@1.0"
+
+
+def _sign(db: str, tmp_path: Path, name: str, role: str, decision: str, meaning: str) -> None:
+    """A roster signer with a fresh Ed25519 key signs a decision (govkit.governance.signatures)."""
+    from govkit.governance.signatures import add_signer, keygen, load_private_key, sign_approval
+    from govkit.registry import open_registry
+    from govkit.registry.lookup import model_version
+
+    key = tmp_path / f"{role}.key"
+    pub, _ = keygen(key, b"correct horse battery")
+    reg = open_registry(db)
+    try:
+        with reg.unit_of_work() as s:
+            add_signer(s, name, [role], pub.read_text())
+        with reg.unit_of_work() as s:
+            sign_approval(s, model_version(s, REF), load_private_key(key, b"correct horse battery"), role=role,
+                          decision=decision, meaning=meaning)
+    finally:
+        reg.dispose()
+
+
+@pytest.fixture
+def failing_model(cli, sqlite_db, untrained_spec, lesion_data, tmp_path):
+    """An untrained model under the demo policy: fails it, with an open incident, an unacceptable risk and a
+    signed rejection."""
+    db = sqlite_db
+    assert cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", untrained_spec).code == 0
+    res = cli("--db", db, "eval", "performance", REF, "--data", lesion_data["test"], "--device", "cpu",
+              "--bootstrap", "100")
+    assert res.code == 0, res.err
+    res = cli("--db", db, "policy", "attach", REF, "--policy", ROOT / "examples" / "lesion" / "policy.yaml")
+    assert res.code == 0, res.err
+    res = cli("--db", db, "incident", "report", REF, "--description", "Lesion missed at the image border",
+              "--severity", "high")
+    assert res.code == 0, res.err
+    res = cli("--db", db, "risk", "add", REF, "--hazard", "Missed lesion at the border", "--situation",
+              "Lesion near the field edge", "--harm", "Delayed diagnosis", "--severity", "S5", "--probability", "P4")
+    assert res.code == 0, res.err
+    _sign(db, tmp_path, "Grace Hopper", "clinical-lead", "reject", "Performance below the policy")
+    return db
+
+
+def test_audit_report_page_one_shows_what_to_act_on(cli, failing_model, tmp_path):
+    db = failing_model
+    out = tmp_path / "audit.pdf"
+    res = cli("--db", db, "report", "audit", REF, "-o", out, "--json")
+    assert res.code == 0, res.err
+    page = pdftotext(out, 1, 1)
+    flat = squash(page)
+    # the verdict, and each failing or missing requirement with value, threshold, compared figure and unit
+    assert "FAILED" in page and "lesion-demo@1" in page
+    for req in ("auroc", "sensitivity", "pgd-1-255", "noise-drop", "localisation", "no-open-incidents"):
+        assert req in page, req
+    assert "≥0.900" in flat and "≥0.850" in flat and "≤0.100" in flat and "≤0" in flat
+    assert "insufficient" in page and "no figure on record" in page
+    assert "proportion" in page and "count" in page
+    assert "['" not in page and "{'" not in page  # no Python reprs
+    # the open incident, the unacceptable risk, the signature with its validity
+    assert "Lesion missed at the image border" in page
+    assert "Missed lesion at the border" in page and "unacceptable" in page
+    assert "Grace Hopper" in page and "clinical-lead" in page and "reject" in page
+    assert "Performance below the policy" in page and "valid" in page and "NOT VALID" not in page
+    # the age of each kind of evidence; never-recorded kinds say so
+    assert "Age of the evidence" in page and "performance" in page and "none on record" in page
+    # the chain head printed is a real event of the chain
+    seq, head = re.search(r"chain head (\d+):([0-9a-f]{64})", page.replace("\n", " ")).groups()
+    events = cli("--db", db, "audit", "log", "--json").json()["events"]
+    assert any(e["seq"] == int(seq) and e["hash"] == head for e in events)
+
+
+def test_audit_report_page_one_says_passed_only_when_it_did(cli, sqlite_db, untrained_spec, lesion_data, tmp_path):
+    """The same model under a policy it meets: PASSED, no failing rows, no insufficient evidence."""
+    db = sqlite_db
+    policy = tmp_path / "lax.yaml"
+    policy.write_text("name: lax\nversion: '1'\nrequirements:\n"
+                      "  - {id: auroc, evidence: performance, metric: auroc, min: 0.05, on: point}\n")
+    assert cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", untrained_spec).code == 0
+    assert cli("--db", db, "eval", "performance", REF, "--data", lesion_data["test"], "--device", "cpu",
+               "--bootstrap", "100").code == 0
+    res = cli("--db", db, "policy", "attach", REF, "--policy", policy)
+    assert res.code == 0, res.err
+    out = tmp_path / "audit.pdf"
+    assert cli("--db", db, "report", "audit", REF, "-o", out).code == 0
+    page = pdftotext(out, 1, 1)
+    assert "PASSED" in page and "FAILED" not in page and "Requirements not met" not in page
+    assert "No signatures on record" in page and "no risk assessment on record" in page
+
+
+def test_model_card_page_one(cli, failing_model, tmp_path):
+    out = tmp_path / "card.pdf"
+    res = cli("--db", failing_model, "report", "model-card", REF, "-o", out, "--json")
+    assert res.code == 0, res.err
+    page = pdftotext(out, 1, 1)
+    assert "Intended use" in page and "Research demonstration" in page
+    assert "Key limitations" in page and "Toy resolution" in page
+    assert "FAILED" in page and "1 open incident" in page and "draft" in page
+    # headline performance with CIs; sensitivity with its number of positives
+    ev = cli("--db", failing_model, "report", "export", REF, "--format", "json", "-o", tmp_path / "e.json")
+    assert ev.code == 0
+    perf = json.loads((tmp_path / "e.json").read_text())["evaluations"]["performance"][-1]
+    n_pos = perf["config"]["dataset"]["classes"]["lesion"]
+    auroc = next(m for m in perf["metrics"] if m["name"] == "auroc" and not m["params"])
+    assert f"{auroc['value']:.3f}" in page and f"{auroc['ci_low']:.3f} – {auroc['ci_high']:.3f}" in page
+    assert f"on {n_pos} positive cases" in page
+    assert "decision threshold 0.500" in page
+
+
+def _broken_corpus(src: Path) -> None:
+    import pydicom
+
+    from govkit.testing.dicom_corpus import phi_corpus
+
+    paths = phi_corpus(src, patients=1, files_per_patient=2)
+    ds = pydicom.dcmread(paths[1])
+    ds.SOPInstanceUID += ".9"
+    ds.BitsAllocated = 12  # not decodable: the file fails and is not written
+    ds.save_as(src / "KAUFMAN_SCOTT_unreadable.dcm")
+
+
+def test_deid_report_page_one_with_failures(cli, sqlite_db, tmp_path):
+    db = sqlite_db
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    _broken_corpus(src)
+    run = cli("--db", db, "deid", "run", src, dst, "--option", "clean-pixel-data", "--option",
+              "retain-longitudinal-modified-dates", "--json")
+    body = run.json()
+    assert body["n_failed"] == 1
+    cli("--db", db, "deid", "verify", dst, "--source", src)
+    out = tmp_path / "deid.pdf"
+    res = cli("--db", db, "report", "deid", body["run_id"], "-o", out, "--json")
+    assert res.code == 0, res.err
+    page = pdftotext(out, 1, 1)
+    assert "DO NOT RELEASE" in page and "READY FOR RELEASE" not in page
+    assert "1 file(s) failed and were not written" in page
+    assert "Failed files and their reasons" in page and "(0028,0100)" in page
+    # the HIPAA pathway: date shifting is not Safe Harbor, a Limited Data Set is possible
+    flat = squash(page)
+    assert "SafeHarbor" in flat and "LimitedDataSet" in flat and "ExpertDetermination" in flat
+    assert "runwithoutoptionretain-longitudinal-modified-dates" in flat
+    whole = pdftotext(out)
+    assert "KAUFMAN" not in whole.upper() and str(src) not in whole  # no source path, no name
+    assert "shifteddatesarestilldates" in squash(whole)
+
+
+def test_deid_report_id_depends_only_on_the_run(cli, sqlite_db, untrained_spec, tmp_path):
+    db = sqlite_db
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    _broken_corpus(src)
+    run_id = cli("--db", db, "deid", "run", src, dst, "--json").json()["run_id"]
+    first = cli("--db", db, "report", "deid", run_id, "-o", tmp_path / "a.pdf", "--json").json()
+    # the chain grows with unrelated records: the document ID stays, the printed chain head moves on
+    assert cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", untrained_spec).code == 0
+    second = cli("--db", db, "report", "deid", run_id, "-o", tmp_path / "b.pdf", "--json").json()
+    assert first["document_id"] == second["document_id"]
+    heads = [re.search(r"chain head (\d+):", pdftotext(tmp_path / p, 1, 1)).group(1) for p in ("a.pdf", "b.pdf")]
+    assert int(heads[1]) > int(heads[0])
+    # a verify is one of the run's records: it changes the ID
+    cli("--db", db, "deid", "verify", dst, "--source", src)
+    third = cli("--db", db, "report", "deid", run_id, "-o", tmp_path / "c.pdf", "--json").json()
+    assert third["document_id"] != first["document_id"]
+
+
+def test_tagged_pdf_with_one_attachment(cli, sqlite_db, untrained_spec, tmp_path):
+    db = sqlite_db
+    assert cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", untrained_spec).code == 0
+    card, audit = tmp_path / "card.pdf", tmp_path / "audit.pdf"
+    a = cli("--db", db, "report", "model-card", REF, "-o", card, "--json").json()
+    b = cli("--db", db, "report", "audit", REF, "-o", audit, "--json").json()
+    assert a["document_id"] != b["document_id"]  # each report kind has its own document ID
+    info = subprocess.run(["pdfinfo", str(card)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"Tagged:\s+yes", info)
+    listing = subprocess.run(["pdfdetach", "-list", str(card)], capture_output=True, text=True, check=True).stdout
+    assert listing.splitlines()[0].startswith("1 embedded") and listing.count("evidence.json") == 1
