@@ -9,6 +9,7 @@ skip: registry tests must run on both backends.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,7 @@ def _load_example(name: str, path: Path):
 
 @pytest.fixture(scope="session")
 def lesion_data(tmp_path_factory):
-    """The example lesion task, small (600 train / 300 test / 200 population)."""
+    """The example lesion task, small (1,200 train / 300 test / 200 population)."""
     task = _load_example("lesion_task", ROOT / "examples" / "lesion" / "lesion_task.py")
     return task.write(tmp_path_factory.mktemp("lesion"), n_train=1200, n_test=300, n_population=200)
 
@@ -146,7 +147,9 @@ def pg_server_url():
         return
     base = Path(tempfile.mkdtemp(prefix="govkit-testpg-"))
     data = base / "data"
-    port = str(56000 + os.getpid() % 1000)
+    with socket.socket() as probe:  # a free port: each xdist worker starts its own server
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
     out = subprocess.run(
         [str(ROOT / "scripts" / "testpg.sh"), "start", str(data), port],
         capture_output=True, text=True,
