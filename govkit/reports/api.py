@@ -8,6 +8,7 @@ from pathlib import Path
 
 from govkit import __version__
 from govkit.canonical import sha256_hex
+from govkit.errors import BadInput
 from govkit.reports import charts, summary
 from govkit.reports.evidence import (
     deid_evidence,
@@ -165,20 +166,85 @@ def deid_report(registry, run_id: str, out: Path) -> dict:
                        _deid_when(ev))
 
 
-def export(registry, ref: str, fmt: str, out: Path) -> dict:
-    """The evidence as govkit JSON, or as a Model Card Toolkit (MCT) JSON document."""
+def export(registry, ref: str, fmt: str, out: Path, *, sign_key: Path | None = None,
+           passphrase: bytes | None = None) -> dict:
+    """The evidence as govkit JSON, a Model Card Toolkit (MCT) JSON document, or a CHAI Applied Model Card.
+
+    A CHAI card is validated against the packaged XSD before it is written; ``sign_key`` (CHAI only) signs it
+    with a roster signer's Ed25519 key.  Required CHAI elements with no source are listed in ``missing``.
+    """
+    from govkit.atomicio import write_atomic
     from govkit.registry.audit import append_event
     from govkit.registry.lookup import model_version
 
+    if sign_key is not None and fmt != "chai-xml":
+        raise BadInput("--sign applies to --format chai-xml only")
+    result: dict = {"format": fmt, "path": str(out)}
     with registry.unit_of_work() as s:
         ev = model_evidence(s, model_version(s, ref))
-        doc = ev if fmt == "json" else mct_json(ev)
-        text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)
+        if fmt == "chai-xml":
+            data, extra = _chai(s, ev, sign_key, passphrase)
+            result.update(extra)
+        else:
+            doc = ev if fmt == "json" else mct_json(ev)
+            data = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False).encode()
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-        sha = sha256_hex(text.encode())
-        append_event(s, "report.export", "report", ref, {"format": fmt, "sha256": sha})
-    return {"format": fmt, "path": str(out), "sha256": sha, "document_id": document_id(fmt, ev)}
+        write_atomic(out, data)
+        sha = sha256_hex(data)
+        append_event(s, "report.export", "report", ref,
+                     {"format": fmt, "sha256": sha, "signed": bool(result.get("signer")),
+                      "missing": len(result.get("missing", []))})
+    return {**result, "sha256": sha, "document_id": document_id(fmt, ev)}
+
+
+def _chai(session, ev: dict, sign_key: Path | None, passphrase: bytes | None) -> tuple[bytes, dict]:
+    from govkit.reports import chai
+
+    card = chai.fill(ev)
+    data = chai.to_xml(card)
+    extra: dict = {"missing": card.missing}
+    if sign_key is not None:
+        from govkit.governance.signatures import load_private_key, signer_for_key
+
+        key = load_private_key(sign_key, passphrase or b"")
+        signer = signer_for_key(session, key)
+        data = chai.sign(data, key, signer.fingerprint)
+        extra.update(signer=signer.name, fingerprint=signer.fingerprint)
+    errors = chai.validate(data)
+    if errors:  # govkit wrote a card its own schema refuses: a bug, never a file
+        raise RuntimeError(f"the CHAI card does not validate: {errors[0]}")
+    return data, extra
+
+
+def verify_card(registry, path: Path) -> dict:
+    """Schema and signature of a CHAI card, the key looked up in the signer roster."""
+    from sqlalchemy import select
+
+    from govkit.governance.signatures import revoked_at
+    from govkit.registry.tables import Signer
+    from govkit.reports import chai
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    with registry.unit_of_work() as s:
+        def lookup(fp: str):
+            signer = s.scalar(select(Signer).where(Signer.fingerprint == fp))
+            if signer is None:
+                return f"key {fp[:16]}… is not in the signer roster"
+            if revoked_at(s, signer) is not None:
+                return f"the key of signer {signer.name} was revoked"
+            return signer.name, _public_key(signer.public_key)
+
+        verdict = chai.verify(data, lookup)
+    return {"path": str(path), **verdict.as_dict()}
+
+
+def _public_key(pem: str):
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    return load_pem_public_key(pem.encode())
 
 
 def mct_json(ev: dict) -> dict:

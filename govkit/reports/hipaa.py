@@ -126,13 +126,12 @@ def assess(options: Iterable[str]) -> dict:
 
     pathways = [
         {"name": "Safe Harbor", "citation": "45 CFR 164.514(b)(2)", "supported": not sh_blockers,
-         "verdict": f"supported, provided {face}" if not sh_blockers
-         else f"not supported: identifier(s) {numbers(sh_blockers)} not met",
+         "verdict": f"provided {face}" if not sh_blockers else f"identifier(s) {numbers(sh_blockers)} not met",
          "conditions": [face, "no actual knowledge that the remaining information could identify a patient"],
          "advice": _advice(sh_blockers)},
         {"name": "Limited Data Set", "citation": "45 CFR 164.514(e)", "supported": not lds_blockers,
-         "verdict": f"supported, provided {face} and a data use agreement is in place" if not lds_blockers
-         else f"not supported: identifier(s) {numbers(lds_blockers)} not met",
+         "verdict": f"provided {face} and a data use agreement is in place" if not lds_blockers
+         else f"identifier(s) {numbers(lds_blockers)} not met",
          "conditions": [face, "a data use agreement with the recipient (164.514(e)(4))"],
          "advice": _advice(lds_blockers)},
         {"name": "Expert Determination", "citation": "45 CFR 164.514(b)(1)", "supported": None,

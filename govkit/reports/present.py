@@ -60,9 +60,9 @@ def text(value: Any) -> str:
 
 def threshold(bounds: Any, metric: str | None = None) -> str:
     """``{"min": 0.9}`` -> ``≥ 0.900``; role or field lists -> ``required: a, b``."""
-    if isinstance(bounds, Mapping) and set(bounds) <= {"min", "max"} and bounds:
-        as_count = unit(metric) == COUNT or all(isinstance(v, int) and not isinstance(v, bool)
-                                                for v in bounds.values())
+    if isinstance(bounds, Mapping) and {"min", "max"} & set(bounds):
+        as_count = unit(metric) == COUNT or all(isinstance(bounds.get(k), int) and not isinstance(bounds.get(k), bool)
+                                                for k in ("min", "max") if bounds.get(k) is not None)
         fmt = (lambda v: f"{int(v):,}") if as_count else number
         parts = []
         if bounds.get("min") is not None:
@@ -75,16 +75,19 @@ def threshold(bounds: Any, metric: str | None = None) -> str:
     return text(bounds) if bounds is not None else "—"
 
 
-def compared(outcome: Mapping, definition: Mapping | None) -> str:
-    """Which figure the gate compared: the CI bound by default, the point estimate when the policy says so."""
-    for key in ("compared", "bound", "on"):
-        if outcome.get(key):
-            return str(outcome[key]).replace("_", " ")
-    if definition and definition.get("on"):
-        return str(definition["on"]).replace("_", " ")
-    if not definition or not definition.get("metric"):
+def compared(bounds: Any, recorded: Mapping | None = None) -> str:
+    """Which figure a metric gate compared: the 95% CI bound by default (``min`` its lower, ``max`` its upper
+    bound), the point estimate when the requirement says ``on: point``; with the figure when it is on record."""
+    if not isinstance(bounds, Mapping) or not {"min", "max"} & set(bounds):
         return "value"
-    return "point estimate"
+    if bounds.get("on") == "point":
+        return "point estimate" + (f" {number(recorded['value'])}" if recorded else "")
+    parts = []
+    for key, name, field in (("min", "CI lower bound", "ci_low"), ("max", "CI upper bound", "ci_high")):
+        if bounds.get(key) is not None:
+            parts.append(name + (f" {number(recorded[field])}" if recorded and recorded.get(field) is not None
+                                 else ""))
+    return " and ".join(parts)
 
 
 def clip(value: Any, limit: int = CLIP_AT) -> str:

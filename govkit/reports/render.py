@@ -20,6 +20,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
+from govkit.atomicio import write_atomic
 from govkit.reports.fetcher import SafeFetcher
 from govkit.resources import resource_dir
 
@@ -73,7 +74,5 @@ def write_pdf(html: str, out: Path, *, evidence_json: bytes, when: dt.datetime) 
         pdf = document.write_pdf(pdf_variant="pdf/a-3b", pdf_tags=True, attachments=[attachment],
                                      uncompressed_pdf=False)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(pdf)
-    tmp.replace(out)
+    write_atomic(out, pdf)
     return pdf, fetcher

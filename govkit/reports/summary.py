@@ -20,6 +20,7 @@ from govkit.reports import present
 PASSING = ("pass", "not-applicable")
 HEADLINE = ("auroc", "sensitivity", "specificity", "accuracy", "ppv", "npv", "ece")
 CLOSED = "closed"
+EVALUATED = ("performance", "privacy", "robustness", "explainability")
 
 
 def latest(ev: dict, kind: str) -> dict | None:
@@ -67,27 +68,30 @@ def policy_verdict(policy: dict | None, ev: dict | None = None) -> dict:
 def _row(r: dict, d: dict, ev: dict | None) -> dict:
     metric = d.get("metric")
     detail = r.get("detail") or ""
-    if metric and ev is not None:
+    recorded = None
+    if metric and ev is not None and r["evidence"] in EVALUATED:
         where = d.get("where") or {}
         found = recorded_metric(ev, r["evidence"], metric, where)
         selector = f" ({present.params(where)})" if where else ""
         if found is None:
             detail = f"no {r['evidence']} evaluation records {metric}{selector}"
         else:
-            evaluation, m = found
+            evaluation, recorded = found
+            m = recorded
             detail = f"evaluation {evaluation['id']}: {metric}{selector}"
             if m["ci_low"] is not None:
                 detail += f", 95% CI {present.number(m['ci_low'])}–{present.number(m['ci_high'])}"
             if m["n"] is not None:
                 detail += f", n = {present.number(m['n'])}"
-            if m.get("status", "ok") != "ok":
-                detail += f"; {m['status']}: {m.get('reason') or 'the sample cannot support this figure'}"
+            if r["status"] not in (*PASSING, "fail"):  # the gate's own reason: an FPR below 1/n, a flagged figure
+                detail = r.get("detail") or detail
     return {
         "id": r["id"], "evidence": r["evidence"],
         "status": r["status"] if r["status"] in (*PASSING, "fail") else "insufficient evidence",
+        "reason": r.get("detail") or "",
         "value": _value(r, metric),
         "threshold": present.threshold(r.get("threshold"), metric),
-        "compared": present.compared(r, d),
+        "compared": present.compared(r.get("threshold"), recorded) if metric else "value",
         "unit": present.unit(metric or ("open_incidents" if r["evidence"] == "incident" else None)),
         "detail": detail,
     }
