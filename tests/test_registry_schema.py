@@ -61,7 +61,8 @@ def _one_row_in_every_table(session) -> None:
     ev = m.Evaluation(model_version_id=mv.id, kind="performance", config={}, device="cpu", software={}, created_by="t")
     ra = m.RiskAssessment(model_version_id=mv.id, revision=1, matrix={}, author="t")
     inc = m.Incident(model_version_id=mv.id, description="x", severity="low", reported_by="t")
-    session.add_all([ev, ra, inc])
+    signer = m.Signer(name="s", roles=["r"], public_key="k", fingerprint="f" * 64, added_by="t")
+    session.add_all([ev, ra, inc, signer])
     session.flush()
     session.add_all([
         m.ModelTrainingData(model_version_id=mv.id, dataset_version_id=dv.id),
@@ -76,13 +77,21 @@ def _one_row_in_every_table(session) -> None:
         m.PolicyAttachment(model_version_id=mv.id, policy_name="p", policy_version="1", content="x",
                            sha256="0" * 64, attached_by="t"),
         m.DataAudit(dataset_version_id=dv.id, against=[], result={}, sha256="0" * 64, created_by="t"),
+        m.SignerRevocation(signer_id=signer.id, reason="left", revoked_by="t"),
+        m.PolicyRecord(name="p", version="1", sha256="0" * 64, content="x", created_by="t"),
+        m.PolicyOverride(model_version_id=mv.id, from_state="validated", to_state="approved", policy_sha256="0" * 64,
+                         reason="r", signer_id=signer.id, role="r", fingerprint="f" * 64, signed_content={},
+                         signature="s"),
+        m.CardRevision(model_version_id=mv.id, revision=1, card={}, reason="r", created_by="t"),
+        m.Document(model_version_id=mv.id, kind="k", name="n", sha256="0" * 64, created_by="t"),
     ])
     append_event(session, "test", "thing", 1)
 
 
 @pytest.mark.parametrize("verb", ["UPDATE", "DELETE"])
 def test_triggers_refuse_rewrites(registry, verb):
-    from sqlalchemy import func, select, table as sql_table
+    from sqlalchemy import func, select
+    from sqlalchemy import table as sql_table
 
     with registry.unit_of_work() as s:
         _one_row_in_every_table(s)

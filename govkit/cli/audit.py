@@ -13,18 +13,32 @@ def audit() -> None:
 
 
 @audit.command()
+@click.option("--head", "head", metavar="SEQ:HASH",
+              help="A chain head recorded earlier (printed by every report): prove it is still in the chain.")
 @json_option
 @pass_app
-def verify(app: App) -> None:
-    """Recompute the chain; exit 1 naming the first broken event."""
-    from govkit.registry.audit import verify_chain
+def verify(app: App, head: str | None) -> None:
+    """Recompute the chain, re-hash every row of every table, verify every signature.
 
+    Exit 1 naming the first broken event, or each edited, deleted or unbound
+    row and each invalid signature.
+    """
+    from govkit.governance.signatures import signature_problems
+    from govkit.registry.audit import parse_head, verify_chain
+
+    anchor = parse_head(head) if head else None
     with app.registry().unit_of_work() as session:
-        report = verify_chain(session)
+        report = verify_chain(session, head=anchor)
+        if report.ok or report.first_broken_seq is None:
+            report = report.with_problems(signature_problems(session))
     if report.ok:
-        human = f"audit chain OK: {report.n_events} events, head {report.head_hash[:16]}"
-    else:
+        human = (f"audit chain OK: {report.n_events} events, {report.n_rows} rows re-hashed, signatures valid; "
+                 f"head {report.head_seq}:{report.head_hash}")
+    elif report.first_broken_seq is not None or not report.problems:
         human = f"audit chain BROKEN at event seq={report.first_broken_seq}: {report.reason}"
+    else:
+        human = "\n".join([f"audit chain BROKEN: {len(report.problems)} problem(s)",
+                           *(f"  {p}" for p in report.problems)])
     app.emit(report.as_dict(), human)
     if not report.ok:
         app.fail_check()

@@ -44,6 +44,7 @@ SUBCOMMANDS: dict[str, str] = {
     "explain": "govkit.cli.explain:explain",
     "report": "govkit.cli.report:report",
     "approve": "govkit.cli.approve:approve",
+    "signer": "govkit.cli.signer:signer",
     "risk": "govkit.cli.risk:risk",
     "incident": "govkit.cli.incident:incident",
 }

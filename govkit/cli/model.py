@@ -27,12 +27,13 @@ def model() -> None:
 def register(app: App, name: str, version: str, spec_path: Path, train_data: tuple[str, ...],
              code_version: str | None) -> None:
     """Register NAME@VERSION from its spec and artifact (stored with its sha256)."""
-    from govkit.registry.catalog import register_model
+    from govkit.governance.registration import register_model
 
     out = register_model(app.registry(), name, version, spec_path, training_data=list(train_data),
                          code_version=code_version)
     app.emit(out, f"{'registered' if out['created'] else 'already registered'} {out['model']} "
-                  f"(artifact sha256 {out['artifact_sha256'][:16]}…)")
+                  f"(artifact sha256 {out['artifact_sha256'][:16]}…"
+                  + (f", code sha256 {out['code_sha256'][:16]}…)" if out["code_sha256"] else ")"))
 
 
 @model.command("list")
@@ -70,6 +71,7 @@ def show(app: App, ref: str) -> None:
             "version": mv.version,
             "artifact_sha256": mv.artifact_sha256,
             "spec_sha256": mv.spec_sha256,
+            "code_sha256": mv.code_sha256,
             "code_version": mv.code_version,
             "tags": mv.tags,
             "created_by": mv.created_by,
@@ -84,22 +86,33 @@ def show(app: App, ref: str) -> None:
 @click.option("--to", "to_state", required=True,
               type=click.Choice(["validated", "approved", "deployed", "retired"]), help="Target state.")
 @click.option("--policy", "policy_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Gate on this policy instead of the attached one.")
-@click.option("--reason", help="Why (recorded with the transition).")
+              help="Gate on this policy; if it is not the attached one, --override is needed.")
+@click.option("--override", "override_key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              metavar="KEY_FILE", help="Sign an override with this key (a signer holding an override role).")
+@click.option("--reason", help="Why (recorded with the transition; required with --override).")
 @json_option
 @pass_app
-def promote(app: App, ref: str, to_state: str, policy_path: Path | None, reason: str | None) -> None:
+def promote(app: App, ref: str, to_state: str, policy_path: Path | None, override_key: Path | None,
+            reason: str | None) -> None:
     """Move a model version along draft → validated → approved → deployed (or to retired).
 
     Exit 1 when the policy or the approvals do not allow it; the refusal is audited.
     """
+    from govkit.errors import BadInput
     from govkit.governance.lifecycle import promote as do_promote
     from govkit.governance.policy import load_policy
     from govkit.registry.lookup import model_version
 
     policy = load_policy(policy_path) if policy_path else None
+    if override_key is not None and not (reason or "").strip():
+        raise BadInput("--override needs --reason TEXT")
+    key = None
+    if override_key is not None:
+        from govkit.cli.signer import unlock
+
+        key = unlock(override_key)
     with app.registry().unit_of_work() as s:
-        result = do_promote(s, model_version(s, ref), to_state, policy=policy, reason=reason)
+        result = do_promote(s, model_version(s, ref), to_state, policy=policy, reason=reason, override_key=key)
     body = result.as_dict()
 
     def human() -> str:
@@ -137,14 +150,53 @@ def stage_history(app: App, ref: str) -> None:
 @pass_app
 def coverage(app: App, ref: str) -> None:
     """Which ONC HTI-1 predictive DSI source attributes the card and evidence answer."""
-    from govkit.governance.card import hti1_coverage, recorded_evidence
+    from govkit.governance.card import current_card, hti1_coverage, recorded_evidence
     from govkit.registry.lookup import model_version
 
     with app.registry().unit_of_work() as s:
         mv = model_version(s, ref)
-        items = hti1_coverage((mv.spec.get("spec") or {}).get("card") or {}, recorded_evidence(s, mv))
+        items = hti1_coverage(current_card(s, mv), recorded_evidence(s, mv))
     n = sum(i["answered"] for i in items)
     app.emit({"model": ref, "hti1": items, "answered": n, "total": len(items)},
              lambda: "\n".join([f"HTI-1 source attributes answered: {n}/{len(items)}"] + [
                  f"  [{'x' if i['answered'] else ' '}] {i['group']}: {i['text']}"
                  + (f"  ({i['by']})" if i["by"] else "") for i in items]))
+
+
+@model.command("revise-card")
+@click.argument("ref", metavar="NAME@VERSION")
+@click.option("--card", "card_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML file holding the corrected card (the spec's 'card' mapping).")
+@click.option("--reason", required=True, help="Why the card changes (no PHI).")
+@json_option
+@pass_app
+def revise_card(app: App, ref: str, card_path: Path, reason: str) -> None:
+    """Record a corrected model card (schema- and PHI-checked; evidence stays attached)."""
+    from govkit.governance.card import revise_card as do_revise
+    from govkit.registry.lookup import model_version
+    from govkit.yamlio import load_file
+
+    card = load_file(card_path, "card")
+    with app.registry().unit_of_work() as s:
+        row = do_revise(s, model_version(s, ref), card, reason)
+        out = {"model": ref, "revision": row.revision, "fields": sorted(row.card)}
+    app.emit(out, f"{ref}: card revision {out['revision']}")
+
+
+@model.command("attach-document")
+@click.argument("ref", metavar="NAME@VERSION")
+@click.option("--kind", required=True,
+              type=click.Choice(["harmonised-standards", "declaration-of-conformity", "clinical-evaluation",
+                                 "instructions-for-use"]), help="What the document evidences.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_option
+@pass_app
+def attach_document(app: App, ref: str, kind: str, path: Path) -> None:
+    """Record a document (name and SHA-256) as evidence, e.g. the EU declaration of conformity."""
+    from govkit.governance.card import attach_document as do_attach
+    from govkit.registry.lookup import model_version
+
+    with app.registry().unit_of_work() as s:
+        row = do_attach(s, model_version(s, ref), kind, path)
+        out = {"model": ref, "kind": row.kind, "name": row.name, "sha256": row.sha256}
+    app.emit(out, f"{ref}: {kind} document {row.name} (sha256 {row.sha256[:16]}…)")

@@ -24,7 +24,7 @@ def policy() -> None:
 def check(app: App, model: str, policy_path: Path, junit: Path | None) -> None:
     """Print every requirement as pass, fail or missing evidence; exit 1 unless all pass."""
     from govkit.errors import BadInput
-    from govkit.governance.policy import check_policy, junit_xml, load_policy
+    from govkit.governance.policy import check_policy, junit_xml, load_policy, record_policy
     from govkit.models.spec import load_spec
     from govkit.registry.audit import append_event
     from govkit.registry.lookup import model_version
@@ -38,16 +38,18 @@ def check(app: App, model: str, policy_path: Path, junit: Path | None) -> None:
             mv = model_version(s, model)
         except BadInput as exc:
             raise BadInput(f"{exc}: register the model before checking a policy") from None
+        record_policy(s, pol)
         report = check_policy(s, mv, pol)
         append_event(s, "policy.check", "model_version", report.model,
-                     {"policy": report.policy, "passed": report.passed,
+                     {"policy": report.policy, "sha256": pol.sha256, "passed": report.passed,
                       "statuses": {o.id: o.status for o in report.outcomes}})
     if junit:
         junit.write_text(junit_xml(report))
     body = report.as_dict()
 
     def human() -> str:
-        lines = [f"policy {report.policy} on {report.model}: {'PASSED' if report.passed else 'NOT PASSED'}"]
+        lines = [f"policy {report.policy} (sha256 {pol.sha256[:12]}…) on {report.model}: "
+                 f"{'PASSED' if report.passed else 'NOT PASSED'}"]
         lines += [f"  {o.status.upper():<15} {o.id:<28} {o.detail}" for o in report.outcomes]
         return "\n".join(lines)
 
@@ -65,8 +67,11 @@ def check(app: App, model: str, policy_path: Path, junit: Path | None) -> None:
 def attach(app: App, model: str, policy_path: Path) -> None:
     """Attach a policy to a model version: promotions are gated by it."""
     from govkit.governance.lifecycle import attach_policy
+    from govkit.governance.policy import load_policy
     from govkit.registry.lookup import model_version
 
+    pol = load_policy(policy_path)
     with app.registry().unit_of_work() as s:
-        pol = attach_policy(s, model_version(s, model), policy_path.read_text(), str(policy_path))
-    app.emit({"model": model, "policy": f"{pol.name}@{pol.version}"}, f"{model} is gated by {pol.name}@{pol.version}")
+        attach_policy(s, model_version(s, model), pol)
+    app.emit({"model": model, "policy": pol.ref, "sha256": pol.sha256},
+             f"{model} is gated by {pol.ref} (sha256 {pol.sha256[:12]}…)")

@@ -51,9 +51,10 @@ class ModelRef:
 def resolve_model(registry, ref: str) -> ModelRef:
     """``NAME@VERSION`` from the registry, or a spec file path.
 
-    A registered model's artifact must still match its recorded SHA-256.  A
-    spec file is linked to its registered version when one exists with the
-    same artifact; otherwise results are computed but not recorded.
+    A registered model's artifact and entrypoint code must still match their
+    recorded SHA-256 (:class:`BadInput` naming the changed file).  A spec file
+    is linked to its registered version when one exists with the same
+    artifact and code; otherwise results are computed but not recorded.
     """
     from sqlalchemy import select
 
@@ -68,14 +69,16 @@ def resolve_model(registry, ref: str) -> ModelRef:
             mv = s.scalar(
                 select(ModelVersion).join(Model).where(Model.name == spec.name, ModelVersion.version == spec.version)
             )
-            mv_id = mv.id if mv is not None and mv.artifact_sha256 == spec.artifact_sha256() else None
+            same = mv is not None and spec.changed_file(mv.artifact_sha256, mv.spec.get("code_files")) is None
+            mv_id = mv.id if mv is not None and same else None
         return ModelRef(spec, mv_id)
     with registry.unit_of_work() as s:
         mv = model_version(s, ref)
         stored, mv_id, sha = mv.spec, mv.id, mv.artifact_sha256
     spec = parse_spec(stored["spec"], Path(stored["base_dir"]), ref)
-    if spec.artifact_sha256() != sha:
-        raise BadInput(f"{ref}: artifact changed since registration (sha256 mismatch)")
+    changed = spec.changed_file(sha, stored.get("code_files"))
+    if changed is not None:
+        raise BadInput(f"{ref}: {changed} changed since registration (sha256 mismatch); register a new version")
     return ModelRef(spec, mv_id)
 
 

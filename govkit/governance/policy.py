@@ -3,30 +3,47 @@
 A policy is ``name``, ``version`` and ``requirements``, a list of items with
 an ``id`` and an ``evidence`` kind.  Each kind has one :class:`Check` in
 :data:`CHECKS` (one protocol, a registry of implementations, a common test
-suite).  Every requirement ends as ``pass``, ``fail``, ``missing`` (no
-evidence on record) or ``not-applicable`` (its ``applies_when`` tags do not
-match the model).
+suite; ``govkit.testing.check_policy_check`` runs it on third-party checks).
+Every requirement ends as ``pass``, ``fail``, ``missing`` (no evidence on
+record), ``insufficient`` (evidence on record that cannot bear a verdict) or
+``not-applicable`` (its ``applies_when`` tags do not match the model).
 
-Metric evidence (``performance``, ``privacy``, ``robustness``,
-``explainability``) takes the newest evaluation of that kind for the model
-version holding ``metric`` with parameters matching ``where``, and compares
-its value with ``min`` and/or ``max``.
+**Content-addressed.**  :attr:`Policy.sha256` is the SHA-256 of the
+canonical policy (its parsed content as canonical JSON: comments, layout and
+key order do not count).  The registry keeps one content per
+``name@version`` (:func:`record_policy`); different content under a known
+name and version is refused.
+
+**Metric evidence** (``performance``, ``privacy``, ``robustness``,
+``explainability``, ``data``) takes the *newest* evaluation (data: audit)
+holding ``metric`` with parameters matching ``where``.  Metric names and
+``where`` keys are validated per kind (:data:`VOCABULARY`).  Gates bear only
+on evidence that can carry them:
+
+* ``min`` compares the confidence interval's *lower* bound, ``max`` its
+  *upper* bound; ``on: point`` compares the point estimate instead (and the
+  outcome says so).  Exact figures (counts of a dataset, a check's verdict)
+  have no sampling error and compare their value.
+* a figure without a CI, a figure whose producer marked it ``unsupported`` or
+  ``unreliable``, and a TPR at an FPR below ``1/n`` are ``insufficient``:
+  never a pass.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from govkit.canonical import canonical_json, sha256_hex
 from govkit.errors import BadInput
 from govkit.registry.tables import (
-    Approval,
     DatasetVersion,
     DeidRun,
     Evaluation,
@@ -35,11 +52,14 @@ from govkit.registry.tables import (
     Metric,
     ModelTrainingData,
     ModelVersion,
+    PolicyRecord,
 )
 
-METRIC_EVIDENCE = ("performance", "privacy", "robustness", "explainability")
+METRIC_EVIDENCE = ("performance", "privacy", "robustness", "explainability", "data")
 EVIDENCE = (*METRIC_EVIDENCE, "deid", "card", "approval", "incident")
 CLOSED_INCIDENT = "closed"
+BLOCKING = ("fail", "missing", "insufficient")
+GATE_ON = ("ci", "point")
 
 
 @dataclass(frozen=True)
@@ -51,6 +71,7 @@ class Requirement:
     where: dict[str, Any] = field(default_factory=dict)
     min: float | None = None
     max: float | None = None
+    on: str = "ci"
     fields: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
@@ -64,35 +85,112 @@ class Policy:
     version: str
     requirements: tuple[Requirement, ...]
     source: str
+    sha256: str = ""
+    content: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
 
 
 @dataclass
 class Outcome:
     id: str
     evidence: str
-    status: str  # pass | fail | missing | not-applicable
+    status: str  # pass | fail | missing | insufficient | not-applicable
     value: Any = None
     threshold: Any = None
     detail: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+# --------------------------------------------------------------------------- vocabulary
+
+Names = Callable[[], Collection[str]]
+
+
+def _mia_attacks() -> Collection[str]:
+    from govkit.privacy.attacks import MIA_ATTACKS
+
+    return MIA_ATTACKS.keys()
+
+
+def _adversarial_attacks() -> Collection[str]:
+    from govkit.robustness.attacks import ADVERSARIAL_ATTACKS
+
+    return ADVERSARIAL_ATTACKS.keys()
+
+
+def _corruptions() -> Collection[str]:
+    from govkit.robustness.corruptions import CORRUPTIONS
+
+    return CORRUPTIONS.keys()
+
+
+def _explanation_checks() -> Collection[str]:
+    from govkit.explain.checks import EXPLANATION_CHECKS
+
+    return EXPLANATION_CHECKS.keys()
+
+
+def _attribution_methods() -> Collection[str]:
+    import govkit.explain.methods as methods
+
+    registry = getattr(methods, "ATTRIBUTION_METHODS", None) or methods.METHODS
+    return registry.keys()
+
+
+_PERFORMANCE = ("accuracy", "auroc", "sensitivity", "specificity", "ppv", "npv", "ece")
+DATA_ROLES = ("train", "validation", "test", "external", "population")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The metrics an evidence kind records, and the ``where`` keys it can match.
+
+    A ``where`` key maps to the allowed values: a tuple, a function returning
+    a registry's names (imported only when a policy uses the key), ``float``
+    for numbers, or ``str`` for free text.
+    """
+
+    metrics: tuple[str, ...]
+    where: dict[str, tuple[str, ...] | Names | type]
+    exact: tuple[str, ...] = ()  # figures with no sampling error (compared by value)
+
+
+VOCABULARY: dict[str, Vocabulary] = {
+    "performance": Vocabulary(
+        (*_PERFORMANCE, "max_subgroup_gap"),
+        {"group": str, "value": str, "metric": _PERFORMANCE},
+    ),
+    "privacy": Vocabulary(
+        ("auc", "epsilon_lower_bound", "tpr_at_fpr_0.001", "tpr_at_fpr_0.01", "control_auc", "control_p_value"),
+        {"attack": _mia_attacks, "unit": ("record", "patient"), "delta": float, "confidence": float, "test": str},
+    ),
+    "robustness": Vocabulary(
+        ("clean_accuracy", "accuracy", "relative_robustness", "accuracy_drop", "corruption_error",
+         "mean_corruption_error", "mean_corruption_error_unnormalised"),
+        {"corruption": _corruptions, "severity": float, "attack": _adversarial_attacks, "eps": float},
+    ),
+    "explainability": Vocabulary(
+        ("passed", "score"),
+        {"check": _explanation_checks, "test": _explanation_checks, "method": _attribution_methods,
+         "baseline": str},
+        exact=("passed",),
+    ),
+    "data": Vocabulary(
+        ("patient_overlap", "duplicates", "near_duplicates", "n", "n_patients", "min_class_n", "min_subgroup_n",
+         "imbalance_ratio"),
+        {"against": str, "role": DATA_ROLES, "subgroup": str},
+        exact=("patient_overlap", "duplicates", "near_duplicates", "n", "n_patients", "min_class_n",
+               "min_subgroup_n", "imbalance_ratio"),
+    ),
+}
+
+
 # --------------------------------------------------------------------------- loading
-
-
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader that remembers the line of every mapping (``__line__``)."""
-
-
-def _mapping_with_line(loader, node):
-    mapping = loader.construct_mapping(node, deep=True)
-    mapping["__line__"] = node.start_mark.line + 1
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_with_line)
 
 
 def _fail(source: str, line: int, msg: str) -> BadInput:
@@ -102,27 +200,38 @@ def _fail(source: str, line: int, msg: str) -> BadInput:
 def load_policy(path: str | Path) -> Policy:
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"cannot read policy {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"policy {path} is not UTF-8 text") from None
     return parse_policy(text, str(path))
 
 
+def canonical_sha256(doc: Any) -> str:
+    """SHA-256 of a parsed policy's canonical JSON (``__line__`` marks removed)."""
+    from govkit.yamlio import strip_lines
+
+    return sha256_hex(canonical_json(strip_lines(doc)))
+
+
 def parse_policy(text: str, source: str = "policy") -> Policy:
-    try:
-        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise _fail(source, mark.line + 1 if mark else 1, f"invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    from govkit.yamlio import load
+
+    doc = load(text, source, lines=True)
     if not isinstance(doc, dict):
         raise _fail(source, 1, "a policy is a mapping with name, version and requirements")
     top = doc.get("__line__", 1)
     for key in ("name", "version", "requirements"):
         if key not in doc:
             raise _fail(source, top, f"missing key {key!r}")
+    unknown = set(doc) - {"name", "version", "requirements", "description", "__line__"}
+    if unknown:
+        raise _fail(source, top, f"unknown top-level key(s) {sorted(unknown)}")
     if not isinstance(doc["requirements"], list) or not doc["requirements"]:
         raise _fail(source, top, "'requirements' must be a non-empty list")
-    reqs, seen = [], set()
+    reqs: list[Requirement] = []
+    seen: set[str] = set()
     for item in doc["requirements"]:
         if not isinstance(item, dict):
             raise _fail(source, top, "each requirement is a mapping")
@@ -130,15 +239,16 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         if reqs[-1].id in seen:
             raise _fail(source, reqs[-1].line, f"duplicate requirement id {reqs[-1].id!r}")
         seen.add(reqs[-1].id)
-    return Policy(str(doc["name"]), str(doc["version"]), tuple(reqs), source)
+    return Policy(str(doc["name"]), str(doc["version"]), tuple(reqs), source, canonical_sha256(doc), text)
 
 
-KNOWN_KEYS = {"id", "evidence", "metric", "where", "min", "max", "fields", "roles", "options", "max_open",
+KNOWN_KEYS = {"id", "evidence", "metric", "where", "min", "max", "on", "fields", "roles", "options", "max_open",
               "applies_when", "description", "__line__"}
+Fail = Callable[[str], BadInput]
 
 
-def _requirement(item: dict, source: str) -> Requirement:
-    line = item["__line__"]
+def _requirement(item: dict[str, Any], source: str) -> Requirement:
+    line = int(item["__line__"])
     unknown = set(item) - KNOWN_KEYS
     if unknown:
         raise _fail(source, line, f"unknown key(s) {sorted(unknown)}")
@@ -148,47 +258,82 @@ def _requirement(item: dict, source: str) -> Requirement:
     if evidence not in EVIDENCE:
         raise _fail(source, line, f"evidence must be one of {', '.join(EVIDENCE)}, got {evidence!r}")
 
-    def number(key):
+    def number(key: str) -> float | None:
         v = item.get(key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-            raise _fail(source, line, f"{key!r} must be a number")
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            raise _fail(source, line, f"{key!r} must be a finite number")
         return None if v is None else float(v)
 
-    def strings(key):
+    def strings(key: str) -> tuple[str, ...]:
         v = item.get(key, [])
         if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
             raise _fail(source, line, f"{key!r} must be a list of strings")
         return tuple(v)
 
-    def mapping(key):
+    def mapping(key: str) -> dict[str, Any]:
         v = item.get(key, {})
         if not isinstance(v, dict):
             raise _fail(source, line, f"{key!r} must be a mapping")
         return {k: x for k, x in v.items() if k != "__line__"}
 
+    on = item.get("on", "ci")
+    if on not in GATE_ON:
+        raise _fail(source, line, f"'on' must be one of {', '.join(GATE_ON)}, got {on!r}")
+    max_open = item.get("max_open")
+    if max_open is not None and (isinstance(max_open, bool) or not isinstance(max_open, int)):
+        raise _fail(source, line, "'max_open' must be an integer")
+    metric = item.get("metric")
+    if metric is not None and not isinstance(metric, str):
+        raise _fail(source, line, "'metric' must be text")
     req = Requirement(
-        id=str(item["id"]), evidence=evidence, line=line, metric=item.get("metric"),
-        where=mapping("where"), min=number("min"), max=number("max"), fields=strings("fields"),
-        roles=strings("roles"), options=strings("options"),
-        max_open=int(item["max_open"]) if item.get("max_open") is not None else None,
+        id=str(item["id"]), evidence=evidence, line=line, metric=metric,
+        where=mapping("where"), min=number("min"), max=number("max"), on=on, fields=strings("fields"),
+        roles=strings("roles"), options=strings("options"), max_open=max_open,
         applies_when=mapping("applies_when"),
     )
     CHECKS[evidence].validate(req, lambda msg: _fail(source, line, msg))
     return req
 
 
+def record_policy(session: Session, policy: Policy) -> PolicyRecord:
+    """The registry's record of ``policy``: one canonical content per ``name@version``.
+
+    :class:`BadInput` when other content was already recorded under the same
+    name and version (a policy edited without a new version).
+    """
+    from govkit.registry.audit import current_actor
+
+    row = session.scalar(select(PolicyRecord).where(PolicyRecord.name == policy.name,
+                                                    PolicyRecord.version == policy.version))
+    if row is None:
+        row = PolicyRecord(name=policy.name, version=policy.version, sha256=policy.sha256, content=policy.content,
+                           created_by=current_actor())
+        session.add(row)
+        session.flush()
+    elif row.sha256 != policy.sha256:
+        raise BadInput(f"{policy.source}: policy {policy.ref} differs from the {policy.ref} on record "
+                       f"(sha256 {policy.sha256[:12]}… vs {row.sha256[:12]}…); give a changed policy a new version")
+    return row
+
+
 # --------------------------------------------------------------------------- checks
 
 
 class Check(Protocol):
-    """One evidence kind: validate a requirement, then evaluate it for a model version."""
+    """One evidence kind: validate a requirement, then evaluate it for a model version.
 
-    def validate(self, req: Requirement, fail) -> None: ...
+    ``validate`` raises the :class:`BadInput` made by ``fail(message)`` (which
+    adds the policy's file and line) for a requirement it cannot check;
+    ``evaluate`` returns one :class:`Outcome` and never passes a requirement
+    without evidence that can bear it.
+    """
+
+    def validate(self, req: Requirement, fail: Fail) -> None: ...
 
     def evaluate(self, req: Requirement, session: Session, mv: ModelVersion) -> Outcome: ...
 
 
-def _params_match(params: dict, where: dict) -> bool:
+def _params_match(params: dict[str, Any], where: dict[str, Any]) -> bool:
     for k, want in where.items():
         got = params.get(k)
         if isinstance(want, (int, float)) and isinstance(got, (int, float)):
@@ -199,47 +344,142 @@ def _params_match(params: dict, where: dict) -> bool:
     return True
 
 
-def _bounds(req: Requirement) -> dict:
+def _bounds(req: Requirement) -> dict[str, float]:
     return {k: v for k, v in (("min", req.min), ("max", req.max)) if v is not None}
 
 
+_TPR_AT_FPR = re.compile(r"tpr_at_fpr_(?P<fpr>[0-9.e-]+)")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One recorded figure a metric requirement is judged on."""
+
+    source: str  # e.g. "evaluation 12"
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int | None
+    status: str
+    reason: str | None
+
+
+def judge(req: Requirement, fig: Figure, exact: bool) -> Outcome:
+    """The gate rule: pass only on a figure that can bear the verdict."""
+    out = Outcome(req.id, req.evidence, "insufficient", fig.value, {**_bounds(req), "on": req.on})
+    desc = f"{fig.source}: {req.metric} = " + ("n/a" if fig.value is None else f"{fig.value:.4g}")
+    if fig.ci_low is not None and fig.ci_high is not None:
+        desc += f" (95% CI {fig.ci_low:.4g}–{fig.ci_high:.4g}, n={fig.n})"
+    elif fig.n is not None:
+        desc += f" (n={fig.n})"
+    if fig.status != "ok":
+        out.detail = f"{desc}: insufficient evidence, figure {fig.status}" + (f" ({fig.reason})" if fig.reason else "")
+        return out
+    if fig.value is None:
+        out.detail = f"{desc}: insufficient evidence, no value"
+        return out
+    m = _TPR_AT_FPR.fullmatch(req.metric or "")
+    if m and (not fig.n or float(m.group("fpr")) < 1.0 / fig.n):
+        out.detail = f"{desc}: insufficient evidence, an FPR of {m.group('fpr')} needs at least " \
+                     f"{math.ceil(1 / float(m.group('fpr')))} negatives"
+        return out
+    if exact or req.on == "point":
+        low = high = fig.value
+        basis = "value" if exact else "point estimate (on: point)"
+    elif fig.ci_low is None or fig.ci_high is None:
+        out.detail = f"{desc}: insufficient evidence, no confidence interval to gate on (add 'on: point' " \
+                     "to gate on the point estimate)"
+        return out
+    else:
+        low, high = fig.ci_low, fig.ci_high
+        basis = "CI"
+    ok_min = req.min is None or low >= req.min
+    ok_max = req.max is None or high <= req.max
+    out.status = "pass" if ok_min and ok_max else "fail"
+    rules = []
+    if req.min is not None:
+        rules.append(f"{'lower bound ' if basis == 'CI' else ''}{low:.4g} {'≥' if ok_min else '<'} min {req.min:g}")
+    if req.max is not None:
+        rules.append(f"{'upper bound ' if basis == 'CI' else ''}{high:.4g} {'≤' if ok_max else '>'} max {req.max:g}")
+    out.detail = f"{desc}; gated on the {basis}: " + ", ".join(rules)
+    return out
+
+
 class MetricCheck:
+    """Figures of an evaluation kind (or of data audits, for ``data``)."""
+
     def __init__(self, kind: str) -> None:
         self.kind = kind
 
-    def validate(self, req, fail) -> None:
+    def validate(self, req: Requirement, fail: Fail) -> None:
+        vocab = VOCABULARY[self.kind]
         if not req.metric:
             raise fail(f"{self.kind} evidence needs 'metric'")
+        if req.metric not in vocab.metrics:
+            raise fail(f"unknown {self.kind} metric {req.metric!r}; known: {', '.join(vocab.metrics)}")
         if req.min is None and req.max is None:
             raise fail("metric evidence needs 'min' and/or 'max'")
+        for key, value in req.where.items():
+            allowed = vocab.where.get(key)
+            if allowed is None:
+                raise fail(f"unknown 'where' key {key!r} for {self.kind}; known: {', '.join(vocab.where)}")
+            if allowed is float:
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise fail(f"'where' {key} must be a number, got {value!r}")
+            elif allowed is str:
+                if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                    raise fail(f"'where' {key} must be text, got {value!r}")
+            else:
+                names = allowed if isinstance(allowed, tuple) else allowed()  # type: ignore[operator]
+                if str(value) not in names:
+                    raise fail(f"unknown 'where' {key} {value!r}; known: {', '.join(sorted(names))}")
 
-    def evaluate(self, req, session, mv) -> Outcome:
+    def figures(self, session: Session, mv: ModelVersion, req: Requirement) -> list[Figure]:
+        """Matching figures, newest first."""
+        if self.kind == "data":
+            from govkit.data.records import data_metrics  # written by the dataset audit (E5)
+
+            return [Figure("data audit" + (f" of {m.params['dataset']}" if m.params.get("dataset") else ""),
+                           m.value, m.ci_low, m.ci_high, m.n, m.status, m.reason)
+                    for m in data_metrics(session, mv)
+                    if m.name == req.metric and _params_match(m.params or {}, req.where)]
         rows = session.execute(
             select(Metric, Evaluation.id)
             .join(Evaluation, Metric.evaluation_id == Evaluation.id)
             .where(Evaluation.model_version_id == mv.id, Evaluation.kind == self.kind, Metric.name == req.metric)
             .order_by(Evaluation.id.desc(), Metric.id)
         ).all()
-        match = next((m for m, _ in rows if _params_match(m.params or {}, req.where)), None)
-        out = Outcome(req.id, req.evidence, "missing", None, _bounds(req))
-        if match is None or match.value is None:
-            out.detail = f"no {self.kind} evaluation records {req.metric}" + (f" where {req.where}" if req.where else "")
-            return out
-        ok = (req.min is None or match.value >= req.min) and (req.max is None or match.value <= req.max)
-        out.status, out.value = ("pass" if ok else "fail"), match.value
-        out.detail = f"evaluation {match.evaluation_id}: {req.metric} = {match.value:.4g}"
-        if match.ci_low is not None:
-            out.detail += f" (95% CI {match.ci_low:.4g}–{match.ci_high:.4g}, n={match.n})"
-        return out
+        return [Figure(f"evaluation {ev_id}", m.value, m.ci_low, m.ci_high, m.n, m.status, m.reason)
+                for m, ev_id in rows if _params_match(m.params or {}, req.where)]
+
+    def evaluate(self, req: Requirement, session: Session, mv: ModelVersion) -> Outcome:
+        figs = self.figures(session, mv, req)
+        if not figs:
+            what = "data audit" if self.kind == "data" else f"{self.kind} evaluation"
+            return Outcome(req.id, req.evidence, "missing", None, _bounds(req),
+                           f"no {what} records {req.metric}" + (f" where {req.where}" if req.where else ""))
+        exact = req.metric in VOCABULARY[self.kind].exact
+        if self.kind != "data":
+            return judge(req, figs[0], exact)  # the newest evaluation
+        # one figure per training dataset (each its newest audit): every one must pass
+        outcomes = [judge(req, f, exact) for f in figs]
+        return min(outcomes, key=lambda o: ("fail", "insufficient", "pass").index(o.status))
 
 
 class CardCheck:
-    def validate(self, req, fail) -> None:
+    def validate(self, req: Requirement, fail: Fail) -> None:
+        from govkit.models.card import CARD_SCHEMA
+
         if not req.fields:
             raise fail("card evidence needs 'fields'")
+        unknown = [f for f in req.fields if f not in CARD_SCHEMA]
+        if unknown:
+            raise fail(f"unknown card field(s) {', '.join(unknown)}; see govkit.models.card.CARD_SCHEMA")
 
-    def evaluate(self, req, session, mv) -> Outcome:
-        card = (mv.spec.get("spec") or {}).get("card") or {}
+    def evaluate(self, req: Requirement, session: Session, mv: ModelVersion) -> Outcome:
+        from govkit.governance.card import current_card
+
+        card = current_card(session, mv)
         missing = [f for f in req.fields if card.get(f) in (None, "", [], {})]
         status = "pass" if not missing else "fail"
         return Outcome(req.id, req.evidence, status, sorted(set(req.fields) - set(missing)), list(req.fields),
@@ -247,32 +487,59 @@ class CardCheck:
 
 
 class ApprovalCheck:
-    def validate(self, req, fail) -> None:
+    """Required roles, each approved by a different signer with a valid signature.
+
+    Only each signer's newest signature counts (a later decision supersedes an
+    earlier one), so one person fills at most one role; the registrant of the
+    version never counts (separation of duties).
+    """
+
+    def validate(self, req: Requirement, fail: Fail) -> None:
+        from govkit.governance.signatures import ROLE_PATTERN
+
         if not req.roles:
             raise fail("approval evidence needs 'roles'")
+        bad = [r for r in req.roles if not ROLE_PATTERN.fullmatch(r)]
+        if bad:
+            raise fail(f"role names are lower-case words joined by '-', got {bad}")
+        if len(set(req.roles)) != len(req.roles):
+            raise fail("'roles' lists a role twice")
 
-    def evaluate(self, req, session, mv) -> Outcome:
-        latest: dict[str, str] = {}
-        for a in session.scalars(select(Approval).where(Approval.model_version_id == mv.id).order_by(Approval.id)):
-            latest[a.role] = a.decision
-        approved = sorted(r for r in req.roles if latest.get(r) == "approve")
-        if not latest:
+    def evaluate(self, req: Requirement, session: Session, mv: ModelVersion) -> Outcome:
+        from govkit.governance.signatures import signature_rows
+
+        rows = signature_rows(session, mv)
+        if not rows:
             return Outcome(req.id, req.evidence, "missing", [], list(req.roles), "no approvals recorded")
-        status = "pass" if len(approved) == len(req.roles) else "fail"
+        current = [r for r in rows if not r["superseded"]]
+        notes = [f"{r['signer']}: signature invalid ({r['reason']})" for r in current if not r["valid"]]
+        approved = {r["role"]: r["signer"] for r in current
+                    if r["valid"] and r["decision"] == "approve" and r["role"] in req.roles}
+        rejected = [f"{r['signer']} ({r['role']}) rejected" for r in current
+                    if r["valid"] and r["decision"] == "reject"]
         pending = [r for r in req.roles if r not in approved]
-        return Outcome(req.id, req.evidence, status, approved, list(req.roles),
-                       f"not approved by: {', '.join(pending)}" if pending else "all roles approved")
+        status = "pass" if not pending and not rejected else "fail"
+        detail = "; ".join([*([f"not approved by: {', '.join(pending)}"] if pending else []), *rejected, *notes])
+        return Outcome(req.id, req.evidence, status, sorted(approved), list(req.roles),
+                       detail or "all roles approved by different signers")
 
 
 class DeidCheck:
-    def validate(self, req, fail) -> None:
+    """Training data from conforming de-identification runs.
+
+    Conforming: every input file written or deliberately skipped and none
+    failed, a recorded ``deid verify`` of the run's output whose newest result
+    is clean (exit 0), and the required options.
+    """
+
+    def validate(self, req: Requirement, fail: Fail) -> None:
         from govkit.deid.header.profile import OPTIONS
 
         unknown = set(req.options) - OPTIONS.keys()
         if unknown:
             raise fail(f"unknown de-identification option(s) {sorted(unknown)}")
 
-    def evaluate(self, req, session, mv) -> Outcome:
+    def evaluate(self, req: Requirement, session: Session, mv: ModelVersion) -> Outcome:
         rows = session.execute(
             select(DatasetVersion, DeidRun)
             .join(ModelTrainingData, ModelTrainingData.dataset_version_id == DatasetVersion.id)
@@ -285,26 +552,48 @@ class DeidCheck:
         for dv, run in rows:
             if run is None:
                 problems.append(f"dataset version {dv.id} has no de-identification run")
-            elif missing := set(req.options) - set(run.options):
-                problems.append(f"run {run.id} lacks {sorted(missing)}")
+                continue
+            problems += run_problems(session, run, req.options)
         status = "pass" if not problems else ("missing" if all(r is None for _, r in rows) else "fail")
         return Outcome(req.id, req.evidence, status, [r.id for _, r in rows if r], list(req.options),
-                       "; ".join(problems) or "every training dataset comes from a conforming run")
+                       "; ".join(problems) or "every training dataset comes from a conforming, verified run")
+
+
+def run_problems(session: Session, run: DeidRun, options: Collection[str]) -> list[str]:
+    """Why a de-identification run does not conform (empty when it does)."""
+    from govkit.registry.audit import list_events
+
+    out = []
+    if run.n_failed:
+        out.append(f"run {run.id} has {run.n_failed} failed file(s)")
+    if run.n_ok + run.n_skipped != run.n_files:
+        out.append(f"run {run.id} wrote or skipped {run.n_ok + run.n_skipped} of {run.n_files} file(s)")
+    if missing := set(options) - set(run.options):
+        out.append(f"run {run.id} lacks {sorted(missing)}")
+    verifies = list_events(session, entity_type="deid_run", entity_id=run.id, action="deid.verify")
+    if not verifies:
+        out.append(f"run {run.id} has no recorded 'deid verify'")
+    elif verifies[-1].payload.get("ok") is not True:
+        last = verifies[-1].payload
+        out.append(f"the newest 'deid verify' of run {run.id} found residual PHI "
+                   f"({last.get('n_findings', '?')} finding(s), {last.get('n_accepted', 0)} accepted)")
+    return out
 
 
 class IncidentCheck:
-    def validate(self, req, fail) -> None:
+    def validate(self, req: Requirement, fail: Fail) -> None:
         if req.max_open is None or req.max_open < 0:
             raise fail("incident evidence needs 'max_open' (>= 0)")
 
-    def evaluate(self, req, session, mv) -> Outcome:
+    def evaluate(self, req: Requirement, session: Session, mv: ModelVersion) -> Outcome:
+        max_open = req.max_open or 0
         n_open = 0
         for inc in session.scalars(select(Incident).where(Incident.model_version_id == mv.id)):
             last = session.scalar(select(IncidentUpdate.status).where(IncidentUpdate.incident_id == inc.id)
                                   .order_by(IncidentUpdate.id.desc()).limit(1))
             n_open += last != CLOSED_INCIDENT
-        status = "pass" if n_open <= req.max_open else "fail"
-        return Outcome(req.id, req.evidence, status, n_open, {"max": req.max_open}, f"{n_open} open incident(s)")
+        status = "pass" if n_open <= max_open else "fail"
+        return Outcome(req.id, req.evidence, status, n_open, {"max": max_open}, f"{n_open} open incident(s)")
 
 
 CHECKS: dict[str, Check] = {
@@ -316,7 +605,7 @@ CHECKS: dict[str, Check] = {
 }
 
 
-def _applies(req: Requirement, tags: dict) -> bool:
+def _applies(req: Requirement, tags: dict[str, Any]) -> bool:
     return all(str(tags.get(k)) == str(v) for k, v in req.applies_when.items())
 
 
@@ -325,14 +614,15 @@ class PolicyReport:
     policy: str
     model: str
     outcomes: list[Outcome]
+    sha256: str = ""
 
     @property
     def passed(self) -> bool:
         return all(o.status in ("pass", "not-applicable") for o in self.outcomes)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
-            "policy": self.policy, "model": self.model, "passed": self.passed,
+            "policy": self.policy, "policy_sha256": self.sha256, "model": self.model, "passed": self.passed,
             "requirements": [o.as_dict() for o in self.outcomes],
         }
 
@@ -345,20 +635,20 @@ def check_policy(session: Session, mv: ModelVersion, policy: Policy) -> PolicyRe
                                     "applies_when does not match the model's tags"))
             continue
         outcomes.append(CHECKS[req.evidence].evaluate(req, session, mv))
-    return PolicyReport(f"{policy.name}@{policy.version}", f"{mv.model.name}@{mv.version}", outcomes)
+    return PolicyReport(policy.ref, f"{mv.model.name}@{mv.version}", outcomes, policy.sha256)
 
 
 def junit_xml(report: PolicyReport) -> str:
     """JUnit XML: one test case per requirement; fail and missing are failures."""
     import xml.etree.ElementTree as ET
 
-    failures = sum(o.status in ("fail", "missing") for o in report.outcomes)
+    failures = sum(o.status in BLOCKING for o in report.outcomes)
     skipped = sum(o.status == "not-applicable" for o in report.outcomes)
     suite = ET.Element("testsuite", name=f"govkit policy {report.policy}", tests=str(len(report.outcomes)),
                        failures=str(failures), errors="0", skipped=str(skipped))
     for o in report.outcomes:
         case = ET.SubElement(suite, "testcase", classname=f"{report.model}.{o.evidence}", name=o.id)
-        if o.status in ("fail", "missing"):
+        if o.status in BLOCKING:
             el = ET.SubElement(case, "failure", type=o.status, message=o.detail)
             el.text = f"value={o.value!r} threshold={o.threshold!r}"
         elif o.status == "not-applicable":

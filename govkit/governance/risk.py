@@ -27,11 +27,10 @@ from govkit.registry.tables import Evaluation, Metric, ModelVersion, RiskAssessm
 
 @functools.lru_cache(maxsize=1)
 def matrix() -> dict:
-    import yaml
-
     from govkit.resources import resource_dir
+    from govkit.yamlio import load_file
 
-    return yaml.safe_load((resource_dir("policies") / "risk-matrix.yaml").read_text())
+    return load_file(resource_dir("policies") / "risk-matrix.yaml", "risk matrix")
 
 
 def parse_level(value: str | int, axis: str) -> int:
@@ -87,6 +86,11 @@ def _copy(item: RiskItem) -> RiskItem:
 
 def add_item(session: Session, mv: ModelVersion, item: ItemInput) -> RiskAssessment:
     """Write a new revision holding the previous items plus ``item``."""
+    from govkit.phiguard import check_text
+
+    for name, value in (("hazard", item.hazard), ("situation", item.situation), ("harm", item.harm),
+                        *(("control", str(c.get("control", ""))) for c in item.controls)):
+        check_text(value, name)
     for c in item.controls:
         if c.get("evidence") is not None and session.get(Evaluation, int(c["evidence"])) is None:
             raise BadInput(f"control evidence {c['evidence']} is not a recorded evaluation")

@@ -7,6 +7,8 @@ attributes (coverage of those is computed by :mod:`govkit.governance.card`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from govkit.errors import BadInput
 
 TEXT, LIST = "text", "list"
@@ -26,7 +28,20 @@ CARD_SCHEMA: dict[str, str] = {
 }
 
 
-def validate_card(card: object, where: str = "card") -> dict:
+#: Fields that name the people, parties or licence responsible (never patients): not PHI-checked.
+PARTY_FIELDS = frozenset({"owners", "external_validation_party", "funding", "license"})
+
+
+def card_texts(card: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(field, text)`` of every free text a card holds that must be free of PHI."""
+    out = []
+    for key, value in card.items():
+        if key not in PARTY_FIELDS:
+            out += [(f"card field {key}", v) for v in (value if isinstance(value, list) else [value])]
+    return out
+
+
+def validate_card(card: object, where: str = "card") -> dict[str, Any]:
     """Check field names and types; :class:`BadInput` names the first problem."""
     if card in (None, {}):
         return {}

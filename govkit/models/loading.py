@@ -35,18 +35,38 @@ def _import_factory(entrypoint: str, base_dir: Path):
             sys.modules[mod_name] = module
             try:
                 spec.loader.exec_module(module)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 del sys.modules[mod_name]
-                raise BadInput(f"entrypoint {target} failed to import: {type(exc).__name__}: {exc}") from None
+                raise BadInput(f"entrypoint {target} failed to import: {_why(exc)}") from None
     else:
         try:
             module = importlib.import_module(target)
-        except ImportError as exc:
-            raise BadInput(f"entrypoint module {target!r} cannot be imported: {exc}") from None
+        except (Exception, SystemExit) as exc:
+            raise BadInput(f"entrypoint module {target!r} cannot be imported: {_why(exc)}") from None
     factory = getattr(module, func, None)
     if not callable(factory):
         raise BadInput(f"entrypoint {entrypoint!r}: {func!r} is not a function in {target}")
     return factory
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it called exit({exc.code!r})"
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+
+
+def load_state_dict(path: Path, map_location: str = "cpu") -> dict:
+    """A plain state dict (names to tensors) read with ``torch.load(weights_only=True)``; anything else is refused."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # pickle errors come in many types
+        raise BadInput(f"cannot load weights {path} safely: {str(exc).splitlines()[0]}") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise BadInput(f"weights {path} is not a plain state dict (parameter names to tensors)")
+    return state
 
 
 def build_network(spec: ModelSpec):
@@ -54,7 +74,10 @@ def build_network(spec: ModelSpec):
     import torch
 
     factory = _import_factory(spec.entrypoint, spec.base_dir)
-    net = factory()
+    try:
+        net = factory()
+    except (Exception, SystemExit) as exc:
+        raise BadInput(f"entrypoint {spec.entrypoint!r} failed: {_why(exc)}") from None
     if not isinstance(net, torch.nn.Module):
         raise BadInput(f"entrypoint {spec.entrypoint!r} returned {type(net).__name__}, not a torch.nn.Module")
     return net
@@ -70,12 +93,7 @@ def load_network(spec: ModelSpec, map_location: str = "cpu"):
         except (RuntimeError, ValueError) as exc:
             raise BadInput(f"{spec.artifact} is not a TorchScript archive: {str(exc).splitlines()[0]}") from None
     net = build_network(spec)
-    try:
-        state = torch.load(spec.weights, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - pickle errors come in many types
-        raise BadInput(f"cannot load weights {spec.weights} safely: {str(exc).splitlines()[0]}") from None
-    if not isinstance(state, dict):
-        raise BadInput(f"weights {spec.weights} is not a state_dict")
+    state = load_state_dict(spec.weights, map_location)
     try:
         net.load_state_dict(state)
     except RuntimeError as exc:

@@ -21,22 +21,28 @@ Keys (the interface scripts rely on)::
     card: {intended_use: ..., owners: [...], license: ...}
     tags: {risk_class: high}
 
-Relative paths resolve against the spec file's folder.
+Relative paths resolve against the spec file's folder.  A ``file.py``
+entrypoint must lie inside that folder; a ``package.module`` entrypoint must
+belong to an allow-listed installed package (:data:`ENTRYPOINT_PACKAGES`, plus
+the comma-separated ``GOVKIT_ENTRYPOINT_PACKAGES``).  The registered code is
+every ``.py`` file in the entrypoint file's folder (or the module's source
+file), hashed file by file (:meth:`ModelSpec.code_files`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from govkit.canonical import canonical_json
 from govkit.errors import BadInput
 
 TASKS = ("binary", "multiclass")
+ENTRYPOINT_PACKAGES = ("torchvision", "timm", "monai")
+ENV_ENTRYPOINT_PACKAGES = "GOVKIT_ENTRYPOINT_PACKAGES"
 TRAIN_KEYS = {"optimizer", "lr", "epochs", "batch_size", "weight_decay", "augment"}
 
 
@@ -99,6 +105,70 @@ class ModelSpec:
     def spec_sha256(self) -> str:
         return hashlib.sha256(canonical_json(self.raw)).hexdigest()
 
+    def code_files(self) -> dict[str, str]:
+        """SHA-256 of every source file of the entrypoint, by path (empty for TorchScript)."""
+        if self.entrypoint is None:
+            return {}
+        target = self.entrypoint.rpartition(":")[0]
+        if target.endswith(".py"):
+            folder = (self.base_dir / target).resolve().parent
+            files = sorted(p for p in folder.rglob("*.py")
+                           if not any(part.startswith((".", "__pycache__")) for part in p.relative_to(folder).parts))
+            return {p.relative_to(self.base_dir).as_posix(): _file_sha256(p) for p in files}
+        import importlib.util
+
+        found = importlib.util.find_spec(target)
+        if found is None or found.origin is None or not Path(found.origin).is_file():
+            raise BadInput(f"entrypoint module {target!r} has no source file to register")
+        return {f"module:{target}": _file_sha256(Path(found.origin))}
+
+    def code_sha256(self) -> str | None:
+        files = self.code_files()
+        return hashlib.sha256(canonical_json(files)).hexdigest() if files else None
+
+    def changed_file(self, artifact_sha256: str, code_files: dict[str, str] | None) -> str | None:
+        """The first registered file that changed since registration (None when none did)."""
+        if self.artifact_sha256() != artifact_sha256:
+            return ", ".join(str(p) for p in self.artifact_files())
+        if self.entrypoint is not None and code_files is None:
+            return f"{self.entrypoint} (registered before govkit hashed entrypoint code; register a new version)"
+        now = self.code_files()
+        for name in sorted(set(now) | set(code_files or {})):
+            if now.get(name) != (code_files or {}).get(name):
+                return name if name in now else f"{name} (removed)"
+        return None
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def allowed_entrypoint_packages() -> tuple[str, ...]:
+    extra = [p.strip() for p in os.environ.get(ENV_ENTRYPOINT_PACKAGES, "").split(",") if p.strip()]
+    return (*ENTRYPOINT_PACKAGES, *extra)
+
+
+def _check_entrypoint(entrypoint: str, base_dir: Path, where: str) -> None:
+    target, _, func = entrypoint.rpartition(":")
+    if not target or not func.isidentifier():
+        raise BadInput(f"{where}: entrypoint must be 'package.module:function' or 'file.py:function'")
+    if target.endswith(".py"):
+        path = Path(target)
+        inside = (base_dir / path).resolve()
+        if path.is_absolute() or ".." in path.parts or not inside.is_relative_to(base_dir.resolve()):
+            raise BadInput(f"{where}: entrypoint file {target} must lie inside the spec's folder")
+        if not inside.is_file():
+            raise BadInput(f"{where}: entrypoint file {target} not found")
+        return
+    if target.split(".")[0] not in allowed_entrypoint_packages():
+        raise BadInput(f"{where}: entrypoint module {target!r} is not in an allow-listed package "
+                       f"({', '.join(allowed_entrypoint_packages())}; extend with {ENV_ENTRYPOINT_PACKAGES}); "
+                       "put a file.py next to the spec instead")
+
 
 def _need(doc: dict, key: str, typ, where: str):
     if key not in doc:
@@ -133,8 +203,7 @@ def parse_spec(doc: Any, base_dir: Path, where: str = "model spec") -> ModelSpec
         artifact = _existing(base_dir, doc["artifact"], where, "artifact")
     else:
         entrypoint = str(doc["entrypoint"])
-        if ":" not in entrypoint:
-            raise BadInput(f"{where}: entrypoint must be 'package.module:function' or 'file.py:function'")
+        _check_entrypoint(entrypoint, base_dir, where)
         weights = _existing(base_dir, _need(doc, "weights", str, where), where, "weights")
     inp = _need(doc, "input", dict, where)
     channels = int(_need(inp, "channels", int, f"{where} input"))
@@ -173,13 +242,8 @@ def _existing(base: Path, rel: str, where: str, what: str) -> Path:
 
 
 def load_spec(path: str | Path) -> ModelSpec:
+    from govkit.yamlio import load_file
+
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise BadInput(f"cannot read spec {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        raise BadInput(f"{path}{line}: invalid YAML") from None
+    doc = load_file(path, "spec")
     return parse_spec(doc, path.resolve().parent, str(path))

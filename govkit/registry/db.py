@@ -143,14 +143,19 @@ class Registry:
     """A handle on one registry database.
 
     Sessions are explicit: use :meth:`unit_of_work`, which commits on success
-    and rolls back on error.
+    and rolls back on error.  Every row a unit of work inserts is bound into
+    the audit chain (:mod:`govkit.registry.audit`).
     """
 
     url: str
     engine: Engine
 
     def __post_init__(self) -> None:
+        from govkit.registry.audit import bind_pending_rows, track_new_rows
+
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "after_flush", lambda session, _ctx: track_new_rows(session, session.new))
+        event.listen(self._sessions, "before_commit", bind_pending_rows)
 
     @contextlib.contextmanager
     def unit_of_work(self) -> Iterator[Session]:

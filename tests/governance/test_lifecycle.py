@@ -28,8 +28,10 @@ def evaluated(cli, registry, lesion_spec, lesion_data, tmp_path):
     return db
 
 
-def test_promotion_refused_without_approvals_then_allowed(cli, evaluated):
+def test_promotion_refused_without_approvals_then_allowed(cli, evaluated, make_signer):
     db = evaluated
+    lead = make_signer(db, "Dr. A. Lovelace", "clinical-lead")
+    qm = make_signer(db, "G. Hopper", "quality-manager")
     res = cli("--db", db, "model", "promote", "lesion-cnn@1.0", "--to", "approved", "--json")
     assert res.code == 2 and "can move to validated" in res.err  # no skipping states
     res = cli("--db", db, "model", "promote", "lesion-cnn@1.0", "--to", "validated", "--json")
@@ -38,15 +40,15 @@ def test_promotion_refused_without_approvals_then_allowed(cli, evaluated):
     assert res.code == 1
     assert res.json()["allowed"] is False and "sign-off (missing)" in res.json()["reason"]
     assert cli("--db", db, "approve", "lesion-cnn@1.0", "--role", "clinical-lead", "--decision", "approve",
-               "--meaning", "clinical validation reviewed", "--signer", "Dr. A. Lovelace").code == 0
+               "--meaning", "clinical validation reviewed", "--key", lead.key).code == 0
     res = cli("--db", db, "model", "promote", "lesion-cnn@1.0", "--to", "approved", "--json")
     assert res.code == 1 and "sign-off (fail)" in res.json()["reason"]
     assert cli("--db", db, "approve", "lesion-cnn@1.0", "--role", "quality-manager", "--decision", "approve",
-               "--meaning", "QMS release").code == 0
+               "--meaning", "QMS release", "--key", qm.key).code == 0
     assert cli("--db", db, "model", "promote", "lesion-cnn@1.0", "--to", "approved").code == 0
     # an open incident blocks deployment; closing it unblocks
     inc = cli("--db", db, "incident", "report", "lesion-cnn@1.0", "--description", "missed lesion",
-              "--case-ref", "CASE-17", "--severity", "high", "--json").json()["id"]
+              "--case-ref", "case-7f3a91c2", "--severity", "high", "--json").json()["id"]
     assert cli("--db", db, "model", "promote", "lesion-cnn@1.0", "--to", "deployed").code == 1
     assert cli("--db", db, "incident", "triage", str(inc), "--note", "reproduced").code == 0
     assert cli("--db", db, "incident", "close", str(inc), "--note", "threshold recalibrated").code == 0
@@ -57,7 +59,7 @@ def test_promotion_refused_without_approvals_then_allowed(cli, evaluated):
     assert [h["to"] for h in hist["history"]] == ["draft", "validated", "approved", "deployed"]
     actions = [e["action"] for e in cli("--db", db, "audit", "log", "--json").json()["events"]]
     assert actions == [
-        "model.register", "evaluation.performance", "policy.attach",
+        "model.register", "evaluation.performance", "policy.attach", "signer.add", "signer.add",
         "model.promote", "model.promote.refused", "approval.sign", "model.promote.refused", "approval.sign",
         "model.promote", "incident.report", "model.promote.refused", "incident.triaged", "incident.closed",
         "model.promote",
@@ -67,9 +69,10 @@ def test_promotion_refused_without_approvals_then_allowed(cli, evaluated):
     assert cli("--db", db, "model", "promote", "lesion-cnn@1.0", "--to", "retired").code == 2
 
 
-def test_approval_needs_meaning(cli, evaluated):
-    res = cli("--db", evaluated, "approve", "lesion-cnn@1.0", "--role", "x", "--decision", "approve",
-              "--meaning", "  ")
+def test_approval_needs_meaning(cli, evaluated, make_signer):
+    lead = make_signer(evaluated, "Dr. A. Lovelace", "clinical-lead")
+    res = cli("--db", evaluated, "approve", "lesion-cnn@1.0", "--role", "clinical-lead", "--decision", "approve",
+              "--meaning", "  ", "--key", lead.key)
     assert res.code == 2 and "21 CFR 11.50" in res.err
 
 

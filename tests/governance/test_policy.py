@@ -23,24 +23,56 @@ def _model(session, tags=None) -> m.ModelVersion:
     return mv
 
 
-def _evaluation(session, mv, kind, name, value, **params):
+def _evaluation(session, mv, kind, name, value, *, ci=0.01, status="ok", n=100, **params):
     ev = m.Evaluation(model_version_id=mv.id, kind=kind, config={}, device="cpu", software={}, created_by="t")
     session.add(ev)
     session.flush()
-    session.add(m.Metric(evaluation_id=ev.id, name=name, value=value, ci_low=value - 0.01,
-                         ci_high=value + 0.01, n=100, params=params))
+    lo, hi = (None, None) if ci is None else (value - ci, value + ci)
+    session.add(m.Metric(evaluation_id=ev.id, name=name, value=value, ci_low=lo, ci_high=hi, n=n, params=params,
+                         status=status))
+    session.flush()
 
 
-def _training_data(session, mv, options):
+_KEYS: dict[str, object] = {}
+
+
+def _signer_key(session, name, roles):
+    """An in-session roster entry with a fresh Ed25519 key."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from govkit.governance.signatures import add_signer
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    add_signer(session, name, list(roles), pem)
+    return key
+
+
+def _sign(session, mv, name, role, decision, key=None):
+    from govkit.governance.signatures import sign_approval
+
+    key = key or _signer_key(session, name, [role])
+    sign_approval(session, mv, key, role=role, decision=decision, meaning="reviewed")
+    return key
+
+
+def _training_data(session, mv, options, *, n_failed=0, verified=True):
+    from govkit.registry.audit import append_event
+
     now = dt.datetime.now(dt.timezone.utc)
     session.add(m.DeidRun(id="run-1", profile_revision="2024b", options=options, key_fingerprint="f", counts={},
-                          n_files=1, n_ok=1, n_failed=0, n_skipped=0, software={}, started_at=now,
-                          finished_at=now, created_by="t"))
+                          n_files=5, n_ok=5 - n_failed, n_failed=n_failed, n_skipped=0, software={},
+                          started_at=now, finished_at=now, created_by="t"))
     dv = m.DatasetVersion(dataset=m.Dataset(name="d"), version="1", content_sha256="0" * 64, manifest={},
                           deid_run_id="run-1", created_by="t")
     session.add(dv)
     session.flush()
     session.add(m.ModelTrainingData(model_version_id=mv.id, dataset_version_id=dv.id))
+    if verified is not None:
+        append_event(session, "deid.verify", "deid_run", "run-1",
+                     {"ok": verified, "n_findings": 0 if verified else 1, "n_accepted": 0})
+    return dv
 
 
 def _incident(session, mv, closed):
@@ -52,18 +84,36 @@ def _incident(session, mv, closed):
         session.add(m.IncidentUpdate(incident_id=inc.id, status="closed", actor="t"))
 
 
+def _data_audit(session, mv, overlap):
+    from govkit.evidence.metric import MetricValue
+
+    dv = _training_data(session, mv, [])
+    metric = MetricValue("patient_overlap", overlap, None, None, 100, {"against": "d-test@1", "role": "test"})
+    session.add(m.DataAudit(dataset_version_id=dv.id, against=["d-test@1"],
+                            result={"metrics": [metric.as_dict()]}, sha256="0" * 64, created_by="t"))
+
+
 # evidence kind -> (requirement YAML, setup giving a pass, setup giving a fail); no setup = missing
+METRIC_CASES = {
+    "performance": ("{id: r, evidence: performance, metric: auroc, min: 0.8}", "auroc", 0.9, 0.7, {}),
+    "privacy": ("{id: r, evidence: privacy, metric: auc, where: {attack: rmia}, max: 0.6}", "auc", 0.55, 0.7,
+                {"attack": "rmia"}),
+    "robustness": ("{id: r, evidence: robustness, metric: accuracy, where: {attack: pgd-linf, eps: 0.0039}, "
+                   "min: 0.5}", "accuracy", 0.6, 0.3, {"attack": "pgd-linf", "eps": 0.0039}),
+    "explainability": ("{id: r, evidence: explainability, metric: passed, where: {check: localisation, "
+                       "method: grad-cam}, min: 1}", "passed", 1.0, 0.0,
+                       {"check": "localisation", "method": "grad-cam"}),
+}
 CASES = {
-    **{kind: (f"{{id: r, evidence: {kind}, metric: auc, where: {{attack: rmia}}, max: 0.6}}",
-              lambda s, mv, k=kind: _evaluation(s, mv, k, "auc", 0.55, attack="rmia"),
-              lambda s, mv, k=kind: _evaluation(s, mv, k, "auc", 0.7, attack="rmia"))
-       for kind in ("performance", "privacy", "robustness", "explainability")},
+    **{kind: (req, lambda s, mv, k=kind, n=name, v=good, p=params: _evaluation(s, mv, k, n, v, **p),
+              lambda s, mv, k=kind, n=name, v=bad, p=params: _evaluation(s, mv, k, n, v, **p))
+       for kind, (req, name, good, bad, params) in METRIC_CASES.items()},
+    "data": ("{id: r, evidence: data, metric: patient_overlap, where: {role: test}, max: 0}",
+             lambda s, mv: _data_audit(s, mv, 0), lambda s, mv: _data_audit(s, mv, 3)),
     "card": ("{id: r, evidence: card, fields: [intended_use, owners]}", None, None),
     "approval": ("{id: r, evidence: approval, roles: [clinical-lead]}",
-                 lambda s, mv: s.add(m.Approval(model_version_id=mv.id, signer="a", role="clinical-lead",
-                                                decision="approve", meaning="ok")),
-                 lambda s, mv: s.add(m.Approval(model_version_id=mv.id, signer="a", role="clinical-lead",
-                                                decision="reject", meaning="no"))),
+                 lambda s, mv: _sign(s, mv, "A. Lead", "clinical-lead", "approve"),
+                 lambda s, mv: _sign(s, mv, "A. Lead", "clinical-lead", "reject")),
     "deid": ("{id: r, evidence: deid, options: [clean-descriptors]}",
              lambda s, mv: _training_data(s, mv, ["clean-descriptors"]),
              lambda s, mv: _training_data(s, mv, [])),
@@ -98,6 +148,8 @@ def _outcome_cases():
 
 @pytest.mark.parametrize(("kind", "state"), list(_outcome_cases()))
 def test_check_outcomes(registry, kind, state):
+    if kind == "data":
+        pytest.importorskip("govkit.data.records", reason="data_metrics is written by the dataset audit (E5)")
     req, good, bad = CASES[kind]
     if kind == "card":  # the card lives in the spec: vary the requirement instead
         req = {"pass": req, "fail": "{id: r, evidence: card, fields: [caveats_and_limitations]}"}[state]
@@ -119,7 +171,8 @@ def test_not_applicable_when_tags_do_not_match(registry):
 
 def test_latest_matching_metric_with_float_selector(registry):
     policy = parse_policy("name: p\nversion: 1\nrequirements:\n"
-                          "  - {id: r, evidence: robustness, metric: accuracy, where: {attack: pgd-linf, eps: 0.0039}, min: 0.5}\n")
+                          "  - {id: r, evidence: robustness, metric: accuracy, where: {attack: pgd-linf, eps: 0.0039}, "
+                          "min: 0.5}\n")
     with registry.unit_of_work() as s:
         mv = _model(s)
         _evaluation(s, mv, "robustness", "accuracy", 0.1, attack="pgd-linf", eps=0.0078)
@@ -128,13 +181,30 @@ def test_latest_matching_metric_with_float_selector(registry):
     assert out.status == "pass" and out.value == pytest.approx(0.6)
 
 
-@pytest.mark.parametrize("text,message", [
+PRE = "name: p\nversion: 1\nrequirements:\n"
+
+
+@pytest.mark.parametrize(("text", "message"), [
     ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: vibes}\n", "line 4: evidence must be"),
     ("name: p\nversion: 1\nrequirements:\n  - id: a\n    evidence: performance\n    min: 0.5\n", "line 4: performance evidence needs 'metric'"),
     ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: card, fields: [x], colour: red}\n", "line 4: unknown key"),
     ("name: p\nrequirements: []\n", "missing key 'version'"),
     ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: card, fields: [x]\n", "invalid YAML"),
-    ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: performance, metric: auc, min: high}\n", "must be a number"),
+    ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: performance, metric: auroc, min: high}\n",
+     "must be a finite number"),
+    ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: performance, metric: aurocc, min: 0.9}\n",
+     "line 4: unknown performance metric 'aurocc'"),
+    (PRE + "  - {id: a, evidence: privacy, metric: auc, where: {atack: rmia}, max: 1}\n",
+     "line 4: unknown 'where' key 'atack'"),
+    (PRE + "  - {id: a, evidence: privacy, metric: auc, where: {attack: rmai}, max: 1}\n",
+     "line 4: unknown 'where' attack 'rmai'"),
+    (PRE + "  - {id: a, evidence: data, metric: patient_overlap, where: {role: tset}, max: 0}\n",
+     "line 4: unknown 'where' role 'tset'"),
+    (PRE + "  - {id: a, evidence: performance, metric: auroc, min: 0.9, on: mean}\n",
+     "line 4: 'on' must be one of ci, point"),
+    ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: card, fields: [intended_usage]}\n",
+     "line 4: unknown card field"),
+    ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: approval, roles: [Janitor]}\n", "line 4: role names"),
 ])
 def test_malformed_policy_names_the_line(text, message):
     with pytest.raises(BadInput, match=message):
@@ -158,7 +228,7 @@ def test_cli_check_json_junit_and_audit(cli, registry, tmp_path):
     assert [(r["id"], r["status"]) for r in body["requirements"]] == [("auc", "pass"), ("rmia", "missing"),
                                                                       ("card", "pass")]
     assert body["requirements"][0]["value"] == pytest.approx(0.95)
-    assert body["requirements"][0]["threshold"] == {"min": 0.9}
+    assert body["requirements"][0]["threshold"] == {"min": 0.9, "on": "ci"}
     suite = ET.parse(junit).getroot()
     assert suite.get("tests") == "3" and suite.get("failures") == "1"
     assert suite.find("testcase[@name='rmia']/failure").get("type") == "missing"
