@@ -114,56 +114,65 @@ def _model_context(ev: dict) -> dict:
     return ctx
 
 
-def _render(registry, session, kind: str, subject: str, template: str, title: str, evidence: dict, context: dict,
-            out: Path, when: dt.datetime) -> dict:
+TEMPLATES = {"model-card": "model_card.html", "audit": "audit.html", "deid": "deid.html"}
+
+
+def _context(kind: str, ev: dict, when: dt.datetime) -> dict:
+    if kind == "deid":
+        return {"ev": ev, "summary": summary.deid_summary(ev), "action_legend": ACTION_LEGEND}
+    ctx = _model_context(ev)
+    ctx["summary"] = summary.card_summary(ev) if kind == "model-card" else summary.audit_summary(ev, when)
+    return ctx
+
+
+def render_document(kind: str, evidence: dict, title: str, when: dt.datetime, out: Path) -> dict:
+    """Render one report from its evidence dict (no registry access): the PDF, its ID and the fetcher's log."""
+    doc_id = document_id(kind, evidence)
+    html = render_html(TEMPLATES[kind], {**_context(kind, evidence, when), "title": title, "doc_id": doc_id,
+                                         "doc_kind": KIND_NAMES[kind], "created": when.isoformat(),
+                                         "chain": evidence["audit_chain"], "template_version": TEMPLATE_VERSION,
+                                         "govkit_version": __version__})
+    pdf, fetcher = write_pdf(html, out, evidence_json=evidence_bytes(evidence), when=when)
+    return {"kind": kind, "path": str(out), "pdf_sha256": sha256_hex(pdf), "document_id": doc_id,
+            "refused_urls": fetcher.refused, "fetched": fetcher.served}
+
+
+def _render(session, kind: str, subject: str, title: str, evidence: dict, out: Path, when: dt.datetime) -> dict:
     from govkit.registry.audit import append_event, current_actor
     from govkit.registry.tables import Report
 
-    doc_id = document_id(kind, evidence)
-    html = render_html(template, {**context, "title": title, "doc_id": doc_id, "doc_kind": KIND_NAMES[kind],
-                                  "created": when.isoformat(),
-                                  "chain": evidence["audit_chain"], "template_version": TEMPLATE_VERSION,
-                                  "govkit_version": __version__})
-    pdf, fetcher = write_pdf(html, out, evidence_json=evidence_bytes(evidence), when=when)
-    sha = sha256_hex(pdf)
-    session.add(Report(kind=kind, subject=subject, pdf_sha256=sha, template_version=TEMPLATE_VERSION,
+    res = render_document(kind, evidence, title, when, out)
+    session.add(Report(kind=kind, subject=subject, pdf_sha256=res["pdf_sha256"], template_version=TEMPLATE_VERSION,
                        path=str(out), created_by=current_actor()))
     append_event(session, "report.render", "report", subject,
-                 {"kind": kind, "pdf_sha256": sha, "document_id": doc_id, "refused_urls": len(fetcher.refused)})
-    return {"kind": kind, "subject": subject, "path": str(out), "pdf_sha256": sha, "document_id": doc_id,
-            "refused_urls": fetcher.refused, "fetched": fetcher.served}
+                 {"kind": kind, "pdf_sha256": res["pdf_sha256"], "document_id": res["document_id"],
+                  "refused_urls": len(res["refused_urls"])})
+    return {**res, "subject": subject}
 
 
 def model_card(registry, ref: str, out: Path) -> dict:
     from govkit.registry.lookup import model_version
 
     with registry.unit_of_work() as s:
-        mv = model_version(s, ref)
-        ev = model_evidence(s, mv)
-        when = _when(s, ev)
-        ctx = {**_model_context(ev), "summary": summary.card_summary(ev)}
-        return _render(registry, s, "model-card", ref, "model_card.html", f"Model card: {ref}", ev, ctx, out, when)
+        ev = model_evidence(s, model_version(s, ref))
+        return _render(s, "model-card", ref, f"Model card: {ref}", ev, out, _when(s, ev))
 
 
 def audit_report(registry, ref: str, out: Path) -> dict:
     from govkit.registry.lookup import model_version
 
     with registry.unit_of_work() as s:
-        mv = model_version(s, ref)
-        ev = model_evidence(s, mv)
-        when = _when(s, ev)
-        ctx = {**_model_context(ev), "summary": summary.audit_summary(ev, when)}
-        return _render(registry, s, "audit", ref, "audit.html", f"Audit report: {ref}", ev, ctx, out, when)
+        ev = model_evidence(s, model_version(s, ref))
+        return _render(s, "audit", ref, f"Audit report: {ref}", ev, out, _when(s, ev))
 
 
 def deid_report(registry, run_id: str, out: Path) -> dict:
     from govkit.registry.lookup import deid_run
 
     with registry.unit_of_work() as s:
-        ev = deid_evidence(s, deid_run(s, run_id))
-        return _render(registry, s, "deid", run_id, "deid.html", f"De-identification report: run {run_id[:8]}",
-                       ev, {"ev": ev, "summary": summary.deid_summary(ev), "action_legend": ACTION_LEGEND}, out,
-                       _deid_when(ev))
+        run = deid_run(s, run_id)
+        ev = deid_evidence(s, run)
+        return _render(s, "deid", run.id, f"De-identification report: run {run.id[:8]}", ev, out, _deid_when(ev))
 
 
 def export(registry, ref: str, fmt: str, out: Path, *, sign_key: Path | None = None,
