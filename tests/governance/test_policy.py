@@ -245,3 +245,24 @@ def test_shipped_default_policy_loads():
 
     pol = load_policy(resource_dir("policies") / "deployment-default.yaml")
     assert {r.evidence for r in pol.requirements} == set(EVIDENCE)
+
+
+@pytest.mark.parametrize(("kw", "message"), [
+    ({"n_failed": 4}, "run run-1 has 4 failed file(s)"),
+    ({"verified": False}, "found residual PHI (1 finding(s), 0 accepted)"),
+    ({"verified": None}, "has no recorded 'deid verify'"),
+])
+def test_deid_run_with_failures_or_findings_does_not_conform(registry, kw, message):
+    """A training set from a run with failed files or an unclean (or missing) verify is not conforming."""
+    out = _run(registry, CASES["deid"][0], lambda s, mv: _training_data(s, mv, ["clean-descriptors"], **kw))
+    assert out.status == "fail" and message in out.detail, out
+
+
+def test_newest_verify_decides(registry):
+    from govkit.registry.audit import append_event
+
+    def setup(s, mv):
+        _training_data(s, mv, ["clean-descriptors"], verified=True)
+        append_event(s, "deid.verify", "deid_run", "run-1", {"ok": False, "n_findings": 2, "n_accepted": 1})
+
+    assert _run(registry, CASES["deid"][0], setup).status == "fail"
