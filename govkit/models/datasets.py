@@ -66,6 +66,11 @@ class ImageData:
         return len(self.labels)
 
     @property
+    def paths(self) -> list[Path] | None:
+        """The image files of a CSV manifest, in row order (None for an NPZ)."""
+        return None if self._paths is None else list(self._paths)
+
+    @property
     def has_masks(self) -> bool:
         return self._masks is not None or bool(self._mask_paths and any(self._mask_paths))
 

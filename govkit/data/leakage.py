@@ -1,0 +1,100 @@
+"""Leakage between splits: shared patients, exact and near-duplicate images.
+
+The split under audit (DATA) is compared with each OTHER split.  A pair
+inside DATA is a duplicate *within* the dataset (reported under balance and
+warnings: it inflates the data, it does not leak); a pair between DATA and an
+OTHER is leakage.  Pairs between two OTHER splits are not searched.
+
+Exact duplicates are found by digest (:mod:`govkit.data.hashing`); the
+near-duplicate search runs once per distinct image (exact copies collapsed),
+so a thousand copies of one image cost one search, and every pair is then
+expanded back to the images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from govkit.data.hashing import Signatures, embed
+from govkit.data.index import bucket_pairs, near_pairs
+from govkit.models.datasets import ImageData
+
+#: Cosine distance (1 − cos) under which two images are near-duplicates;
+#: calibrated in tests/data/test_leakage.py (planted copies ≤ 0.10 on the
+#: example task, the closest unrelated pair ≥ 0.25).
+DEFAULT_THRESHOLD = 0.15
+
+
+@dataclass
+class Split:
+    key: str  # the name pairs are reported under
+    data: ImageData
+    sig: Signatures
+
+
+@dataclass
+class PairSet:
+    """Pairs of one kind between DATA and one split (or within DATA)."""
+
+    patient: list[dict[str, Any]] = field(default_factory=list)
+    duplicate: list[dict[str, Any]] = field(default_factory=list)
+    near: list[dict[str, Any]] = field(default_factory=list)
+
+
+def patient_overlap(a: Split, b: Split) -> list[dict[str, Any]] | None:
+    """One entry per patient present in both splits (None when either has no patient IDs)."""
+    if a.data.patient_id is None or b.data.patient_id is None:
+        return None
+    pa, pb = a.data.patient_id.astype(str), b.data.patient_id.astype(str)
+    common, ia, ib = np.intersect1d(pa, pb, return_indices=True)  # first occurrence of each
+    return [{"kind": "patient", "a": f"{a.key}[{i}]", "b": f"{b.key}[{j}]", "distance": None, "patient": str(p)}
+            for p, i, j in zip(common, ia, ib, strict=True)]
+
+
+def image_pairs(splits: list[Split], threshold: float, *, method: str = "auto",
+                seed: int = 0) -> tuple[dict[int, PairSet], dict[str, Any]]:
+    """Exact and near-duplicate pairs of ``splits[0]`` with itself (key 0) and each other split (key k)."""
+    sizes = [len(s.data) for s in splits]
+    owner = np.repeat(np.arange(len(splits)), sizes)
+    local = np.concatenate([np.arange(n) for n in sizes]) if sizes else np.zeros(0, int)
+    digest = np.concatenate([s.sig.digest for s in splits])
+    coeffs = np.concatenate([s.sig.coeffs for s in splits])
+    flat = np.concatenate([s.sig.flat for s in splits])
+    _, rep, group = np.unique(digest, return_index=True, return_inverse=True)
+    group = group.reshape(-1)
+    # members of each group, in image order
+    order = np.argsort(group, kind="stable")
+    starts = np.searchsorted(group[order], np.arange(len(rep)))
+    counts = np.bincount(group, minlength=len(rep))
+    in_first = np.bincount(group, weights=(owner == 0), minlength=len(rep)) > 0
+    out: dict[int, PairSet] = {k: PairSet() for k in range(len(splits))}
+
+    def add(kind: str, i: np.ndarray, j: np.ndarray, dist: np.ndarray) -> None:
+        for a, b, d in zip(i.tolist(), j.tolist(), dist.tolist(), strict=True):
+            oa, ob = owner[a], owner[b]
+            if oa != 0:
+                a, b, oa, ob = b, a, ob, oa
+            if oa != 0:
+                continue
+            entry = {"kind": kind, "a": f"{splits[0].key}[{local[a]}]",
+                     "b": f"{splits[ob].key}[{local[b]}]", "distance": round(float(d), 6)}
+            target = out[int(ob)]
+            (target.duplicate if kind == "duplicate" else target.near).append(entry)
+
+    # exact duplicates: every pair inside a group of identical images
+    a, b = bucket_pairs(group)
+    add("duplicate", a, b, np.zeros(len(a)))
+    # near duplicates between distinct images (group representatives)
+    emb = embed(coeffs[rep], flat[rep])
+    gi, gj, dist, used = near_pairs(emb, in_first, threshold, method=method, seed=seed)
+    for g1, g2, d in zip(gi.tolist(), gj.tolist(), dist.tolist(), strict=True):
+        m1 = order[starts[g1]: starts[g1] + counts[g1]]
+        m2 = order[starts[g2]: starts[g2] + counts[g2]]
+        i, j = np.meshgrid(m1, m2, indexing="ij")
+        add("near-duplicate", i.ravel(), j.ravel(), np.full(i.size, d))
+    info = {"method": used, "threshold": threshold, "distinct_images": len(rep),
+            "flat_images": int(flat.sum())}
+    return out, info
