@@ -31,8 +31,8 @@ lint: $(STAMP)
 benchmarks: $(STAMP)
 	$(PY) benchmarks/audit_verify.py --events 10000
 	$(PY) benchmarks/deid_throughput.py --files 40 --repeats 1
-	$(PY) benchmarks/explain_speed.py --device cpu --n 8
-	$(PY) benchmarks/pixels_recall.py --cases 4 --engines rapidocr --no-presidio
+	$(PY) benchmarks/explain_speed.py --device cpu --n 2
+	$(PY) benchmarks/pixels_recall.py --cases 2 --engines rapidocr --no-presidio
 
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash examples/demo.sh
