@@ -22,6 +22,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config):
+    """Under pytest-xdist, each worker gets its share of the cores for PyTorch/OpenMP
+    (by default every worker would start one thread per core, and they would contend)."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(workers))))
+
+
 def _load_example(name: str, path: Path):
     import importlib.util
 
