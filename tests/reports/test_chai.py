@@ -12,7 +12,7 @@ from govkit.reports import chai
 DATA = Path(__file__).parent / "data" / "chai"
 EXAMPLES = sorted(DATA.glob("example-*.xml"))
 REF = "lesion-cnn@1.0"
-PASS = "correct horse battery"
+PHRASE = "correct horse battery"
 
 
 def test_both_chai_examples_validate_offline():
@@ -99,7 +99,7 @@ def _signer(db: str, tmp_path: Path, name: str = "Ada Lovelace") -> Path:
     from govkit.registry import open_registry
 
     key = tmp_path / f"{name.split()[0].lower()}.key"
-    pub, _ = keygen(key, PASS.encode())
+    pub, _ = keygen(key, PHRASE.encode())
     reg = open_registry(db)
     try:
         with reg.unit_of_work() as s:
@@ -110,7 +110,7 @@ def _signer(db: str, tmp_path: Path, name: str = "Ada Lovelace") -> Path:
 
 
 def test_signed_export_verifies_and_an_edited_one_does_not(cli, evaluated, tmp_path, monkeypatch):
-    monkeypatch.setenv("GOVKIT_SIGNING_PASSPHRASE", PASS)
+    monkeypatch.setenv("GOVKIT_SIGNING_PASSPHRASE", PHRASE)
     key = _signer(evaluated, tmp_path)
     out = tmp_path / "signed.xml"
     res = cli("--db", evaluated, "report", "export", REF, "--format", "chai-xml", "-o", out, "--sign", "--key", key,
@@ -152,9 +152,9 @@ def test_signed_export_verifies_and_an_edited_one_does_not(cli, evaluated, tmp_p
 def test_signing_with_a_key_outside_the_roster_is_refused(cli, evaluated, tmp_path, monkeypatch):
     from govkit.governance.signatures import keygen
 
-    monkeypatch.setenv("GOVKIT_SIGNING_PASSPHRASE", PASS)
+    monkeypatch.setenv("GOVKIT_SIGNING_PASSPHRASE", PHRASE)
     key = tmp_path / "stranger.key"
-    keygen(key, PASS.encode())
+    keygen(key, PHRASE.encode())
     out = tmp_path / "card.xml"
     res = cli("--db", evaluated, "report", "export", REF, "--format", "chai-xml", "-o", out, "--sign", "--key", key)
     assert res.code == 2 and "roster" in res.err and not out.exists()
