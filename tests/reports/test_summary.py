@@ -155,3 +155,15 @@ def test_advice_names_only_options_that_exist():
                 assert advice.rsplit(" ", 1)[-1] in OPTIONS, advice
     assert set(hipaa.REMEDY_OPTIONS) <= OPTIONS.keys()
     assert len(hipaa.IDENTIFIERS) == 18
+
+
+def test_heatmap_numbers_meet_wcag_aa_on_every_cell_colour():
+    import matplotlib
+
+    from govkit.reports import charts
+
+    cmap = matplotlib.colormaps[charts.HEATMAP]
+    for v in (i / 100 for i in range(101)):
+        bg = cmap(v)[:3]
+        assert charts.contrast(charts.text_colour(bg), bg) >= 4.5, v
+    assert charts.contrast((1.0, 1.0, 1.0), (1.0, 1.0, 0.0)) < 4.5  # white on yellow: what the issue reported
