@@ -100,13 +100,23 @@ govkit risk add lesion-cnn@1.0 --hazard "Missed lesion on low-contrast acquisiti
   --severity S4 --probability P3 --control "Second reader for site B" --control-evidence "$perf_eval" \
   --residual-severity S4 --residual-probability P1
 govkit risk suggest lesion-cnn@1.0
+# Each signer makes a passphrase-encrypted Ed25519 key; an administrator registers the public
+# half with the signer's roles.  The passphrase comes from a prompt, or (automation, this demo)
+# GOVKIT_SIGNING_PASSPHRASE.
+export GOVKIT_SIGNING_PASSPHRASE="demo only: use the prompt for real signatures"
+mkdir -p "$OUT/keys"
+govkit signer keygen "$OUT/keys/hopper.key"
+govkit signer keygen "$OUT/keys/lovelace.key"
+govkit signer add "Dr. Grace Hopper" --role clinical-lead --public-key "$OUT/keys/hopper.key.pub"
+govkit signer add "Ada Lovelace" --role quality-manager --public-key "$OUT/keys/lovelace.key.pub"
 govkit approve lesion-cnn@1.0 --role clinical-lead --decision approve \
-  --meaning "Clinical performance and risk controls reviewed" --signer "Dr. Grace Hopper"
+  --meaning "Clinical performance and risk controls reviewed" --key "$OUT/keys/hopper.key"
 govkit approve lesion-cnn@1.0 --role quality-manager --decision approve \
-  --meaning "Release under the QMS" --signer "Ada Lovelace"
+  --meaning "Release under the QMS" --key "$OUT/keys/lovelace.key"
+unset GOVKIT_SIGNING_PASSPHRASE
 govkit model promote lesion-cnn@1.0 --to approved
 incident=$(govkit incident report lesion-cnn@1.0 --description "Lesion missed at the image border" \
-  --case-ref CASE-0017 --severity high --json | python -c "import json,sys; print(json.load(sys.stdin)['id'])")
+  --case-ref case-7f3a91c2 --severity high --json | python -c "import json,sys; print(json.load(sys.stdin)['id'])")
 govkit model promote lesion-cnn@1.0 --to deployed || echo "-> deployment blocked by the open incident"
 govkit incident triage "$incident" --note "Reproduced; lesion partly outside the tissue disc"
 govkit incident close "$incident" --note "Out of intended use; caveat added to the card"
@@ -119,13 +129,14 @@ govkit report model-card lesion-cnn@1.0 -o "$OUT/reports/model-card.pdf"
 govkit report audit lesion-cnn@1.0 -o "$OUT/reports/audit-report.pdf"
 govkit report export lesion-cnn@1.0 --format mct-json -o "$OUT/reports/model-card.mct.json"
 
-step "Audit chain: verify"
+step "Audit chain: verify (links, every row re-hashed, every signature)"
 govkit audit verify
 
 printf '\nDemo finished. Outputs in %s:\n' "$OUT"
 printf '  registry:            %s\n' "$GOVKIT_HOME/registry.sqlite"
 printf '  de-identified data:  %s\n' "$OUT/deidentified"
 printf '  de-id run report:    %s\n' "$OUT/deid-report.json"
+printf '  signing keys:        %s\n' "$OUT/keys"
 printf '  PDF reports:         %s\n' "$OUT/reports/deid-report.pdf" "$OUT/reports/model-card.pdf" "$OUT/reports/audit-report.pdf"
 printf '  example model:       %s\n' "$OUT/models/lesion-cnn/model.yaml"
 printf '  policy JUnit XML:    %s\n' "$OUT/shortcut-junit.xml"

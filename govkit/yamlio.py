@@ -103,6 +103,10 @@ class _Limits:
         return total
 
 
+def _line(ev: yaml.Event) -> int:
+    return ev.start_mark.line + 1 if ev.start_mark is not None else 1
+
+
 def _scan_events(text: str, source: str, max_aliases: int, max_depth: int) -> None:
     """Scan the event stream (no recursion, no expansion): too many aliases, too deep."""
     n_alias = depth = 0
@@ -110,11 +114,11 @@ def _scan_events(text: str, source: str, max_aliases: int, max_depth: int) -> No
         if isinstance(ev, yaml.AliasEvent):
             n_alias += 1
             if n_alias > max_aliases:
-                raise BadInput(f"{source} line {ev.start_mark.line + 1}: more than {max_aliases} aliases")
+                raise BadInput(f"{source} line {_line(ev)}: more than {max_aliases} aliases")
         elif isinstance(ev, yaml.CollectionStartEvent):
             depth += 1
             if depth > max_depth:
-                raise BadInput(f"{source} line {ev.start_mark.line + 1}: nesting deeper than {max_depth} levels")
+                raise BadInput(f"{source} line {_line(ev)}: nesting deeper than {max_depth} levels")
         elif isinstance(ev, yaml.CollectionEndEvent):
             depth -= 1
 

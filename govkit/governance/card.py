@@ -11,7 +11,7 @@ Coverage is honest: :func:`hti1_coverage` reports, for each of the 31
 attributes (``policies/hti1-source-attributes.yaml``), whether it is answered
 and by which card field or recorded evidence; "validity in external data" is
 answered only by a performance evaluation on a dataset registered as external
-(``manifest["external"]``).  EU AI Act Annex IV items 7 and 8 are evidenced
+(its datasheet says ``external: true``, :mod:`govkit.data.datasheet`).  EU AI Act Annex IV items 7 and 8 are evidenced
 only by attached documents of that kind (:func:`attach_document`).
 """
 
@@ -137,6 +137,7 @@ def recorded_evidence(session: Session, mv: ModelVersion) -> set[str]:
         .outerjoin(DatasetVersion, DatasetVersion.id == Evaluation.dataset_version_id)
         .where(Evaluation.model_version_id == mv.id)).all()
     out = {k for k, _, _ in rows} | {f"{k}.{n}" for k, n, _ in rows}
-    if any(k == "performance" and (manifest or {}).get("external") for k, _, manifest in rows):
+    if any(k == "performance" and ((manifest or {}).get("datasheet") or {}).get("external") is True
+           for k, _, manifest in rows):
         out.add("external_performance")
     return out

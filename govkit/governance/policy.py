@@ -136,10 +136,9 @@ def _explanation_checks() -> Collection[str]:
 
 
 def _attribution_methods() -> Collection[str]:
-    import govkit.explain.methods as methods
+    from govkit.explain.methods import ATTRIBUTION_METHODS
 
-    registry = getattr(methods, "ATTRIBUTION_METHODS", None) or methods.METHODS
-    return registry.keys()
+    return ATTRIBUTION_METHODS.keys()
 
 
 _PERFORMANCE = ("accuracy", "auroc", "sensitivity", "specificity", "ppv", "npv", "ece")
@@ -430,7 +429,7 @@ class MetricCheck:
                 if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                     raise fail(f"'where' {key} must be text, got {value!r}")
             else:
-                names = allowed if isinstance(allowed, tuple) else allowed()  # type: ignore[operator]
+                names = allowed if isinstance(allowed, tuple) else allowed()
                 if str(value) not in names:
                     raise fail(f"unknown 'where' {key} {value!r}; known: {', '.join(sorted(names))}")
 
@@ -548,14 +547,16 @@ class DeidCheck:
         ).all()
         if not rows:
             return Outcome(req.id, req.evidence, "missing", None, list(req.options), "no training data on record")
-        problems = []
+        problems: list[str] = []
+        runs: list[str] = []
         for dv, run in rows:
-            if run is None:
+            if run is None:  # the outer join found no run
                 problems.append(f"dataset version {dv.id} has no de-identification run")
                 continue
+            runs.append(run.id)
             problems += run_problems(session, run, req.options)
-        status = "pass" if not problems else ("missing" if all(r is None for _, r in rows) else "fail")
-        return Outcome(req.id, req.evidence, status, [r.id for _, r in rows if r], list(req.options),
+        status = "pass" if not problems else ("fail" if runs else "missing")
+        return Outcome(req.id, req.evidence, status, runs, list(req.options),
                        "; ".join(problems) or "every training dataset comes from a conforming, verified run")
 
 
@@ -653,4 +654,4 @@ def junit_xml(report: PolicyReport) -> str:
             el.text = f"value={o.value!r} threshold={o.threshold!r}"
         elif o.status == "not-applicable":
             ET.SubElement(case, "skipped", message=o.detail)
-    return ET.tostring(ET.ElementTree(suite).getroot(), encoding="unicode", xml_declaration=True)
+    return str(ET.tostring(suite, encoding="unicode", xml_declaration=True))

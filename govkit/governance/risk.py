@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,11 +28,14 @@ from govkit.registry.tables import Evaluation, Metric, ModelVersion, RiskAssessm
 
 
 @functools.lru_cache(maxsize=1)
-def matrix() -> dict:
+def matrix() -> dict[str, Any]:
     from govkit.resources import resource_dir
     from govkit.yamlio import load_file
 
-    return load_file(resource_dir("policies") / "risk-matrix.yaml", "risk matrix")
+    doc = load_file(resource_dir("policies") / "risk-matrix.yaml", "risk matrix")
+    if not isinstance(doc, dict):
+        raise BadInput("policies/risk-matrix.yaml must be a mapping")
+    return doc
 
 
 def parse_level(value: str | int, axis: str) -> int:
@@ -42,7 +47,7 @@ def parse_level(value: str | int, axis: str) -> int:
 
 
 def risk_level(severity: int, probability: int) -> str:
-    return matrix()["level"][f"S{severity}"][probability - 1]
+    return str(matrix()["level"][f"S{severity}"][probability - 1])
 
 
 def acceptability(level: str) -> str:
@@ -59,7 +64,7 @@ class ItemInput:
     harm: str
     severity: int
     probability: int
-    controls: list[dict]
+    controls: list[dict[str, Any]]
     residual_severity: int | None = None
     residual_probability: int | None = None
     source: str | None = None
@@ -121,7 +126,7 @@ def add_item(session: Session, mv: ModelVersion, item: ItemInput) -> RiskAssessm
     return ra
 
 
-def as_dict(ra: RiskAssessment) -> dict:
+def as_dict(ra: RiskAssessment) -> dict[str, Any]:
     return {
         "revision": ra.revision, "author": ra.author, "created_at": ra.created_at.isoformat(),
         "supersedes": ra.supersedes_id,
@@ -137,7 +142,8 @@ def as_dict(ra: RiskAssessment) -> dict:
 
 
 #: (evaluation kind, metric, params filter, predicate, hazard template)
-SUGGESTIONS = (
+Suggestion = tuple[str, str, dict[str, str], Callable[[float], bool], tuple[str, str, str, int, int]]
+SUGGESTIONS: tuple[Suggestion, ...] = (
     ("privacy", "tpr_at_fpr_0.001", {}, lambda v: v > 0.01,
      ("Training-patient membership can be inferred from model outputs",
       "An adversary with query access tests whether a patient's images were in the training set",
@@ -157,7 +163,7 @@ SUGGESTIONS = (
 )
 
 
-def suggest_hazards(session: Session, mv: ModelVersion) -> list[dict]:
+def suggest_hazards(session: Session, mv: ModelVersion) -> list[dict[str, Any]]:
     out = []
     for kind, name, where, predicate, (hazard, situation, harm, sev, prob) in SUGGESTIONS:
         rows = session.execute(

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, Table, inspect, select, text
+from sqlalchemy import Connection, MetaData, RowMapping, Table, inspect, select, text
 from sqlalchemy.orm import Session
 
 from govkit.canonical import canonical_json, sha256_hex
@@ -63,7 +63,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def row_content_hash(values: Mapping[str, Any]) -> str:
+def row_content_hash(values: RowMapping | Mapping[str, Any]) -> str:
     """SHA-256 of a row's canonical content: every non-NULL column, keys sorted.
 
     NULL columns are left out, so adding a nullable column in a later
@@ -277,7 +277,7 @@ def _orm_tables() -> list[Table]:
     return [t for t in Base.metadata.sorted_tables if t.name != _CHAIN_TABLE]
 
 
-def _key(row: Mapping[str, Any], table: Table) -> str:
+def _key(row: RowMapping | Mapping[str, Any], table: Table) -> str:
     return ":".join(str(row[c.name]) for c in table.primary_key.columns)
 
 

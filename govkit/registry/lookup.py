@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,27 +26,32 @@ def split_ref(ref: str, what: str = "model") -> tuple[str, str]:
     return name, version
 
 
-def _versioned(session: Session, ref: str, parent, child, what: str):
-    """Resolve ``NAME@VERSION`` for a (parent, versions) pair of tables."""
-    name, version = split_ref(ref, what)
-    owner = session.scalar(select(parent).where(parent.name == name))
-    if owner is None:
+V = TypeVar("V", ModelVersion, DatasetVersion)
+
+
+def _versioned(versions: Sequence[V] | None, name: str, version: str, what: str) -> V:
+    """Pick ``version`` from the versions of ``name`` (None: ``name`` is unknown)."""
+    if versions is None:
         raise NotFound(f"unknown {what} {name!r}")
-    row = next((v for v in owner.versions if v.version == version), None)
+    row = next((v for v in versions if v.version == version), None)
     if row is None:
-        known = ", ".join(v.version for v in owner.versions) or "none"
+        known = ", ".join(v.version for v in versions) or "none"
         raise NotFound(f"unknown version {version!r} of {what} {name!r} (known: {known})")
     return row
 
 
 def model_version(session: Session, ref: str) -> ModelVersion:
     """The registered model version ``NAME@VERSION``, or :class:`NotFound`."""
-    return _versioned(session, ref, Model, ModelVersion, "model")
+    name, version = split_ref(ref, "model")
+    owner = session.scalar(select(Model).where(Model.name == name))
+    return _versioned(owner.versions if owner else None, name, version, "model")
 
 
 def dataset_version(session: Session, ref: str) -> DatasetVersion:
     """The registered dataset version ``NAME@VERSION``, or :class:`NotFound`."""
-    return _versioned(session, ref, Dataset, DatasetVersion, "dataset")
+    name, version = split_ref(ref, "dataset")
+    owner = session.scalar(select(Dataset).where(Dataset.name == name))
+    return _versioned(owner.versions if owner else None, name, version, "dataset")
 
 
 def deid_run(session: Session, run_id: str) -> DeidRun:

@@ -88,9 +88,18 @@ def _data_audit(session, mv, overlap):
     from govkit.evidence.metric import MetricValue
 
     dv = _training_data(session, mv, [])
-    metric = MetricValue("patient_overlap", overlap, None, None, 100, {"against": "d-test@1", "role": "test"})
+    test = m.DatasetVersion(dataset=m.Dataset(name="d-test"), version="1", content_sha256="1" * 64, manifest={},
+                            created_by="t")
+    session.add(test)
+    session.flush()
+    # the test split is the model's evaluation data: the audit's comparison with it has role "test"
+    session.add(m.Evaluation(model_version_id=mv.id, dataset_version_id=test.id, kind="performance", config={},
+                             device="cpu", software={}, created_by="t"))
+    metric = MetricValue("patient_overlap", overlap, None, None, 100, {"against": "d-test@1"})
     session.add(m.DataAudit(dataset_version_id=dv.id, against=["d-test@1"],
-                            result={"metrics": [metric.as_dict()]}, sha256="0" * 64, created_by="t"))
+                            result={"metrics": [metric.as_dict()],
+                                    "against": [{"against": "d-test@1", "dataset_version_id": test.id}]},
+                            sha256="0" * 64, created_by="t"))
 
 
 # evidence kind -> (requirement YAML, setup giving a pass, setup giving a fail); no setup = missing
