@@ -23,14 +23,12 @@ def verify(app: App, head: str | None) -> None:
     Exit 1 naming the first broken event, or each edited, deleted or unbound
     row and each invalid signature.
     """
-    from govkit.governance.signatures import signature_problems
-    from govkit.registry.audit import parse_head, verify_chain
+    from govkit.governance.signatures import verify_registry
+    from govkit.registry.audit import parse_head
 
     anchor = parse_head(head) if head else None
     with app.registry().unit_of_work() as session:
-        report = verify_chain(session, head=anchor)
-        if report.ok or report.first_broken_seq is None:
-            report = report.with_problems(signature_problems(session))
+        report = verify_registry(session, head=anchor)
     if report.ok:
         human = (f"audit chain OK: {report.n_events} events, {report.n_rows} rows re-hashed, signatures valid; "
                  f"head {report.head_seq}:{report.head_hash}")

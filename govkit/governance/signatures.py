@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from govkit.canonical import canonical_json, sha256_hex
 from govkit.errors import BadInput, NotFound
-from govkit.registry.audit import append_event, current_actor, row_hash
+from govkit.registry.audit import ChainReport, append_event, current_actor, row_hash
 from govkit.registry.tables import (
     DECISIONS,
     Approval,
@@ -403,3 +403,16 @@ def signature_problems(session: Session) -> list[str]:
         if (problem := override_problem(session, o)) is not None:
             out.append(f"policy_overrides #{o.id}: signature invalid: {problem}")
     return out
+
+
+def verify_registry(session: Session, *, head: tuple[int, str] | None = None) -> ChainReport:
+    """Everything ``govkit audit verify`` proves: the chain, every row of every table, every signature.
+
+    Reports call this too, so the PDF's "audit chain" verdict is the CLI's.
+    """
+    from govkit.registry.audit import verify_chain
+
+    report = verify_chain(session, head=head)
+    if report.first_broken_seq is not None:
+        return report
+    return report.with_problems(signature_problems(session))
