@@ -142,3 +142,21 @@ def test_db_commands(cli, db_url):
 def test_make_engine_rejects_unknown_backend():
     with pytest.raises(BadInput, match="unsupported database"):
         make_engine("oracle://scott@host/db")
+
+
+def test_timestamps_come_back_with_their_zone(registry):
+    """SQLite has no zone-aware type: govkit's column type still returns aware UTC times, and refuses naive ones."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from govkit.registry import tables as m
+
+    with registry.unit_of_work() as s:
+        s.add(m.Model(name="tz"))
+    with registry.unit_of_work() as s:
+        created = s.scalar(select(m.Model.created_at))
+    assert created.tzinfo is not None and created.utcoffset() == dt.timedelta(0)
+    with pytest.raises(Exception, match="zone-aware"):
+        with registry.unit_of_work() as s:
+            s.add(m.Model(name="naive", created_at=dt.datetime(2026, 1, 1)))
