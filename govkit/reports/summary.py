@@ -136,8 +136,9 @@ def evidence_ages(ev: dict, now: dt.datetime) -> list[dict]:
     sigs = [a["signed_at"] for a in ev["approvals"]]
     rows.append({"kind": "signature", "at": max(sigs) if sigs else None})
     data = ev.get("data_section") or {}
-    audits = [d.get("audited_at") or d.get("created_at") for d in data.get("datasets", []) if isinstance(d, dict)]
-    audits = [a for a in audits if a]
+    audits = [d["audit"]["created_at"] for d in (*data.get("training", []), *data.get("evaluation", []))
+              if isinstance(d, dict) and isinstance(d.get("audit"), dict)]
+    audits += [r["created_at"] for r in data.get("leakage", []) if r.get("created_at")]
     rows.append({"kind": "dataset audit", "at": max(audits) if audits else None})
     for r in rows:
         r["age"] = present.age(r["at"], now) if r["at"] else "none on record"

@@ -167,3 +167,12 @@ def test_heatmap_numbers_meet_wcag_aa_on_every_cell_colour():
         bg = cmap(v)[:3]
         assert charts.contrast(charts.text_colour(bg), bg) >= 4.5, v
     assert charts.contrast((1.0, 1.0, 1.0), (1.0, 1.0, 0.0)) < 4.5  # white on yellow: what the issue reported
+
+
+def test_dataset_audit_age_from_the_data_section():
+    now = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+    data = {"training": [{"audit": {"id": 1, "created_at": "2026-02-20T00:00:00+00:00"}}], "evaluation": [],
+            "leakage": [{"created_at": "2026-02-27T00:00:00+00:00"}]}
+    ev = {"evaluations": {}, "risk": None, "approvals": [], "data_section": data}
+    ages = {a["kind"]: a["age"] for a in summary.evidence_ages(ev, now)}
+    assert ages["dataset audit"] == "2 days"
