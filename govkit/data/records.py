@@ -69,11 +69,11 @@ def _ref(dv: DatasetVersion) -> str:
 
 def _links(session: Session, mv: ModelVersion) -> tuple[list[tuple[DatasetVersion, str]], set[int]]:
     """(training dataset versions with their roles, ids of the datasets the model was evaluated on)."""
-    trained = list(session.execute(
+    trained = [(dv, role) for dv, role in session.execute(
         select(DatasetVersion, ModelTrainingData.role)
         .join(ModelTrainingData, ModelTrainingData.dataset_version_id == DatasetVersion.id)
         .where(ModelTrainingData.model_version_id == mv.id).order_by(ModelTrainingData.id)
-    ).tuples())
+    ).all()]
     evaluated = set(session.scalars(
         select(Evaluation.dataset_version_id).where(Evaluation.model_version_id == mv.id,
                                                     Evaluation.dataset_version_id.is_not(None))

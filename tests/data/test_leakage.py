@@ -1,0 +1,124 @@
+"""Planted leakage is found pair for pair, and a clean split has no pair."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from govkit.data.leakage import DEFAULT_THRESHOLD
+from govkit.testing.data_corpus import ALTERATIONS, split
+from tests.data.conftest import save
+
+
+def _found(out, kind):
+    return {(p["a"], p["b"]) for p in out["leakage"]["pairs"] if p["kind"] == kind}
+
+
+@pytest.mark.parametrize("search", ["lsh", "exhaustive"])
+def test_every_planted_pair_found_and_nothing_else(cli, planted, search):
+    r = cli("data", "audit", planted["train"], "--against", planted["test"], "--search", search, "--json")
+    assert r.code == 1, r.err
+    out = r.json()
+    a, b = out["datasets"][0]["name"], out["datasets"][1]["name"]
+    truth = planted["truth"]
+    assert out["search"]["method"] == search
+    assert _found(out, "duplicate") == {(f"{a}[{s}]", f"{b}[{d}]") for s, d in truth["duplicates"]}
+    assert _found(out, "near-duplicate") == {(f"{a}[{s}]", f"{b}[{d}]") for s, d in truth["near"]}
+    assert {p["patient"] for p in out["leakage"]["pairs"] if p["kind"] == "patient"} == truth["patients"]
+    assert out["leakage"]["patient_overlap"] == len(truth["patients"])
+    assert out["leakage"]["duplicates"] == len(truth["duplicates"])
+    assert out["leakage"]["near_duplicates"] == len(truth["near"])
+    # every alteration is represented, and each pair carries its distance
+    assert {truth["near_kind"][k] for k in truth["near"]} == set(ALTERATIONS)
+    for p in out["leakage"]["pairs"]:
+        if p["kind"] == "duplicate":
+            assert p["distance"] == 0
+        elif p["kind"] == "near-duplicate":
+            assert 0 <= p["distance"] <= DEFAULT_THRESHOLD
+    assert out["balance"]["within_duplicates"]["duplicates"] == 0
+
+
+def test_clean_split_has_no_pair(cli, planted):
+    r = cli("data", "audit", planted["train"], "--against", planted["clean"], "--json")
+    assert r.code == 0, r.err
+    out = r.json()
+    assert out["leakage"] == {"patient_overlap": 0, "duplicates": 0, "near_duplicates": 0, "found": False,
+                              "pairs": []}
+    assert "no leakage found" in cli("data", "audit", planted["train"], "--against", planted["clean"]).out
+
+
+def test_threshold_separates_planted_copies_from_unrelated_images(planted):
+    """The calibration behind DEFAULT_THRESHOLD: the farthest planted copy and the closest unrelated pair."""
+    from govkit.data.hashing import Signatures, batch_signatures
+    from govkit.data.leakage import Split, image_pairs
+    from govkit.models.datasets import open_dataset
+
+    splits = []
+    for name in ("train", "test"):
+        d = open_dataset(planted[name])
+        splits.append(Split(name, d, Signatures(*batch_signatures(d.images(np.arange(len(d)))))))
+    pairs, _ = image_pairs(splits, 0.6, method="exhaustive")
+    truth = {(f"train[{s}]", f"test[{d}]") for s, d in planted["truth"]["near"]}
+    planted_d = [p["distance"] for p in pairs[1].near if (p["a"], p["b"]) in truth]
+    unrelated = [p["distance"] for p in pairs[1].near + pairs[0].near if (p["a"], p["b"]) not in truth]
+    assert len(planted_d) == len(truth)
+    assert max(planted_d) < DEFAULT_THRESHOLD / 1.5
+    assert min(unrelated) > DEFAULT_THRESHOLD * 2
+
+
+def test_within_dataset_duplicates_are_balance_warnings_not_leakage(cli, planted, tmp_path):
+    a, _ = planted["arrays"]
+    arrays = {k: np.array(v) for k, v in a.items()}
+    arrays["x"][10] = arrays["x"][3]  # exact copy under another patient
+    arrays["x"][11] = np.clip(arrays["x"][4] + 0.03, 0, 1)  # re-export with a shift
+    path = save(tmp_path / "dup.npz", arrays)
+    r = cli("data", "audit", path, "--against", planted["clean"], "--json")
+    assert r.code == 0, r.err
+    out = r.json()
+    assert out["leakage"]["found"] is False
+    within = out["balance"]["within_duplicates"]
+    assert within["duplicates"] == 1 and within["near_duplicates"] == 1
+    assert any("inside the dataset" in w for w in out["warnings"])
+
+
+def test_missing_patient_ids_are_unsupported_not_clean(cli, planted, tmp_path):
+    rng = np.random.default_rng(3)
+    arrays = split(100, rng, "D")
+    del arrays["patient_id"]
+    r = cli("data", "audit", planted["train"], "--against", save(tmp_path / "nopid.npz", arrays), "--json")
+    assert r.code == 0
+    out = r.json()
+    m = next(m for m in out["metrics"] if m["name"] == "patient_overlap")
+    assert m["status"] == "unsupported" and m["value"] is None
+    assert any("cannot be checked" in w for w in out["warnings"])
+
+
+def test_lesion_shortcut_variant_shares_patients_and_images(cli, lesion_data):
+    """The example task's shortcut training set reuses the clean one's draws: every patient is shared."""
+    r = cli("data", "audit", lesion_data["train"], "--against", lesion_data["train_shortcut"],
+            "--against", lesion_data["test"], "--json")
+    assert r.code == 1
+    per = {a["against"]: a for a in r.json()["against"]}
+    shortcut, test = per.values()
+    assert shortcut["patient_overlap"] == 600 and shortcut["duplicates"] + shortcut["near_duplicates"] >= 1000
+    assert test == {**test, "patient_overlap": 0, "duplicates": 0, "near_duplicates": 0}
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["nope.npz"], "not found"),
+    (["x@1"], "unknown dataset"),
+])
+def test_bad_input_is_one_line_exit_2(cli, args, needle):
+    r = cli("data", "audit", *args)
+    assert r.code == 2
+    assert needle in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_same_split_twice_is_refused(cli, planted):
+    r = cli("data", "audit", planted["train"], "--against", planted["train"])
+    assert r.code == 2 and "same content" in r.err
+
+
+def test_threshold_out_of_range_is_refused(cli, planted):
+    r = cli("data", "audit", planted["train"], "--against", planted["clean"], "--near-duplicate-threshold", "1.5")
+    assert r.code == 2 and "between 0 and 1" in r.err
