@@ -39,38 +39,45 @@ def deid() -> None:
               help="With clean-pixel-data: redact PHI text only, or every text but orientation/scale marks.")
 @click.option("--ocr-engine", type=OCR_ENGINES, default="rapidocr", show_default=True,
               help="OCR for burned-in text (see benchmarks/RESULTS.md for recall and speed).")
+@click.option("--max-file-size", default="4GiB", show_default=True, metavar="SIZE",
+              help="Refuse larger files without reading them (e.g. 500MiB, 8GiB).")
 @json_option
 @pass_app
 def run_cmd(app: App, src: Path, dst: Path, options: tuple[str, ...], recipe: Path | None,
             key_path: Path | None, workers: int, executor: str, scheduler: str | None,
-            report: Path | None, crosswalk: Path | None, pixel_policy: str, ocr_engine: str) -> None:
+            report: Path | None, crosswalk: Path | None, pixel_policy: str, ocr_engine: str,
+            max_file_size: str) -> None:
     """De-identify every DICOM file under SRC into DST.
 
-    Exit 1 if any file failed; exit 4 if workers or the cluster failed
-    (rerun the same command to resume).
+    Exit 0 when every DICOM instance was written (files that are not DICOM,
+    and DICOMDIRs, are skipped with a note); 1 if a file was refused (each
+    with a reason from the documented list); 2 for bad arguments, before any
+    work; 4 if workers or the cluster failed (rerun the same command to resume).
     """
     from govkit.deid.batch.coordinator import record_run, run
+    from govkit.deid.files import parse_size, printable
 
     summary = run(
         src, dst, options=options, key_path=key_path, workers=workers, executor=executor,
         scheduler=scheduler, report=report,
         crosswalk=crosswalk, recipe=recipe, pixel_policy=pixel_policy, ocr_engine=ocr_engine,
-        progress=lambda it, n: app.progress(it, n, "de-identifying"),
+        progress=lambda it, n: app.progress(it, n, "de-identifying"), max_file_bytes=parse_size(max_file_size),
     )
     record_run(app.registry(), summary)
 
     def human() -> str:
         lines = [
             f"run {summary.run_id}: {summary.n_ok} written, {summary.n_resumed} already done, "
-            f"{summary.n_failed} failed, {summary.n_skipped} skipped (not DICOM), "
+            f"{summary.n_failed} failed, {summary.n_skipped} skipped (not DICOM, or a DICOMDIR), "
             f"{summary.n_duplicates} duplicate SOP Instance UIDs",
             f"actions: {', '.join(f'{k}={v}' for k, v in summary.counts.items()) or 'none'}",
         ]
-        lines += [f"FAILED {f.source}: {f.reason}" for f in summary.files if f.status == "failed"]
+        lines += [f"FAILED {printable(f.source)}: {f.reason}" for f in summary.files if f.status == "failed"]
         return "\n".join(lines)
 
     app.emit(summary.as_dict(with_files=False) | {
-        "failures": [{"source": f.source, "reason": f.reason} for f in summary.files if f.status == "failed"],
+        "failures": [{"source": f.source, "reason": f.reason, "code": f.code}
+                     for f in summary.files if f.status == "failed"],
     }, human)
     if not summary.ok:
         app.fail_check()
@@ -134,6 +141,7 @@ def _record_verification(app: App, dst: Path, report) -> None:
 @pass_app
 def scan(app: App, path: Path, pixels: bool, ocr_engine: str) -> None:
     """List the PHI found in DICOM files, without writing anything."""
+    from govkit.deid.files import printable
     from govkit.deid.scan import as_dicts
     from govkit.deid.scan import scan as do_scan
 
@@ -143,11 +151,14 @@ def scan(app: App, path: Path, pixels: bool, ocr_engine: str) -> None:
         out = []
         for it in items:
             n_phi = sum(b["phi"] for b in it.text_boxes)
-            out.append(f"{it.path}: {it.status}, {len(it.findings)} PHI finding(s), {it.n_private} private, "
-                       f"{len(it.text_boxes)} text box(es) in the pixels, {n_phi} PHI")
+            if it.reason:
+                out.append(f"{printable(it.path)}: {it.status}: {it.reason}")
+                continue
+            out.append(f"{printable(it.path)}: {it.status}, {len(it.findings)} PHI finding(s), {it.n_private} "
+                       f"private, {len(it.text_boxes)} text box(es) in the pixels, {n_phi} PHI")
             out += [f"  {f['attribute']} {f['tag']} [{f['kind']}] action {f['action']}: {f['value']}"
                     for f in it.findings]
-            out += [f"  pixels frame {b['frame']} at ({b['x']}, {b['y']}, {b['w']}x{b['h']}): {b['text']} "
+            out += [f"  pixels frame {b['frame']} at ({b['x']}, {b['y']}, {b['w']}x{b['h']}): {printable(b['text'])} "
                     f"{'PHI' if b['phi'] else 'annotation outside the image regions' if b['redact'] else 'not PHI'}"
                     for b in it.text_boxes]
             out += [f"  pixels: {it.pixel_error}"] if it.pixel_error else []

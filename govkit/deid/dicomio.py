@@ -1,60 +1,391 @@
-"""Reading DICOM for de-identification: recognise, parse, check, walk.
+"""Reading and writing DICOM for de-identification: strict, and failing closed.
 
-:func:`sniff` tells a Part 10 file from a bare dataset or anything else;
-:func:`read_dicom` parses one; :func:`check_pixel_data` refuses pixel data
-that cannot be what the header declares; :func:`element_vr` and
+:func:`parse` accepts a Part 10 file or a bare dataset (no preamble, no file
+meta, as older systems write them, PS3.5 section 7) and refuses, with a
+reason from :mod:`govkit.deid.refusals`, anything whose structure is not
+sound.  Before pydicom decodes it, every element of the file is walked
+(:class:`_Walker`): a declared length that runs past the end of the file or
+of its sequence item, a sequence or item of undefined length that is never
+closed, a delimiter out of place, an invalid VR or a VR that contradicts the
+data dictionary (Rows stored as OB, a Person Name stored as LO) are refused:
+pydicom would read such an element's "value" as the rest of the header,
+identifiers included.  The walk follows pydicom's own rules for guessing
+implicit or explicit VR, so both see the same elements.
+
+:func:`check_pixel_data` refuses pixel data that cannot hold what the image
+attributes declare; :func:`write_part10` writes a proper Part 10 file
+(PS3.10 section 7.1) whatever the input had.  :func:`element_vr` and
 :func:`walk_values` look at elements without decoding what need not be.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import struct
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pydicom
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag
+from pydicom.uid import UID
+
+from govkit.deid.files import DEFAULT_MAX_FILE_BYTES, read_source
+from govkit.deid.refusals import Refusal, refusal_for, tag_text
 
 DICM_OFFSET = 128
+MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage (DICOMDIR), PS3.10
+MAX_DEPTH = 32
+UNDEFINED = 0xFFFFFFFF
+ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+PIXEL_DATA = 0x7FE00010
+#: VRs with a 2-byte reserved field and a 4-byte length in explicit VR (PS3.5 Table 7.1-1)
+LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV"})
+TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI",
+                      "UR", "UT"})
+NUMBER_VRS = frozenset({"AT", "FL", "FD", "SL", "SS", "UL", "US", "SV", "UV"})
+BULK_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW"})
+VALID_VRS = TEXT_VRS | NUMBER_VRS | BULK_VRS | {"SQ", "UN"}
+#: VRs that de-identification relies on: a value stored with another VR would escape its rules
+#: (a name not matched as a name, a date not shifted, a sequence not descended into).
+EXACT_VRS = frozenset({"PN", "DA", "DT", "AS", "UI", "SQ"})
 
 
 def sniff(data: bytes) -> str:
-    """``part10``, ``raw`` (a dataset without preamble/meta) or ``other``."""
+    """``part10``, ``raw`` (a bare dataset), ``bad-marker`` (a preamble and file meta, but
+    not ``DICM``) or ``other``."""
     if len(data) >= DICM_OFFSET + 4 and data[DICM_OFFSET : DICM_OFFSET + 4] == b"DICM":
         return "part10"
     if len(data) >= 8 and data[0:2] in (b"\x08\x00", b"\x02\x00", b"\x00\x08") and data[2:4] < b"\x10\x00":
         return "raw"
+    if len(data) >= DICM_OFFSET + 12 and data[132:134] == b"\x02\x00" and data[136:138].isalpha():
+        return "bad-marker"  # the first file meta element is where it belongs; the marker is not
     return "other"
 
 
-def read_dicom(path: Path) -> tuple[bytes, Dataset] | None:
-    """(bytes, dataset) of a readable Part 10 file; None for anything else."""
-    data = path.read_bytes()
-    if sniff(data) != "part10":
-        return None
+def parse(data: bytes) -> Dataset:
+    """The dataset in ``data``, walked strictly first; :class:`Refusal` when it is unsound.
+
+    Bare datasets get a file meta whose Transfer Syntax is the encoding found
+    (so :func:`write_part10` writes them as Part 10).  The SOP Class and
+    Instance UIDs are taken from the file meta when the dataset lacks them.
+    """
+    kind = sniff(data)
+    if kind == "other":
+        raise Refusal("not-dicom")
+    if kind == "bad-marker":
+        raise Refusal("bad-marker")
     try:
-        return data, pydicom.dcmread(io.BytesIO(data))
-    except Exception:  # noqa: BLE001 - unreadable files are reported by the caller
+        ds = pydicom.dcmread(io.BytesIO(data), force=kind == "raw")
+        parsed: BaseException | None = None
+    except Exception as exc:  # noqa: BLE001 - the walk below names the defect; else refusal_for does
+        ds, parsed = None, exc
+    if ds is not None and _is_dicomdir(ds):
+        raise Refusal("dicomdir")
+    implicit, little = walk(data, DICM_OFFSET + 4 if kind == "part10" else 0)
+    if ds is None:
+        raise refusal_for(parsed) from parsed
+    ds.set_original_encoding(implicit, little)
+    if "TransferSyntaxUID" not in ds.file_meta:
+        ds.file_meta.TransferSyntaxUID = _syntax_for(implicit, little)
+    for keyword, meta in (("SOPClassUID", "MediaStorageSOPClassUID"),
+                          ("SOPInstanceUID", "MediaStorageSOPInstanceUID")):
+        if not str(ds.get(keyword, "") or "").strip():
+            value = str(ds.file_meta.get(meta, "") or "").strip()
+            if not value:
+                raise Refusal("not-an-instance")
+            setattr(ds, keyword, value)  # the file's own UID (PS3.10 7.1), not an invented one
+    return ds
+
+
+def load(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes, Dataset]:
+    """(bytes, dataset) of the DICOM file at ``path`` (:func:`govkit.deid.files.read_source`,
+    then :func:`parse` and :func:`check_pixel_data`); :class:`Refusal` otherwise."""
+    data = read_source(path, max_bytes)
+    ds = parse(data)
+    try:
+        check_pixel_data(ds)
+    except Refusal:
+        raise
+    except Exception as exc:
+        raise refusal_for(exc) from exc
+    return data, ds
+
+
+def read_dicom(path: Path) -> tuple[bytes, Dataset] | None:
+    """(bytes, dataset) of a sound DICOM file; None for anything :func:`load` refuses."""
+    try:
+        return load(path)
+    except Refusal:
         return None
+
+
+def _is_dicomdir(ds: Dataset) -> bool:
+    meta = getattr(ds, "file_meta", None)
+    return MEDIA_DIRECTORY in (str(ds.get("SOPClassUID", "")), str(meta.get("MediaStorageSOPClassUID", "")
+                                                                     if meta is not None else ""))
+
+
+def _syntax_for(implicit: bool, little: bool) -> UID:
+    if implicit:
+        return pydicom.uid.ImplicitVRLittleEndian
+    return pydicom.uid.ExplicitVRLittleEndian if little else pydicom.uid.ExplicitVRBigEndian
+
+
+# --------------------------------------------------------------------------- the walk
+
+
+def walk(data: bytes, start: int) -> tuple[bool, bool]:
+    """Walk the file meta and the dataset of ``data`` from ``start``; raise :class:`Refusal` on a
+    defect.  Returns the dataset's (implicit VR, little endian) as pydicom reads it."""
+    meta_end = _Walker(data, implicit=False, little=True).dataset(start, len(data), 0, top=True, meta=True)
+    syntax = _meta_syntax(data, start, meta_end)
+    if meta_end >= len(data):
+        return (syntax.is_implicit_VR, syntax.is_little_endian) if syntax else (True, True)
+    if syntax is None:  # no Transfer Syntax (or no file meta): guess as pydicom does
+        group, _, vr = struct.unpack("<HH2s", data[meta_end : meta_end + 6].ljust(6, b"\0"))
+        implicit, little = vr.decode("latin-1") not in VALID_VRS, True
+        if not implicit and group >= 1024:
+            little = False
+    elif syntax == pydicom.uid.DeflatedExplicitVRLittleEndian:
+        try:
+            inflated = zlib.decompress(data[meta_end:], -zlib.MAX_WBITS)
+        except zlib.error:
+            raise Refusal("truncated", where="its deflated dataset") from None
+        walker = _Walker(inflated, implicit=False, little=True)
+        walker.dataset(0, len(inflated), 0, top=True)
+        return walker.top_encoding
+    else:
+        implicit = syntax.is_implicit_VR if syntax.is_transfer_syntax else False
+        little = syntax.is_little_endian if syntax.is_transfer_syntax else True
+    walker = _Walker(data, implicit=implicit, little=little)
+    walker.dataset(meta_end, len(data), 0, top=True)
+    return walker.top_encoding
+
+
+def _meta_syntax(data: bytes, start: int, end: int) -> UID | None:
+    """The Transfer Syntax UID among the file meta elements in ``data[start:end]``."""
+    pos = start
+    while pos + 8 <= end:
+        tag = struct.unpack("<I", data[pos + 2 : pos + 4] + data[pos : pos + 2])[0]
+        vr = data[pos + 4 : pos + 6].decode("latin-1")
+        if vr in LONG_VRS:
+            length, head = struct.unpack("<I", data[pos + 8 : pos + 12])[0], 12
+        elif vr in VALID_VRS:
+            length, head = struct.unpack("<H", data[pos + 6 : pos + 8])[0], 8
+        else:  # implicit VR file meta (seen in the wild)
+            length, head = struct.unpack("<I", data[pos + 4 : pos + 8])[0], 8
+        if tag == 0x00020010:
+            return UID(data[pos + head : pos + head + length].decode("latin-1").strip("\0 "))
+        pos += head + length
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _dictionary_vrs(tag: int) -> frozenset[str] | None:
+    from pydicom.datadict import dictionary_VR
+
+    try:
+        return frozenset(str(dictionary_VR(tag)).split(" or "))
+    except KeyError:
+        return None
+
+
+def _vr_class(vr: str) -> str:
+    return "text" if vr in TEXT_VRS else "number" if vr in NUMBER_VRS else "bulk" if vr in BULK_VRS else vr
+
+
+def vr_conflict(tag: int, vr: str) -> str | None:
+    """The dictionary VR(s) when ``vr`` contradicts them for a public tag (None: no conflict).
+
+    Tolerated: UN (undecoded, PS3.5 6.2.2), and a VR of the same kind where the
+    kind does not carry de-identification rules (LO for SH, IS for DS, US for SS).
+    """
+    if vr == "UN" or tag >> 16 & 1 or tag & 0xFFFF == 0:
+        return None
+    allowed = _dictionary_vrs(tag)
+    if allowed is None or vr in allowed or "NONE" in allowed:
+        return None
+    if vr not in EXACT_VRS and not allowed & EXACT_VRS and {_vr_class(v) for v in allowed} == {_vr_class(vr)}:
+        return None
+    return " or ".join(sorted(allowed))
+
+
+class _Walker:
+    """Walks elements of ``data`` (PS3.5 section 7.1, 7.5) without decoding values."""
+
+    def __init__(self, data: bytes, *, implicit: bool, little: bool) -> None:
+        self.data = data
+        self.implicit = implicit
+        self.little = little
+        self.u16 = struct.Struct("<H" if little else ">H")
+        self.u32 = struct.Struct("<I" if little else ">I")
+        self.top_encoding = (implicit, little)
+
+    def _tag(self, pos: int) -> int:
+        group, element = struct.unpack_from("<HH" if self.little else ">HH", self.data, pos)
+        return group << 16 | element
+
+    def _detect(self, pos: int, end: int, implicit: bool, top: bool) -> bool:
+        """pydicom's per-dataset guess (``filereader._is_implicit_vr``), so both walk the same elements."""
+        if not top and implicit:
+            return True
+        if end - pos < 6:
+            return implicit
+        b0, b1 = self.data[pos + 4], self.data[pos + 5]
+        found = not (0x40 < b0 < 0x5B and 0x40 < b1 < 0x5B)
+        if found != implicit and found and not top:
+            return True
+        return found
+
+    def dataset(self, pos: int, end: int, depth: int, *, top: bool = False, meta: bool = False,
+                implicit: bool | None = None, in_item: int | None = None) -> int:
+        """Walk a dataset from ``pos`` to ``end``; an item of undefined length (``in_item`` is its
+        sequence's tag) ends at its delimiter.  Returns the position after it."""
+        implicit = self._detect(pos, end, self.implicit if implicit is None else implicit, top)
+        if top and not meta:
+            self.top_encoding = (implicit, self.little)
+        container = "file" if top else "sequence item"
+        while pos < end:
+            if end - pos < 8:
+                raise Refusal("truncated", where=f"the element header at byte {pos}")
+            if meta and self.data[pos : pos + 2] != b"\x02\x00":
+                return pos
+            tag = self._tag(pos)
+            if tag == ITEM_END and in_item is not None:
+                return pos + 8
+            if tag == SEQUENCE_END and in_item is not None:  # the sequence ends, its item never did
+                raise Refusal("unclosed-item", tag=tag_text(in_item))
+            if tag in (ITEM, ITEM_END, SEQUENCE_END):
+                raise Refusal("stray-delimiter", tag=tag_text(tag))
+            pos = self._element(pos, end, tag, depth, implicit, container)
+        if in_item is not None:
+            raise Refusal("unclosed-item", tag=tag_text(in_item))
+        return pos
+
+    def _element(self, pos: int, end: int, tag: int, depth: int, implicit: bool, container: str) -> int:
+        data = self.data
+        if implicit:
+            vr, length, head = None, self.u32.unpack_from(data, pos + 4)[0], 8
+        else:
+            vr = data[pos + 4 : pos + 6].decode("latin-1")
+            if vr not in VALID_VRS:
+                raise Refusal("invalid-vr", tag=tag_text(tag))
+            if vr in LONG_VRS:
+                if end - pos < 12:
+                    raise Refusal("truncated", where=f"the header of element {tag_text(tag)}")
+                length, head = self.u32.unpack_from(data, pos + 8)[0], 12
+            else:
+                length, head = self.u16.unpack_from(data, pos + 6)[0], 8
+            expected = vr_conflict(tag, vr)
+            if expected is not None:
+                raise Refusal("vr-mismatch", tag=tag_text(tag), vr=vr, expected=expected)
+        start = pos + head
+        if length == UNDEFINED:
+            if tag == PIXEL_DATA or vr in ("OB", "OW"):  # encapsulated fragments (PS3.5 A.4)
+                return self._items(start, end, tag, depth + 1, implicit, fragments=True)
+            if vr in (None, "SQ"):
+                return self._items(start, end, tag, depth + 1, implicit)
+            if vr == "UN":  # a sequence encoded in implicit VR little endian (PS3.5 6.2.2)
+                return _Walker(data, implicit=True, little=True)._items(start, end, tag, depth + 1, True)
+            raise Refusal("undefined-length", tag=tag_text(tag))
+        if length > end - start:
+            raise Refusal("length-overrun", tag=tag_text(tag), length=length, container=container)
+        if vr == "SQ" or (vr is None and _dictionary_vrs(tag) == frozenset({"SQ"})):
+            self._items(start, start + length, tag, depth + 1, implicit, defined=True)
+        return start + length
+
+    def _items(self, pos: int, end: int, seq: int, depth: int, implicit: bool, *, fragments: bool = False,
+               defined: bool = False) -> int:
+        if depth > MAX_DEPTH:
+            raise Refusal("too-deep", depth=MAX_DEPTH)
+        what = "compressed Pixel Data" if fragments else "sequence"
+        while pos < end:
+            if end - pos < 8:
+                raise Refusal("truncated", where=f"an item header of {tag_text(seq)}")
+            tag, length = self._tag(pos), self.u32.unpack_from(self.data, pos + 4)[0]
+            if tag == SEQUENCE_END and not defined:
+                return pos + 8
+            if tag != ITEM:
+                if fragments:
+                    raise Refusal("pixel-encapsulation", detail="a fragment is not an item")
+                raise Refusal("bad-sequence" if defined else "unclosed-sequence", tag=tag_text(seq))
+            start = pos + 8
+            if length == UNDEFINED:
+                if fragments:
+                    raise Refusal("pixel-encapsulation", detail="a fragment of undefined length")
+                pos = self.dataset(start, end, depth, implicit=implicit, in_item=seq)
+                continue
+            if length > end - start:
+                raise Refusal("length-overrun", tag=tag_text(seq), length=length, container=what)
+            if not fragments:
+                self.dataset(start, start + length, depth, implicit=implicit)
+            pos = start + length
+        if not defined:
+            if fragments:
+                raise Refusal("pixel-encapsulation", detail="the fragments are never closed (file cut short?)")
+            raise Refusal("unclosed-sequence", tag=tag_text(seq))
+        return pos
+
+
+# --------------------------------------------------------------------------- pixels
 
 
 def check_pixel_data(ds: Dataset) -> None:
-    """Refuse truncated pixel data: pydicom reads a cut-off file without complaint."""
+    """Refuse pixel data that cannot be decoded to the size the image attributes declare."""
     if "PixelData" not in ds:
         return
     from pydicom.encaps import parse_fragments
     from pydicom.pixels.utils import get_expected_length
 
+    try:
+        if int(ds.Rows) < 1 or int(ds.Columns) < 1 or int(ds.BitsAllocated) < 1:
+            raise ValueError
+        expected = int(get_expected_length(ds))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise Refusal("pixel-attributes", detail="Rows, Columns, Bits Allocated, Samples per Pixel, "
+                                                 "Number of Frames or Photometric Interpretation missing "
+                                                 "or invalid") from None
     data = ds.PixelData
     if not data:
-        raise ValueError("empty Pixel Data")
+        raise Refusal("pixel-data-size", actual=0, expected=expected)
     if ds.file_meta.TransferSyntaxUID.is_compressed:
-        n_fragments, _ = parse_fragments(data)  # raises on a cut-off item
-        if n_fragments == 0:
-            raise ValueError("encapsulated Pixel Data holds no fragment")
-    elif len(data) < get_expected_length(ds):
-        raise ValueError(f"truncated Pixel Data: {len(data)} of {get_expected_length(ds)} bytes")
+        try:
+            n_fragments, _ = parse_fragments(data)
+        except (ValueError, struct.error):
+            raise Refusal("pixel-encapsulation", detail="a fragment is cut short") from None
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        if n_fragments < frames:
+            raise Refusal("pixel-encapsulation", detail=f"{n_fragments} fragment(s) for {frames} frame(s)")
+    elif len(data) < expected:
+        raise Refusal("pixel-data-size", actual=len(data), expected=expected)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_part10(ds: Dataset, fh: BinaryIO) -> None:
+    """Write ``ds`` as a Part 10 file: a zero preamble, ``DICM``, and a file meta built from
+    the required elements only (PS3.10 7.1), in the dataset's own transfer syntax."""
+    from govkit import __version__
+
+    old = getattr(ds, "file_meta", None)
+    meta = FileMetaDataset()
+    meta.FileMetaInformationVersion = b"\x00\x01"
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = old.TransferSyntaxUID
+    meta.ImplementationClassUID = pydicom.uid.PYDICOM_IMPLEMENTATION_UID
+    meta.ImplementationVersionName = f"GOVKIT_{__version__}"[:16]
+    ds.file_meta = meta
+    ds.preamble = b"\x00" * DICM_OFFSET
+    ds.save_as(fh, enforce_file_format=True)
+
+
+# --------------------------------------------------------------------------- elements
 
 
 def element_vr(ds: Dataset, tag: int) -> str:

@@ -9,18 +9,30 @@ PHI values are shown masked (:func:`govkit.deid.verify.mask`).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from govkit.deid.dicomio import element_vr, read_dicom, walk_values
-from govkit.deid.files import discover
+from govkit.deid.dicomio import element_vr, load, walk_values
+from govkit.deid.files import discover, printable
+from govkit.deid.refusals import Refusal, refusal_for
 from govkit.deid.verify import TEXT_CHECK_VRS, mask
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+    from govkit.deid.header.engine import DeidConfig
+    from govkit.deid.text.cleaner import TextCleaner
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class ScanItem:
     path: str
-    status: str  # scanned | not-dicom
+    status: str  # scanned | skipped (not DICOM, DICOMDIR) | unreadable (refused: see reason)
+    reason: str | None = None  # for skipped and unreadable files: from govkit.deid.refusals.REASONS
     findings: list[dict] = field(default_factory=list)
     n_private: int = 0
     text_boxes: list[dict] = field(default_factory=list)
@@ -28,8 +40,9 @@ class ScanItem:
 
 
 def scan(path: str | Path, *, text: bool = True, ocr_engine: str | None = None) -> list[ScanItem]:
+    """One :class:`ScanItem` per file under ``path``; a file that cannot be read is a
+    per-file result (``unreadable``, with its reason), never the end of the scan."""
     from govkit.deid.header.engine import DeidConfig
-    from govkit.deid.header.profile import resolve_type_dependent
     from govkit.deid.header.pseudonyms import Pseudonymizer
     from govkit.deid.text.cleaner import TextCleaner
 
@@ -44,30 +57,41 @@ def scan(path: str | Path, *, text: bool = True, ocr_engine: str | None = None) 
     items = []
     for p in discover(root):
         rel = str(p.relative_to(root)) if root.is_dir() else p.name
-        got = read_dicom(p)
-        if got is None:
-            items.append(ScanItem(rel, "not-dicom"))
+        try:
+            _, ds = load(p)
+            item = _scan_header(ds, rel, cfg, cleaner)
+        except Refusal as refusal:  # a per-file result: the batch goes on
+            items.append(ScanItem(rel, "skipped" if refusal.status == "skipped" else "unreadable", refusal.text))
             continue
-        ds = got[1]
-        item = ScanItem(rel, "scanned")
-        item.n_private = _count_private(ds)
-        sop = str(ds.get("SOPClassUID", ""))
-        for tag, where, vr, values in walk_values(ds):
-            action = cfg.action_for(tag)
-            if action is not None:
-                action = resolve_type_dependent(action, tag, sop)
-            if action not in (None, "K"):
-                item.findings.append({"tag": str(tag), "attribute": where, "action": action,
-                                      "kind": "header", "value": mask("\\".join(values))})
-            if cleaner is not None and vr in TEXT_CHECK_VRS:
-                for v in values:
-                    for s in cleaner.find(v):
-                        item.findings.append({"tag": str(tag), "attribute": where, "action": action or "K",
-                                              "kind": s.entity, "value": mask(v[s.start:s.end])})
+        except Exception as exc:
+            log.debug("%s: cannot be scanned", printable(rel), exc_info=True)
+            items.append(ScanItem(rel, "unreadable", refusal_for(exc).text))
+            continue
         if engine is not None and "PixelData" in ds:
             _scan_pixels(item, ds, engine, cleaner)
         items.append(item)
     return items
+
+
+def _scan_header(ds: Dataset, rel: str, cfg: DeidConfig, cleaner: TextCleaner | None) -> ScanItem:
+    from govkit.deid.header.profile import resolve_type_dependent
+
+    item = ScanItem(rel, "scanned")
+    item.n_private = _count_private(ds)
+    sop = str(ds.get("SOPClassUID", ""))
+    for tag, where, vr, values in walk_values(ds):
+        action = cfg.action_for(tag)
+        if action is not None:
+            action = resolve_type_dependent(action, tag, sop)
+        if action not in (None, "K"):
+            item.findings.append({"tag": str(tag), "attribute": where, "action": action,
+                                  "kind": "header", "value": mask("\\".join(values))})
+        if cleaner is not None and vr in TEXT_CHECK_VRS:
+            for v in values:
+                for s in cleaner.find(v):
+                    item.findings.append({"tag": str(tag), "attribute": where, "action": action or "K",
+                                          "kind": s.entity, "value": mask(v[s.start:s.end])})
+    return item
 
 
 def _scan_pixels(item: ScanItem, ds, engine, cleaner) -> None:

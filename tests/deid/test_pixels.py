@@ -66,11 +66,20 @@ def test_burned_in_name_is_found_and_removed(any_engine, photometric, frames):
 
 
 def test_monochrome1_fill_is_dark_on_display(engine):
+    """MONOCHROME1 shows its highest value as black: the fill must be the maximum (a fill
+    of the minimum would paint white boxes, which this test must catch)."""
     ds = _with_header(burned_in(["KAUFMAN SCOTT"], photometric="MONOCHROME1"))
-    ids = phi.collect(ds)
-    clean_pixels(_deidentified(ds), ids, engine=engine)
+    ids = phi.collect(ds)  # from the original header
+    before = ds.pixel_array.copy()
+    report = clean_pixels(_deidentified(ds), ids, engine=engine)
+    after = ds.pixel_array
+    changed = after != before
+    assert report.boxes and changed.any()
+    assert before.min() < before.max() and (after[changed] == before.max()).all()
     rendered = frames_for_ocr(ds)[1][0]
-    assert rendered.mean() > 100  # rendering inverted MONOCHROME1 correctly (text dark on light)
+    box = report.boxes[0]
+    assert rendered[box["y"] : box["y"] + box["h"], box["x"] : box["x"] + box["w"]].mean() < 64  # dark on display
+    assert rendered.mean() > 100  # on a light background
 
 
 @pytest.mark.parametrize("name,token", [("examples_palette.dcm", "PatientID"), ("examples_rgb_color.dcm", "InstitutionName")])

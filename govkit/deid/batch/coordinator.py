@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import logging
 import os
 import uuid
 from collections import Counter
@@ -35,11 +36,21 @@ from pathlib import Path
 
 from govkit.atomicio import write_atomic
 from govkit.canonical import sha256_file
-from govkit.deid.batch.executors import get_executor
+from govkit.deid.batch.executors import get_executor, wait_for_dead_workers
 from govkit.deid.batch.outputs import FileResult, sweep
 from govkit.deid.batch.worker import WorkerConfig
-from govkit.deid.files import MANIFEST_DIR, check_paths, discover
+from govkit.deid.files import (
+    DEFAULT_MAX_FILE_BYTES,
+    MANIFEST_DIR,
+    check_output_file,
+    check_paths,
+    check_writable,
+    discover,
+    printable,
+)
 from govkit.errors import BadInput
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,6 +83,7 @@ class RunSummary:
         for f in d["files"]:
             f.pop("tmp_path", None)
             f.pop("crosswalk", None)
+            f.pop("debug", None)
         if not with_files:
             d.pop("files")
         return d
@@ -105,13 +117,18 @@ def run(
     executor: str = "local",
     scheduler: str | None = None,
     progress: Callable[[Iterable, int], Iterable] | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> RunSummary:
     """De-identify every DICOM file under ``src`` into ``dst``.
 
     ``executor`` is ``local`` (``workers`` processes on this machine) or
     ``dask`` (the Dask distributed cluster at ``scheduler``; see
     :mod:`govkit.deid.batch.executors`).  ``progress(iterable, length)`` may wrap
-    the stream of results (the CLI passes a progress bar).  Returns a
+    the stream of results (the CLI passes a progress bar).  Files larger than
+    ``max_file_bytes`` are refused unread.  Everything that can be checked
+    before the work (options, executor, paths, that DST, the report and the
+    crosswalk can be written, recipe, key, OCR engine) is checked first:
+    :class:`~govkit.errors.BadInput` then, with nothing written.  Returns a
     :class:`RunSummary`; the caller records it in the registry
     (:func:`record_run`).
     """
@@ -123,6 +140,10 @@ def run(
     report_p = Path(report) if report else None
     cross_p = Path(crosswalk) if crosswalk else None
     src_p, dst_p = check_paths(Path(src), Path(dst), report_p, cross_p)
+    if report_p:
+        check_output_file(report_p, "the report")
+    if cross_p:
+        check_output_file(cross_p, "the crosswalk")
     recipe_text = None
     if recipe:
         from govkit.deid.header.recipes import load_recipe
@@ -136,7 +157,7 @@ def run(
         get_engine(ocr_engine)  # fail fast (exit 2) when the engine is missing
         if pixel_policy not in ("phi", "all-text"):
             raise BadInput("--pixel-policy must be phi or all-text")
-    dst_p.mkdir(parents=True, exist_ok=True)
+    check_writable(dst_p, "the destination")
     (dst_p / MANIFEST_DIR).mkdir(exist_ok=True)
     run_id = str(uuid.uuid4())
     started = dt.datetime.now(dt.timezone.utc)
@@ -146,15 +167,19 @@ def run(
     # (a Dask cluster runs one worker process per core: one thread each)
     ocr_threads = 1 if executor == "dask" else None if workers == 1 else max(1, (os.cpu_count() or 1) // workers)
     config = WorkerConfig(run_id, key, selected, str(dst_p), recipe_text, cross_p is not None,
-                          pixel_policy, ocr_engine, ocr_threads)
+                          pixel_policy, ocr_engine, ocr_threads, max_file_bytes)
     manifest_path = dst_p / MANIFEST_DIR / f"manifest-{run_id}.jsonl"
     with _run_lock(dst_p):
+        wait_for_dead_workers(dst_p)  # a killed run's workers are gone before its leftovers are swept
         sweep(dst_p)
         stream = execute(items, config, manifest_path)
         results = list(progress(stream, len(items)) if progress else stream)
     order = {rel: i for i, (_, rel) in enumerate(items)}
     results.sort(key=lambda r: order[r.source])
     cross_rows = {row for r in results for row in r.crosswalk}
+    for r in results:
+        if r.debug:
+            log.debug("%s: %s\n%s", printable(r.source), r.reason, r.debug)
 
     totals: Counter[str] = Counter()
     for r in results:
@@ -184,8 +209,7 @@ def run(
         files=results,
     )
     if report_p:
-        report_p.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(report_p, json.dumps(summary.as_dict(), indent=2, sort_keys=True))
+        _write(report_p, json.dumps(summary.as_dict(), indent=2, sort_keys=True), "the report")
     if cross_p:
         import csv
 
@@ -193,9 +217,16 @@ def run(
         w = csv.writer(buf)
         w.writerow(["attribute", "original", "pseudonym"])
         w.writerows(sorted(cross_rows))
-        cross_p.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(cross_p, buf.getvalue(), mode=0o600)
+        _write(cross_p, buf.getvalue(), "the crosswalk", mode=0o600)
     return summary
+
+
+def _write(path: Path, text: str, what: str, mode: int = 0o644) -> None:
+    try:
+        write_atomic(path, text, mode=mode)
+    except OSError as exc:  # checked writable before the run; full disk, or changed since
+        raise BadInput(f"cannot write {what} {printable(str(path))}: {exc.strerror}; "
+                       "the outputs are in place, rerun to write it") from None
 
 
 def _uses_text_cleaning(options: frozenset[str]) -> bool:

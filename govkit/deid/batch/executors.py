@@ -9,7 +9,11 @@ executors share :func:`~govkit.deid.batch.worker.process_one` and
 
 ``local``
     ``--workers`` processes on this machine; the coordinator commits each
-    output and appends its manifest line.
+    output and appends its manifest line.  Workers end within a second of
+    their coordinator's death, even a SIGKILL (:func:`guard_worker`), and
+    each holds a shared lock on ``DST/.govkit/workers.lock`` until it ends,
+    so the next run waits for them before sweeping what they left
+    (:func:`wait_for_dead_workers`).
 
 ``dask``
     An existing Dask distributed cluster (``--scheduler ADDRESS``).  SRC
@@ -41,7 +45,10 @@ import hashlib
 import json
 import os
 import re
+import signal
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -120,12 +127,94 @@ def _local_stream(items: Items, config: WorkerConfig, workers: int) -> Iterator[
     from functools import partial
 
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    guard = (os.getpid(), str(workers_lock(Path(config.dst))))
     try:
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=guard_worker, initargs=guard) as pool:
             for results in pool.map(partial(process_batch, config), batches(items, batch_size(len(items), workers))):
                 yield from results
     except BrokenProcessPool:
         raise ExecutorFailed("a worker process died (out of memory?); rerun the same command to resume") from None
+
+
+WATCH_SECONDS = 0.2
+_GUARD: dict[str, int] = {}
+
+
+def workers_lock(dst: Path) -> Path:
+    return dst / MANIFEST_DIR / "workers.lock"
+
+
+def guard_worker(coordinator: int, lock: str) -> None:
+    """Pool initializer: tie this worker process's life to its coordinator's.
+
+    * ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (Linux): the kernel kills the worker
+      when its parent ends (the fork server, which itself ends when the
+      coordinator does);
+    * a watchdog thread checks every 0.2 s that the coordinator still runs
+      and ends the worker otherwise (any POSIX system);
+    * a shared lock on ``lock``, held until the process ends, tells the next
+      run whether any worker is still alive.
+    """
+    import fcntl
+
+    _die_with_parent()
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    _GUARD["lock_fd"] = fd  # kept open for the life of the process
+    threading.Thread(target=_watch, args=(coordinator,), name="govkit-coordinator-watch", daemon=True).start()
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1  # <linux/prctl.h>
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the watchdog alone
+        pass
+
+
+def _watch(coordinator: int) -> None:
+    while _alive(coordinator):
+        time.sleep(WATCH_SECONDS)
+    os._exit(70)  # no clean-up: the coordinator is gone, a rerun sweeps what is left
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
+
+
+def wait_for_dead_workers(dst: Path, timeout: float = 10.0) -> None:
+    """Wait until no worker of an earlier run holds ``workers.lock`` (they end within a
+    second of their coordinator); :class:`BadInput` if some still run after ``timeout``."""
+    import fcntl
+
+    fd = os.open(workers_lock(dst), os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise BadInput("worker processes of an earlier run still write into the destination; "
+                                   "wait for them to end and rerun") from None
+                time.sleep(0.1)
+    finally:
+        os.close(fd)  # releases the lock
 
 
 # --------------------------------------------------------------------------- dask

@@ -25,6 +25,7 @@ from pydicom.dataset import Dataset
 
 from govkit.atomicio import TMP_PREFIX, discard, replace
 from govkit.deid.files import MANIFEST_DIR
+from govkit.deid.refusals import Refusal
 
 UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 PATH_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
@@ -43,6 +44,12 @@ class FileResult:
     notes: list[str] = field(default_factory=list)
     tmp_path: str | None = None
     crosswalk: list[tuple[str, str, str]] = field(default_factory=list)
+    code: str | None = None  # the reason's code in govkit.deid.refusals.REASONS
+    debug: str | None = None  # the exception behind a refusal, for the log at -v only (never in reports)
+
+    @classmethod
+    def refused(cls, source: str, refusal: Refusal, token: str | None = None, debug: str | None = None) -> FileResult:
+        return cls(source, refusal.status, refusal.text, token, code=refusal.code, debug=debug)
 
 
 def output_relpath(patient: str, study: str, series: str, sop: str) -> str:
@@ -60,7 +67,7 @@ def path_uid(ds: Dataset, keyword: str) -> str:
     if not uid and keyword != "SOPInstanceUID":
         return ""
     if len(uid) > 64 or not UID_RE.match(uid):
-        raise ValueError(f"{keyword} is not a valid UID after de-identification")
+        raise Refusal("invalid-uid", keyword=keyword)
     return uid
 
 
@@ -82,7 +89,8 @@ def commit(res: FileResult, dst: Path, claim: Claim) -> FileResult:
         return _commit(res, dst, claim)
     except OSError as exc:
         discard(res.tmp_path)
-        res.status, res.reason, res.tmp_path, res.output = "failed", f"cannot write output: {exc.strerror}", None, None
+        refusal = Refusal("cannot-write", error=(exc.strerror or "input/output error").lower())
+        res.status, res.reason, res.code, res.tmp_path, res.output = "failed", refusal.text, refusal.code, None, None
         return res
 
 

@@ -11,18 +11,22 @@ reported instead.
 from __future__ import annotations
 
 import hashlib
-import io
-import os
-import re
+import traceback
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from govkit.atomicio import TMP_PREFIX, discard, write_temp
+from govkit.atomicio import TMP_PREFIX, write_temp
 from govkit.deid.batch.outputs import PATH_UIDS, FileResult, output_relpath, path_uid
-from govkit.deid.dicomio import check_pixel_data, sniff
+from govkit.deid.dicomio import check_pixel_data, parse, write_part10
+from govkit.deid.files import DEFAULT_MAX_FILE_BYTES, read_source
+from govkit.deid.refusals import Refusal, refusal_for
 
-MAX_FILE_BYTES = 4 << 30
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+    from govkit.deid.text.identifiers import Identifiers
 
 _WORKER: dict[str, Any] = {}
 
@@ -40,6 +44,7 @@ class WorkerConfig:
     pixel_policy: str = "phi"
     ocr_engine: str = "rapidocr"
     ocr_threads: int | None = None  # CPU threads per worker's OCR; None: all
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES  # larger files are refused before reading
 
 
 def init_worker(config: WorkerConfig) -> None:
@@ -63,97 +68,98 @@ def init_worker(config: WorkerConfig) -> None:
         ocr=None,
         ocr_engine=config.ocr_engine,
         ocr_threads=config.ocr_threads,
+        max_bytes=config.max_bytes,
     )
 
 
 def process_one(path: str, rel: str) -> FileResult:
-    """De-identify one file into a temporary file in DST (worker side)."""
-    import pydicom
+    """De-identify one file into a temporary file in DST (worker side).
 
+    Whatever goes wrong, nothing is written for the file and its result
+    carries a documented reason (:mod:`govkit.deid.refusals`); the exception
+    behind it, if any, only travels in ``debug`` (logged at ``-v``).
+    """
     cfg = _WORKER["cfg"]
     try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            return FileResult(rel, "failed", f"file larger than {MAX_FILE_BYTES >> 30} GiB")
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        return FileResult(rel, "failed", f"cannot read: {exc.strerror}")
-    kind = sniff(data)
-    if kind == "other":
-        return FileResult(rel, "skipped", "not a DICOM file")
+        data = read_source(Path(path), _WORKER["max_bytes"])
+    except Refusal as refusal:
+        return FileResult.refused(rel, refusal)
     token = cfg.pseudonymizer.token("input", hashlib.sha256(data).hexdigest(), 32)
-    if kind == "raw":
-        return FileResult(rel, "failed", "no DICOM preamble and file meta header (not a Part 10 file)", token)
-    tmp = None
     try:
-        ds = pydicom.dcmread(io.BytesIO(data), force=False)
-        check_pixel_data(ds)
-        pid_in = str(ds.get("PatientID", "") or "")
-        patient = cfg.pseudonymizer.patient_id(pid_in)
-        study_in, series_in, sop_in = (str(ds.get(k, "") or "") for k in PATH_UIDS)
-        if not sop_in:
-            raise ValueError("no SOPInstanceUID: not a composite instance")
-        from govkit.deid.header.engine import deidentify
+        return _deidentify(data, rel, token)
+    except Refusal as refusal:
+        return FileResult.refused(rel, refusal, None if refusal.code == "not-dicom" else token)
+    except Exception as exc:  # noqa: BLE001 - any failure means: write nothing, say why
+        return FileResult.refused(rel, refusal_for(exc), token, traceback.format_exc())
 
-        ids = None
-        if "clean-pixel-data" in cfg.options:
-            from govkit.deid.pixels.regions import clinical_regions, known_phi_regions
-            from govkit.deid.text import identifiers as phi
 
-            ids = phi.collect(ds)  # from the original header: the deny-list for burned-in text
-            regions = ({"known": known_phi_regions(ds), "clinical": clinical_regions(ds)}
-                       if "PixelData" in ds else {})
-        counts, notes = deidentify(ds, cfg)
-        if ids is not None:
-            from govkit.deid.pixels.ocr import get_engine
-            from govkit.deid.pixels.redact import clean_pixels
+def _deidentify(data: bytes, rel: str, token: str) -> FileResult:
+    from govkit.deid.header.engine import deidentify
 
-            if _WORKER["ocr"] is None:
-                _WORKER["ocr"] = get_engine(_WORKER["ocr_engine"], _WORKER["ocr_threads"])
-            pix = clean_pixels(ds, ids, engine=_WORKER["ocr"], policy=_WORKER["pixel_policy"], cleaner=cfg.cleaner,
-                               **regions)
-            counts["pixel-boxes"] += len(pix.boxes)
-            counts["pixel-frames"] += pix.frames
-            if pix.transfer_syntax_changed:
-                notes.add("compressed pixel data rewritten as Explicit VR Little Endian")
-            if pix.known_regions:
-                counts["pixel-known-regions"] += len(pix.known_regions)
-                notes.add("known burned-in regions filled (deid %filter rules)")
-        if _WORKER["recipe"]:
-            from govkit.deid.header.recipes import apply_recipe
+    cfg = _WORKER["cfg"]
+    ds = parse(data)
+    check_pixel_data(ds)
+    pid_in = str(ds.get("PatientID", "") or "")
+    patient = cfg.pseudonymizer.patient_id(pid_in)
+    study_in, series_in, sop_in = (str(ds.get(k, "") or "") for k in PATH_UIDS)
+    ids = None
+    if "clean-pixel-data" in cfg.options:
+        from govkit.deid.pixels.regions import clinical_regions, known_phi_regions
+        from govkit.deid.text import identifiers as phi
 
+        ids = phi.collect(ds)  # from the original header: the deny-list for burned-in text
+        regions = ({"known": known_phi_regions(ds), "clinical": clinical_regions(ds)}
+                   if "PixelData" in ds else {})
+    counts, notes = deidentify(ds, cfg)
+    if ids is not None:
+        _clean_pixels(ds, ids, regions, counts, notes)
+    if _WORKER["recipe"]:
+        from govkit.deid.header.recipes import apply_recipe
+
+        try:
             apply_recipe(ds, _WORKER["recipe"])
-            counts["recipe"] += 1
-        study, series, sop = (path_uid(ds, k) for k in PATH_UIDS)
-        out_rel = output_relpath(patient, study, series, sop)
-        dst: Path = _WORKER["dst"]
-        dst.mkdir(parents=True, exist_ok=True)
-        tmp = write_temp(dst, lambda fh: ds.save_as(fh, enforce_file_format=True),
-                         mode=0o600, prefix=f"{TMP_PREFIX}{_WORKER['run_id']}-", suffix=".dcm")
-        crosswalk = []
-        if _WORKER["crosswalk"]:
-            crosswalk = [
-                ("PatientID", pid_in, patient),
-                ("StudyInstanceUID", study_in, study),
-                ("SeriesInstanceUID", series_in, series),
-                ("SOPInstanceUID", sop_in, sop),
-            ]
-        return FileResult(rel, "ok", None, token, out_rel, dict(counts), sorted(notes), tmp, crosswalk)
-    except MemoryError:
-        reason = "value too large to process"
-    except Exception as exc:  # noqa: BLE001 - any failure means: write nothing
-        reason = one_line(exc)
-    discard(tmp)
-    return FileResult(rel, "failed", reason, token)
+        except Exception as exc:
+            raise Refusal("recipe") from exc
+        counts["recipe"] += 1
+    study, series, sop = (path_uid(ds, k) for k in PATH_UIDS)
+    out_rel = output_relpath(patient, study, series, sop)
+    dst: Path = _WORKER["dst"]
+    dst.mkdir(parents=True, exist_ok=True)
+    tmp = write_temp(dst, lambda fh: write_part10(ds, fh),
+                     mode=0o600, prefix=f"{TMP_PREFIX}{_WORKER['run_id']}-", suffix=".dcm")
+    crosswalk = []
+    if _WORKER["crosswalk"]:
+        crosswalk = [
+            ("PatientID", pid_in, patient),
+            ("StudyInstanceUID", study_in, study),
+            ("SeriesInstanceUID", series_in, series),
+            ("SOPInstanceUID", sop_in, sop),
+        ]
+    return FileResult(rel, "ok", None, token, out_rel, dict(counts), sorted(notes), tmp, crosswalk)
 
 
-def one_line(exc: BaseException) -> str:
-    """A reason that never echoes header values: the exception type and a generic text."""
-    text = " ".join(str(exc).split("Traceback")[0].split())
-    # pydicom messages can quote element values; keep them short and free of quotes.
-    text = re.sub(r"'[^']*'", "'…'", text)[:200]
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def _clean_pixels(ds: Dataset, ids: Identifiers, regions: dict[str, Any], counts: Counter[str],
+                  notes: set[str]) -> None:
+    from govkit.deid.pixels.ocr import get_engine
+    from govkit.deid.pixels.redact import clean_pixels
+
+    if _WORKER["ocr"] is None:
+        _WORKER["ocr"] = get_engine(_WORKER["ocr_engine"], _WORKER["ocr_threads"])
+    try:
+        pix = clean_pixels(ds, ids, engine=_WORKER["ocr"], policy=_WORKER["pixel_policy"],
+                           cleaner=_WORKER["cfg"].cleaner, **regions)
+    except Refusal:
+        raise
+    except Exception as exc:
+        raise Refusal("pixel-cleaning", detail="the pixel data could not be decoded, redacted or "
+                                               "written back") from exc
+    counts["pixel-boxes"] += len(pix.boxes)
+    counts["pixel-frames"] += pix.frames
+    if pix.transfer_syntax_changed:
+        notes.add("compressed pixel data rewritten as Explicit VR Little Endian")
+    if pix.known_regions:
+        counts["pixel-known-regions"] += len(pix.known_regions)
+        notes.add("known burned-in regions filled (deid %filter rules)")
 
 
 def process_batch(config: WorkerConfig, batch: list[tuple[str, str]]) -> list[FileResult]:
