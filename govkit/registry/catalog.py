@@ -9,7 +9,7 @@ from sqlalchemy import select
 from govkit.errors import BadInput
 from govkit.registry.audit import append_event, current_actor
 from govkit.registry.lookup import deid_run
-from govkit.registry.tables import Dataset, DatasetVersion
+from govkit.registry.tables import Dataset, DatasetVersion, DeidRun
 
 
 def get_or_create(session, cls, name: str):
@@ -21,12 +21,15 @@ def get_or_create(session, cls, name: str):
     return row
 
 
-def find_deid_run(path: Path) -> str | None:
-    """The run whose manifest sits in a parent folder of ``path`` (a de-identified DST)."""
+def find_deid_run(session, path: Path) -> str | None:
+    """The de-identification run that wrote ``path``: among the runs whose manifests sit in the
+    nearest parent folder of ``path`` holding any (a de-identified DST), the one that finished last
+    by its recorded time.  A manifest with no recorded run (a run killed before it ended) is ignored."""
     for parent in [path.resolve().parent, *path.resolve().parents]:
-        manifests = sorted((parent / ".govkit").glob("manifest-*.jsonl"))
-        if manifests:
-            return manifests[-1].stem.removeprefix("manifest-")
+        ids = [m.stem.removeprefix("manifest-") for m in (parent / ".govkit").glob("manifest-*.jsonl")]
+        if ids:
+            runs = session.scalars(select(DeidRun).where(DeidRun.id.in_(ids))).all()
+            return max(runs, key=lambda r: (r.finished_at, r.started_at, r.id)).id if runs else None
     return None
 
 
@@ -38,7 +41,6 @@ def register_dataset(registry, name: str, version: str, path: str | Path, *, dei
     path = Path(path)
     data = open_dataset(path)
     sha = data.content_sha256()
-    run_id = deid_run_id or find_deid_run(path)
     manifest = {
         "path": str(path.resolve()),
         "format": path.suffix.lower().lstrip("."),
@@ -51,6 +53,7 @@ def register_dataset(registry, name: str, version: str, path: str | Path, *, dei
     if datasheet:
         manifest["datasheet"] = datasheet
     with registry.unit_of_work() as s:
+        run_id = deid_run_id or find_deid_run(s, path)
         if run_id is not None:
             deid_run(s, run_id)
         ds = get_or_create(s, Dataset, name)
