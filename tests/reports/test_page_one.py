@@ -192,3 +192,22 @@ def test_tagged_pdf_with_one_attachment(cli, sqlite_db, untrained_spec, tmp_path
     assert re.search(r"Tagged:\s+yes", info)
     listing = subprocess.run(["pdfdetach", "-list", str(card)], capture_output=True, text=True, check=True).stdout
     assert listing.splitlines()[0].startswith("1 embedded") and listing.count("evidence.json") == 1
+
+
+def test_a_forged_signature_is_shown_as_not_valid(cli, sqlite_db, untrained_spec, tmp_path):
+    """An approval whose decision was edited in the database (triggers dropped) reads NOT VALID on page 1."""
+    import sqlite3
+
+    db = sqlite_db
+    assert cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", untrained_spec).code == 0
+    _sign(db, tmp_path, "Grace Hopper", "clinical-lead", "reject", "Not fit for release")
+    con = sqlite3.connect(db.removeprefix("sqlite:///"))
+    for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'approvals'"):
+        con.execute(f'DROP TRIGGER "{name}"')
+    con.execute("UPDATE approvals SET decision = 'approve'")
+    con.commit()
+    con.close()
+    out = tmp_path / "audit.pdf"
+    assert cli("--db", db, "report", "audit", REF, "-o", out).code == 0
+    page = pdftotext(out, 1, 1)
+    assert "NOT VALID" in page and has(page, "0 valid of 1")
