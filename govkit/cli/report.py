@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,7 +14,7 @@ OutPath = click.Path(dir_okay=False, path_type=Path)
 EXTENSIONS = {"json": ".json", "mct-json": ".json", "chai-xml": ".xml", "pdf": ".pdf"}
 
 
-def _output(kind: str):
+def _output(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``-o/--output``, refused (exit 2) when its extension does not match what is written."""
     want = EXTENSIONS[kind]
 
@@ -34,7 +36,7 @@ def report() -> None:
 
 
 def _emit(app: App, out: dict) -> None:
-    line = (f"wrote {out['path']} (sha256 {out.get('pdf_sha256', out.get('sha256'))[:16]}…, "
+    line = (f"wrote {out['path']} (sha256 {(out.get('pdf_sha256') or out['sha256'])[:16]}…, "
             f"document {out['document_id'][:16]}…)")
     if out.get("signer"):
         line += f"\nsigned by {out['signer']} (key {out['fingerprint'][:16]}…)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from govkit import __version__
 from govkit.canonical import sha256_hex
@@ -18,6 +19,12 @@ from govkit.reports.evidence import (
 )
 from govkit.reports.render import TEMPLATE_VERSION, render_html, write_pdf
 from govkit.reports.summary import latest as _latest
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from sqlalchemy.orm import Session
+
+    from govkit.registry.db import Registry
 
 OVERLAY_KINDS = {"-overlay.png": "attribution maps of sample cases, with the lesion mask's outline",
                  "-worst-localisation.png": "the cases whose attribution lies furthest outside the lesion mask"}
@@ -34,12 +41,12 @@ KIND_NAMES = {"model-card": "Model card", "audit": "Audit report", "deid": "De-i
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 
 
-def _stamp(value) -> dt.datetime:
+def _stamp(value: Any) -> dt.datetime:
     stamp = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
     return (stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)).replace(microsecond=0)
 
 
-def _when(session, evidence: dict) -> dt.datetime:
+def _when(session: Session, evidence: dict) -> dt.datetime:
     """The instant of the registry state a model report shows: its newest evidence event."""
     from sqlalchemy import select
 
@@ -137,7 +144,8 @@ def render_document(kind: str, evidence: dict, title: str, when: dt.datetime, ou
             "refused_urls": fetcher.refused, "fetched": fetcher.served}
 
 
-def _render(session, kind: str, subject: str, title: str, evidence: dict, out: Path, when: dt.datetime) -> dict:
+def _render(session: Session, kind: str, subject: str, title: str, evidence: dict, out: Path,
+            when: dt.datetime) -> dict:
     from govkit.registry.audit import append_event, current_actor
     from govkit.registry.tables import Report
 
@@ -150,7 +158,7 @@ def _render(session, kind: str, subject: str, title: str, evidence: dict, out: P
     return {**res, "subject": subject}
 
 
-def model_card(registry, ref: str, out: Path) -> dict:
+def model_card(registry: Registry, ref: str, out: Path) -> dict:
     from govkit.registry.lookup import model_version
 
     with registry.unit_of_work() as s:
@@ -158,7 +166,7 @@ def model_card(registry, ref: str, out: Path) -> dict:
         return _render(s, "model-card", ref, f"Model card: {ref}", ev, out, _when(s, ev))
 
 
-def audit_report(registry, ref: str, out: Path) -> dict:
+def audit_report(registry: Registry, ref: str, out: Path) -> dict:
     from govkit.registry.lookup import model_version
 
     with registry.unit_of_work() as s:
@@ -166,7 +174,7 @@ def audit_report(registry, ref: str, out: Path) -> dict:
         return _render(s, "audit", ref, f"Audit report: {ref}", ev, out, _when(s, ev))
 
 
-def deid_report(registry, run_id: str, out: Path) -> dict:
+def deid_report(registry: Registry, run_id: str, out: Path) -> dict:
     from govkit.registry.lookup import deid_run
 
     with registry.unit_of_work() as s:
@@ -175,7 +183,7 @@ def deid_report(registry, run_id: str, out: Path) -> dict:
         return _render(s, "deid", run.id, f"De-identification report: run {run.id[:8]}", ev, out, _deid_when(ev))
 
 
-def export(registry, ref: str, fmt: str, out: Path, *, sign_key: Path | None = None,
+def export(registry: Registry, ref: str, fmt: str, out: Path, *, sign_key: Path | None = None,
            passphrase: bytes | None = None) -> dict:
     """The evidence as govkit JSON, a Model Card Toolkit (MCT) JSON document, or a CHAI Applied Model Card.
 
@@ -206,7 +214,7 @@ def export(registry, ref: str, fmt: str, out: Path, *, sign_key: Path | None = N
     return {**result, "sha256": sha, "document_id": document_id(fmt, ev)}
 
 
-def _chai(session, ev: dict, sign_key: Path | None, passphrase: bytes | None) -> tuple[bytes, dict]:
+def _chai(session: Session, ev: dict, sign_key: Path | None, passphrase: bytes | None) -> tuple[bytes, dict]:
     from govkit.reports import chai
 
     card = chai.fill(ev)
@@ -225,7 +233,7 @@ def _chai(session, ev: dict, sign_key: Path | None, passphrase: bytes | None) ->
     return data, extra
 
 
-def verify_card(registry, path: Path) -> dict:
+def verify_card(registry: Registry, path: Path) -> dict:
     """Schema and signature of a CHAI card, the key looked up in the signer roster."""
     from sqlalchemy import select
 
@@ -238,7 +246,7 @@ def verify_card(registry, path: Path) -> dict:
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror}") from None
     with registry.unit_of_work() as s:
-        def lookup(fp: str):
+        def lookup(fp: str) -> tuple[str, Ed25519PublicKey] | str:
             signer = s.scalar(select(Signer).where(Signer.fingerprint == fp))
             if signer is None:
                 return f"key {fp[:16]}… is not in the signer roster"
@@ -250,10 +258,15 @@ def verify_card(registry, path: Path) -> dict:
     return {"path": str(path), **verdict.as_dict()}
 
 
-def _public_key(pem: str):
+def _public_key(pem: str) -> Ed25519PublicKey:
+    """The roster's public key (the roster only accepts Ed25519 keys)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    return load_pem_public_key(pem.encode())
+    key = load_pem_public_key(pem.encode())
+    if not isinstance(key, Ed25519PublicKey):
+        raise BadInput("a roster key is not Ed25519; run 'govkit audit verify'")
+    return key
 
 
 def mct_json(ev: dict) -> dict:

@@ -28,12 +28,17 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govkit.errors import BadInput
 from govkit.reports import present
 from govkit.reports.summary import latest, policy_verdict
 from govkit.resources import resource_dir
+
+if TYPE_CHECKING:
+    import xmlschema
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from lxml import etree
 
 NS = "https://mc.chai.org/v0.2/schema.xsd"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -49,7 +54,7 @@ PERFORMANCE = ("auroc", "sensitivity", "specificity", "accuracy", "ppv", "npv")
 
 
 @functools.lru_cache(maxsize=1)
-def _schema():
+def _schema() -> xmlschema.XMLSchema10:
     from pathlib import Path
 
     import xmlschema
@@ -59,7 +64,7 @@ def _schema():
                                  allow="local")
 
 
-def _parse(data: bytes):
+def _parse(data: bytes) -> etree._Element:
     """Parse untrusted XML: no DTD, no entities, no network."""
     from lxml import etree
 
@@ -294,7 +299,7 @@ def to_xml(card: Card) -> bytes:
     """The card as XML in schema order."""
     from lxml import etree
 
-    def sub(parent, name: str, text: str | None = None):
+    def sub(parent: etree._Element, name: str, text: str | None = None) -> etree._Element:
         el = etree.SubElement(parent, f"{{{NS}}}{name}")
         if text is not None:
             el.text = text
@@ -335,13 +340,13 @@ def to_xml(card: Card) -> bytes:
 # --------------------------------------------------------------------------- XML signature
 
 
-def _c14n(element) -> bytes:
+def _c14n(element: etree._Element) -> bytes:
     from lxml import etree
 
     return etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
 
 
-def _digest(root) -> str:
+def _digest(root: etree._Element) -> str:
     """SHA-256 of the exclusive C14N of the document without its signature (the enveloped transform)."""
     import copy
 
@@ -351,7 +356,7 @@ def _digest(root) -> str:
     return base64.b64encode(hashlib.sha256(_c14n(doc)).digest()).decode("ascii")
 
 
-def sign(data: bytes, key, fingerprint: str) -> bytes:
+def sign(data: bytes, key: Ed25519PrivateKey, fingerprint: str) -> bytes:
     """Append an enveloped ``ds:Signature`` made with the Ed25519 private ``key``."""
     from lxml import etree
 
@@ -386,9 +391,9 @@ class Verdict:
         return {"ok": self.ok, "reason": self.reason, "fingerprint": self.fingerprint, "signer": self.signer}
 
 
-def _shape(sig) -> str | None:
+def _shape(sig: etree._Element) -> str | None:
     """Why the signature is not the one shape govkit writes (None when it is)."""
-    def algo(el) -> str | None:
+    def algo(el: etree._Element | None) -> str | None:
         return None if el is None else el.get("Algorithm")
 
     info = sig.find(f"{{{DS}}}SignedInfo")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,7 @@ def _style(i: int) -> dict:
     return {"color": OKABE_ITO[i % len(OKABE_ITO)], "marker": MARKERS[i % len(MARKERS)], "ms": 3}
 
 
-def _plt():
+def _plt() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -57,7 +58,7 @@ def _plt():
     return plt
 
 
-def _data_url(fig) -> str:
+def _data_url(fig: Any) -> str:
     plt = _plt()
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")

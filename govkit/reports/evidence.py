@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,24 +24,29 @@ from govkit.evidence.records import json_safe
 from govkit.registry.audit import verify_chain
 from govkit.registry.tables import (
     Approval,
+    Artifact,
     AuditEvent,
     DatasetVersion,
     DeidRun,
     Evaluation,
+    Metric,
     ModelTrainingData,
     ModelVersion,
 )
 from govkit.reports import hipaa
 
+if TYPE_CHECKING:
+    from govkit.governance.policy import Policy
+
 REPORT_ACTIONS = ("report.render", "report.export")
 
 
-def _metric(m) -> dict:
+def _metric(m: Metric) -> dict:
     return {"name": m.name, "value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high, "n": m.n,
             "params": m.params or {}, "status": m.status or "ok", "reason": m.reason}
 
 
-def _artifact(a) -> dict:
+def _artifact(a: Artifact) -> dict:
     """An artifact, with its content when it is small and its hash still matches the record."""
     out = {"name": a.name, "sha256": a.sha256, "media_type": a.media_type, "intact": False}
     p = Path(a.path)
@@ -103,7 +109,7 @@ def signatures(session: Session, mv: ModelVersion) -> list[dict]:
     return signature_rows(session, mv)
 
 
-def _policy(session: Session, mv: ModelVersion, policy) -> dict:
+def _policy(session: Session, mv: ModelVersion, policy: Policy) -> dict:
     """The policy check, with each requirement's definition (metric, bounds, compared figure) for its row."""
     from govkit.governance.policy import check_policy
 

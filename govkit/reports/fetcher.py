@@ -28,7 +28,7 @@ class SafeFetcher(URLFetcher):
         self.refused: list[str] = []
         self.served: list[str] = []
 
-    def fetch(self, url: str, headers=None):
+    def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
         scheme = url.split(":", 1)[0].lower()
         if scheme == "data":
             head, _, payload = url[5:].partition(",")

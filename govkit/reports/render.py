@@ -18,16 +18,21 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from govkit.atomicio import write_atomic
 from govkit.reports.fetcher import SafeFetcher
 from govkit.resources import resource_dir
 
+if TYPE_CHECKING:
+    import jinja2
+
 TEMPLATE_VERSION = "2"
 
 
-def environment():
+def environment() -> jinja2.Environment:
     import jinja2
 
     from govkit.reports.present import filters
@@ -44,7 +49,7 @@ def environment():
 
 
 @contextlib.contextmanager
-def source_date_epoch(when: dt.datetime):
+def source_date_epoch(when: dt.datetime) -> Iterator[None]:
     old = os.environ.get("SOURCE_DATE_EPOCH")
     os.environ["SOURCE_DATE_EPOCH"] = str(int(when.timestamp()))
     try:
