@@ -43,8 +43,9 @@ bash examples/deid-on-dask.sh "$OUT/dask"
 step "Engineer: the example lesion task (generate, train, register, evaluate)"
 python examples/lesion/lesion_task.py "$OUT/lesion" --n-train 2000 --n-test 600
 python examples/lesion/train.py "$OUT/lesion/train.npz" "$OUT/models/lesion-cnn" --name lesion-cnn --version 1.0
-govkit data register lesion-train --version 1 "$OUT/lesion/train.npz"
-govkit data register lesion-test --version 1 "$OUT/lesion/test.npz"
+govkit data register lesion-train --version 1 "$OUT/lesion/train.npz" --datasheet examples/lesion/datasheet.yaml
+govkit data register lesion-test --version 1 "$OUT/lesion/test.npz" --internal \
+  --source "examples/lesion/lesion_task.py, held-out draw" --site "A, B, C"
 govkit model register lesion-cnn --version 1.0 --spec "$OUT/models/lesion-cnn/model.yaml" \
   --train-data lesion-train@1
 govkit eval performance lesion-cnn@1.0 --data "$OUT/lesion/test.npz" --json > "$OUT/performance.json"
@@ -57,6 +58,9 @@ for m in r["metrics"]:
         print(f"  {m['name']:<12} {m['value']:.3f}  95% CI [{m['ci_low']:.3f}, {m['ci_high']:.3f}]  n={m['n']}")
 print(f"  (all {len(r['metrics'])} metrics, subgroups included, recorded as evaluation {r['evaluation_id']})")
 PY
+
+step "Engineer: audit the training data against the test split (shared patients, copied images, balance)"
+govkit data audit lesion-train@1 --against lesion-test@1
 
 step "Engineer: membership-inference privacy audit (LOSS and RMIA with 2 reference models)"
 govkit privacy audit lesion-cnn@1.0 --members "$OUT/lesion/train.npz" --non-members "$OUT/lesion/test.npz" \
@@ -76,6 +80,38 @@ govkit model register lesion-cnn-shortcut --version 1.0 --spec "$OUT/models/lesi
 govkit eval performance lesion-cnn-shortcut@1.0 --data "$OUT/lesion/test.npz" --json > "$OUT/shortcut-performance.json"
 govkit robustness run lesion-cnn-shortcut@1.0 --data "$OUT/lesion/test.npz" --corruption gaussian:3 \
   --attack pgd-linf --eps 0.0039 --json > "$OUT/shortcut-robustness.json"
+
+step "Engineer: a third model, trained on a leaky split (test patients and re-exported test images in it)"
+python - "$OUT/lesion" <<'PY'
+import sys
+import numpy as np
+d = sys.argv[1]
+train, test = dict(np.load(f"{d}/train.npz")), dict(np.load(f"{d}/test.npz"))
+rng = np.random.default_rng(5)
+take = rng.choice(len(test["y"]), 60, replace=False)
+copies = test["x"][take].copy()
+copies[30:] = np.clip(copies[30:] + rng.normal(scale=0.02, size=copies[30:].shape), 0, 1)  # re-exported with noise
+pids = np.array([f"X{i:05d}" for i in range(60)])
+pids[:20] = test["patient_id"][take[:20]]  # 20 of them keep their test patient ID
+leaky = {k: np.concatenate([train[k], pids if k == "patient_id" else test[k][take] if k != "x" else copies])
+         for k in ("x", "y", "patient_id", "group_site", "group_sex")}
+np.savez(f"{d}/train_leaky.npz", **leaky)
+print(f"train_leaky.npz: {len(leaky['y'])} images, 60 of them from test.npz")
+PY
+python examples/lesion/train.py "$OUT/lesion/train_leaky.npz" "$OUT/models/lesion-cnn-leaky" \
+  --name lesion-cnn-leaky --version 1.0
+govkit data register lesion-train-leaky --version 1 "$OUT/lesion/train_leaky.npz" --internal
+govkit model register lesion-cnn-leaky --version 1.0 --spec "$OUT/models/lesion-cnn-leaky/model.yaml" \
+  --train-data lesion-train-leaky@1
+govkit eval performance lesion-cnn-leaky@1.0 --data "$OUT/lesion/test.npz" --json > "$OUT/leaky-performance.json"
+if govkit data audit lesion-train-leaky@1 --against lesion-test@1 > "$OUT/leaky-data-audit.txt"; then
+  echo "unexpected: no leakage found"; exit 1
+fi
+grep -E "^vs |^LEAKAGE" "$OUT/leaky-data-audit.txt"
+govkit policy check lesion-cnn-leaky@1.0 --policy examples/lesion/policy.yaml --json > "$OUT/leaky-policy.json" \
+  && { echo "unexpected: the leaky model passed"; exit 1; }
+python -c "import json,sys; [print(f\"  {r['id']}: {r['status']} ({r['detail']})\") for r in json.load(open(sys.argv[1]))['requirements'] if r['evidence'] == 'data']" "$OUT/leaky-policy.json"
+echo "-> lesion-cnn-leaky@1.0 refused: its training data holds test patients and test images"
 
 step "Engineer: explanations and their tests, on held-out images that carry the site marker"
 for m in lesion-cnn lesion-cnn-shortcut; do

@@ -8,7 +8,8 @@ same answer up to the index's stated miss rate:
 * ``lsh``: random-hyperplane locality-sensitive hashing (Charikar 2002,
   "Similarity estimation techniques from rounding algorithms"): each of ``L``
   tables keys a vector by the signs of ``bits`` random projections; two
-  vectors at angle θ share a table's key with probability ``(1 − θ/π)^bits``.
+  vectors at angle θ share a table's key with probability ``(1 − θ/π)^bits``
+  (``bits`` ≈ log2 N).
   ``L`` is chosen so that a pair exactly *at* the threshold is missed with
   probability at most ``1 − recall`` (closer pairs: far less); candidates are
   then verified with the exact distance, so the index never reports a pair
@@ -27,7 +28,7 @@ import numpy as np
 from govkit.errors import BadInput
 
 METHODS = ("auto", "lsh", "exhaustive")
-BITS = 16  # keys are uint16: a stable argsort is then a radix sort
+MAX_BITS = 16  # keys are uint16: a stable argsort is then a radix sort
 RECALL = 0.999
 MAX_TABLES = 512
 TABLES_PER_PASS = 8
@@ -41,8 +42,13 @@ class LshPlan:
     miss_at_threshold: float
 
 
-def lsh_plan(threshold: float, recall: float = RECALL, bits: int = BITS) -> LshPlan:
-    """Tables needed so that a pair at ``threshold`` is found with probability ≥ ``recall``."""
+def lsh_plan(threshold: float, n: int, recall: float = RECALL) -> LshPlan:
+    """Key length and tables so that a pair at ``threshold`` is found with probability ≥ ``recall``.
+
+    Keys of about log2(n) bits keep a bucket at a few unrelated vectors on
+    average: longer keys need more tables, shorter ones more verifications.
+    """
+    bits = int(min(MAX_BITS, max(8, math.floor(math.log2(max(n, 2))))))
     theta = math.acos(max(-1.0, min(1.0, 1.0 - threshold)))
     q = (1.0 - theta / math.pi) ** bits
     tables = math.ceil(math.log(1.0 - recall) / math.log1p(-q)) if q < 1 else 1
@@ -63,7 +69,7 @@ def near_pairs(emb: np.ndarray, first: np.ndarray, threshold: float, *, method: 
     active = np.nonzero(np.linalg.norm(emb, axis=1) > 0.5)[0]
     n, d = len(active), emb.shape[1]
     n_first = int(first[active].sum())
-    plan = lsh_plan(threshold, recall)
+    plan = lsh_plan(threshold, n, recall)
     exhaustive_cost = n_first * n * d
     lsh_cost = n * plan.tables * plan.bits * d + n * plan.tables * 8
     if method == "auto":
