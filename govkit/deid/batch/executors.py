@@ -53,7 +53,7 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
 
-from govkit.atomicio import write_atomic
+from govkit.atomicio import sync_filesystem, write_atomic
 from govkit.deid.batch.outputs import FileResult, commit, manifest_line, sweep
 from govkit.deid.batch.worker import WorkerConfig, process_batch
 from govkit.deid.files import MANIFEST_DIR
@@ -113,12 +113,13 @@ def run_local(items: Items, config: WorkerConfig, manifest: Path, workers: int) 
                 fh.write(manifest_line(res, config.run_id))
                 fh.flush()
             yield res
+        sync_filesystem(config.dst)  # the renames, then the manifest that lists them
         os.fsync(fh.fileno())
 
 
 def _local_stream(items: Items, config: WorkerConfig, workers: int) -> Iterator[FileResult]:
     if workers == 1:
-        for batch in batches(items, 1):
+        for batch in batches(items, batch_size(len(items), 1)):
             yield from process_batch(config, batch)
         return
     import multiprocessing as mp
@@ -294,6 +295,7 @@ def dask_task(config: WorkerConfig, batch: Items) -> list[FileResult]:
             if res.input_token:
                 fh.write(manifest_line(res, config.run_id))
                 fh.flush()
+        sync_filesystem(dst)
         os.fsync(fh.fileno())
     return results
 

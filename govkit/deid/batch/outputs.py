@@ -111,7 +111,7 @@ def _commit(res: FileResult, dst: Path, claim: Claim) -> FileResult:
         return _discard(res, "duplicate", "an output with this SOP Instance UID and other content "
                                           "already exists (an earlier run); it was kept")
     final.parent.mkdir(parents=True, exist_ok=True)
-    replace(res.tmp_path, final)
+    replace(res.tmp_path, final, durable=False)  # the executor flushes DST once its batch is committed
     res.tmp_path = None
     return res
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from govkit.atomicio import TMP_PREFIX, write_temp
+from govkit.atomicio import TMP_PREFIX, sync_filesystem, write_temp
 from govkit.deid.batch.outputs import PATH_UIDS, FileResult, output_relpath, path_uid
 from govkit.deid.dicomio import check_pixel_data, parse, write_part10
 from govkit.deid.files import DEFAULT_MAX_FILE_BYTES, read_source
@@ -126,7 +126,7 @@ def _deidentify(data: bytes, rel: str, token: str) -> FileResult:
     dst: Path = _WORKER["dst"]
     dst.mkdir(parents=True, exist_ok=True)
     tmp = write_temp(dst, lambda fh: write_part10(ds, fh),
-                     mode=0o600, prefix=f"{TMP_PREFIX}{_WORKER['run_id']}-", suffix=".dcm")
+                     mode=0o600, prefix=f"{TMP_PREFIX}{_WORKER['run_id']}-", suffix=".dcm", durable=False)
     crosswalk = []
     if _WORKER["crosswalk"]:
         crosswalk = [
@@ -163,6 +163,10 @@ def _clean_pixels(ds: Dataset, ids: Identifiers, regions: dict[str, Any], counts
 
 
 def process_batch(config: WorkerConfig, batch: list[tuple[str, str]]) -> list[FileResult]:
-    """Process a batch of ``(path, relative path)`` in this process (uncommitted)."""
+    """Process a batch of ``(path, relative path)`` in this process (uncommitted); the
+    temporary outputs are on disk (one file-system flush per batch) when it returns."""
     init_worker(config)
-    return [process_one(p, r) for p, r in batch]
+    results = [process_one(p, r) for p, r in batch]
+    if any(r.tmp_path for r in results):
+        sync_filesystem(config.dst)
+    return results
