@@ -374,3 +374,19 @@ def test_scan_reports_unreadable_files_per_file(cli, corpus, tmp_path):
     assert files["fifo"]["status"] == "unreadable" and "FIFO" in files["fifo"]["reason"]
     assert files["notes.txt"]["status"] == "skipped"
     assert sum(f["status"] == "scanned" for f in files.values()) == 6
+
+
+def test_the_exception_behind_a_refusal_is_only_in_the_verbose_log(cli, tmp_path, key_file):
+    """Compressed pixel data that is structurally sound but not decodable: with clean-pixel-data
+    it cannot be cleaned, so it is refused; the decoder's exception shows only with -v."""
+    ds = pydicom.dcmread(get_testdata_file("SC_rgb_jpeg_dcmtk.dcm"))
+    ds.PixelData = pydicom.encaps.encapsulate([b"\xff\xd8" + b"\x00" * 400])  # a JPEG that is not one
+    src = tmp_path / "src"
+    src.mkdir()
+    ds.save_as(src / "bad-jpeg.dcm")
+    args = ("deid", "run", src, tmp_path / "dst", "--key", key_file, "--option", "clean-pixel-data", "--json")
+    quiet = cli(*args)
+    assert quiet.code == 1 and quiet.json()["failures"][0]["code"] == "pixel-cleaning"
+    assert "Traceback" not in quiet.err and "Error" not in quiet.json()["failures"][0]["reason"]
+    loud = cli("-v", *args)
+    assert loud.code == 1 and "Traceback" in loud.err and "bad-jpeg.dcm" in loud.err

@@ -88,7 +88,9 @@ def process_one(path: str, rel: str) -> FileResult:
     try:
         return _deidentify(data, rel, token)
     except Refusal as refusal:
-        return FileResult.refused(rel, refusal, None if refusal.code == "not-dicom" else token)
+        cause = refusal.__cause__
+        return FileResult.refused(rel, refusal, None if refusal.code == "not-dicom" else token,
+                                  "".join(traceback.format_exception(cause)) if cause else None)
     except Exception as exc:  # noqa: BLE001 - any failure means: write nothing, say why
         return FileResult.refused(rel, refusal_for(exc), token, traceback.format_exc())
 
