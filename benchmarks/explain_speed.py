@@ -33,7 +33,7 @@ def main() -> None:
     import lesion_task
     import train as lesion_train
 
-    from govkit.explain.methods import METHODS
+    from govkit.explain.methods import ATTRIBUTION_METHODS
     from govkit.models.loading import load_model
     from govkit.models.spec import load_spec
 
@@ -43,14 +43,14 @@ def main() -> None:
     d = np.load(paths["test"])
     x, y = torch.from_numpy(d["x"]).to(a.device), torch.from_numpy(d["y"]).to(a.device)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, device {a.device}")
-    for name, method in METHODS.items():
+    for name, method in ATTRIBUTION_METHODS.items():
         n = len(x) if name not in ("kernel-shap", "lime", "occlusion") else min(len(x), 16)
         method.attribute(model, x[:2], y[:2])  # warm-up
         t = time.perf_counter()
         method.attribute(model, x[:n], y[:n])
         dt = time.perf_counter() - t
         print(f"  {name:<21} {n / dt:8.1f} attributions/s  ({n} images)")
-    ig = METHODS["integrated-gradients"]
+    ig = ATTRIBUTION_METHODS["integrated-gradients"]
     batched, loop = [], []
     for _ in range(3):
         t = time.perf_counter()

@@ -1,4 +1,4 @@
-"""``govkit explain run``: attributions with quantitative tests and pass/fail verdicts."""
+"""``govkit explain run``: attributions with quantitative checks and pass/fail verdicts."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def _names(_ctx, _param, value: str | None):
 
 @click.group()
 def explain() -> None:
-    """Explainability: attributions and tests of them."""
+    """Explainability: attributions and checks of them."""
 
 
 @explain.command()
@@ -23,30 +23,31 @@ def explain() -> None:
 @click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--methods", callback=_names, help="Comma-separated: integrated-gradients, saliency, "
               "gradient-shap, grad-cam, occlusion, kernel-shap, lime (default: the first three and grad-cam).")
-@click.option("--tests", callback=_names,
-              help="Comma-separated: randomisation, faithfulness, localisation, stability (default: all).")
+@click.option("--checks", "--tests", "checks", callback=_names,
+              help="Comma-separated: randomisation, cascading-randomisation, faithfulness, localisation, "
+              "stability (default: all).")
 @click.option("--samples", type=click.IntRange(min=1), default=64, show_default=True,
               help="Images to explain (faithfulness needs at least 50).")
 @click.option("--thresholds", "thresholds_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Test thresholds (default: policies/explain/default.yaml).")
+              help="Check thresholds (default: policies/explain/default.yaml).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write overlay PNGs here.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @json_option
 @pass_app
-def run(app: App, model: str, data_path: Path, methods, tests, samples: int, thresholds_path: Path | None,
+def run(app: App, model: str, data_path: Path, methods, checks, samples: int, thresholds_path: Path | None,
         device: str, out_dir: Path | None, seed: int) -> None:
-    """Explain a model and test the explanations (randomisation, faithfulness, localisation, stability)."""
+    """Explain a model and check the explanations (randomisation, faithfulness, localisation, stability)."""
     from govkit.explain.api import run_explainability
 
-    out = run_explainability(app.registry(), model, data_path, methods=methods, tests=tests, samples=samples,
+    out = run_explainability(app.registry(), model, data_path, methods=methods, checks=checks, samples=samples,
                              device=device, out_dir=out_dir, thresholds_path=thresholds_path, seed=seed)
 
     def human() -> str:
         lines = [f"{out['model']}: {out['n']} images"]
-        for t in out["tests"]:
+        for t in out["checks"]:
             val = "n/a" if t["value"] is None else f"{t['value']:.3f}"
-            lines.append(f"  {'PASS' if t['passed'] else 'FAIL'}  {t['test']:<23} {t['method']:<21} {val:>7}  "
+            lines.append(f"  {'PASS' if t['passed'] else 'FAIL'}  {t['check']:<23} {t['method']:<21} {val:>7}  "
                          f"{t['detail']}")
         lines += [f"note: {n}" for n in out["notes"]] + [f"overlay: {f}" for f in out["overlays"]]
         return "\n".join(lines)

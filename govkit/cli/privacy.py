@@ -22,12 +22,14 @@ def privacy() -> None:
 @click.option("--non-members", required=True, type=DataPath, help="D2: held-out data.")
 @click.option("--population", type=DataPath, help="D3: extra data for reference models and comparisons.")
 @click.option("--attack", "attacks", multiple=True,
-              type=click.Choice(["loss", "population", "lira-offline", "lira-online", "rmia"]),
+              type=click.Choice(["loss", "population", "lira-offline", "lira-online", "rmia", "rmia-online"]),
               help="Attack to run (repeatable; default: loss).")
 @click.option("--reference-models", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--rmia-mode", type=click.Choice(["offline", "online"]), default="offline", show_default=True)
 @click.option("--patient-level", is_flag=True, help="Membership per patient (patient_id), not per image.")
-@click.option("--control", is_flag=True, help="Also audit non-members against non-members (null control).")
+@click.option("--control/--no-control", default=True, show_default=True,
+              help="Null control: tests that the sets differ only by membership; when it fires every "
+                   "membership figure is marked unreliable.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=50), default=300, show_default=True)
@@ -45,14 +47,20 @@ def audit(app: App, model: str, members: Path, non_members: Path, population: Pa
 
     def human() -> str:
         lines = [f"{out['model']}: membership inference"]
+        def num(v: float | None, fmt: str = ".3f") -> str:
+            return "n/a" if v is None else format(v, fmt)
+
         for a in out["attacks"]:
-            lines.append(f"  {a['attack']:<13} AUC {a['auc']:.3f} [{a['auc_ci'][0]:.3f}, {a['auc_ci'][1]:.3f}]  "
-                         f"TPR@0.1%FPR {a['tpr_at_fpr']['0.001']:.3f}  TPR@1%FPR {a['tpr_at_fpr']['0.01']:.3f}  "
-                         f"ε ≥ {a['epsilon_lower_bound']:.2f}  (n={a['n_members']}+{a['n_non_members']})")
-        if out["control"]:
-            c = out["control"]
-            lines.append(f"  control       AUC {c['auc']:.3f} (null band {c['null_band'][0]:.3f}–{c['null_band'][1]:.3f})"
-                         f"{' BIASED' if c['biased'] else ''}")
+            lo, hi = a["auc_ci"]
+            lines.append(f"  {a['attack']:<13} AUC {a['auc']:.3f} [{num(lo)}, {num(hi)}]  "
+                         f"TPR@0.1%FPR {num(a['tpr_at_fpr']['0.001'])}  TPR@1%FPR {num(a['tpr_at_fpr']['0.01'])}  "
+                         f"ε ≥ {a['epsilon_lower_bound']:.2f} (δ=0, {a['epsilon_confidence']:.0%} joint)  "
+                         f"(n={a['n_members']}+{a['n_non_members']})")
+        c = out["control"]
+        if c and c["available"]:
+            for t in c["tests"]:
+                lines.append(f"  control: {t['test']}: AUC {t['auc']:.3f}, p={t['p_value']:.2g}"
+                             f"{'  FIRED' if t['rejected'] else ''}")
         lines += [f"warning: {w}" for w in out["warnings"]]
         return "\n".join(lines)
 

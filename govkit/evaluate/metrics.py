@@ -16,20 +16,33 @@ from collections.abc import Callable
 
 import numpy as np
 
+from govkit.evaluate.bootstrap import percentile_ci, resample
 from govkit.evidence.metric import MetricValue
 
 MIN_SUPPORT = 30  # below this many cases a figure is flagged as unsupported
 
 
+def wilson_bounds(k, n, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval (Wilson 1927) for proportions k/n, elementwise (95 % by default).
+
+    centre = (p + z²/2n) / (1 + z²/n), half-width = z·sqrt(p(1−p)/n + z²/4n²) / (1 + z²/n).
+    Entries with n = 0 are NaN.
+    """
+    k, n = np.asarray(k, dtype=np.float64), np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        den = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / den
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+
+
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float | None, float | None]:
-    """Wilson score interval for a proportion k/n (95 % by default)."""
+    """Wilson score interval for one proportion k/n; (None, None) when n = 0."""
     if n == 0:
         return None, None
-    p = k / n
-    den = 1 + z**2 / n
-    centre = (p + z**2 / (2 * n)) / den
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    lo, hi = wilson_bounds(k, n, z)
+    return float(lo), float(hi)
 
 
 def binary_auroc(scores: np.ndarray, positive: np.ndarray) -> float:
@@ -126,22 +139,6 @@ def point_metrics(probs: np.ndarray, y: np.ndarray, threshold: float = 0.5) -> d
     }
 
 
-def bootstrap_indices(n: int, clusters: np.ndarray | None, n_boot: int, rng: np.random.Generator):
-    """Yield index arrays for ``n_boot`` resamples (of clusters when given)."""
-    if clusters is None:
-        for _ in range(n_boot):
-            yield rng.integers(0, n, n)
-        return
-    _, inverse = np.unique(clusters, return_inverse=True)
-    members = np.argsort(inverse, kind="stable")
-    starts = np.searchsorted(inverse[members], np.arange(inverse.max() + 1))
-    sizes = np.bincount(inverse)
-    n_clusters = len(sizes)
-    for _ in range(n_boot):
-        pick = rng.integers(0, n_clusters, n_clusters)
-        yield np.concatenate([members[starts[c]: starts[c] + sizes[c]] for c in pick])
-
-
 def with_ci(
     fn: Callable[[np.ndarray], dict[str, float]],
     n: int,
@@ -152,24 +149,17 @@ def with_ci(
     level: float = 0.95,
     params: dict | None = None,
 ) -> list[MetricValue]:
-    """Evaluate ``fn(indices)`` on all data and on bootstrap resamples."""
+    """Evaluate ``fn(indices)`` on all data and on bootstrap resamples (of ``clusters`` when given)."""
     point = fn(np.arange(n))
     rng = np.random.default_rng(seed)
-    reps = {k: [] for k in point}
-    for idx in bootstrap_indices(n, clusters, n_boot, rng):
+    reps: dict[str, list[float]] = {k: [] for k in point}
+    for idx in resample(n, n_boot, rng, clusters=clusters):
         vals = fn(idx)
         for k in point:
             reps[k].append(vals.get(k, np.nan))
-    lo_q, hi_q = (1 - level) / 2 * 100, (1 + level) / 2 * 100
     out = []
     for k, v in point.items():
-        arr = np.asarray(reps[k], dtype=np.float64)
-        arr = arr[np.isfinite(arr)]
         finite = v is not None and np.isfinite(v)
-        lo, hi = (np.percentile(arr, [lo_q, hi_q]) if len(arr) >= 10 else (np.nan, np.nan))
-        out.append(MetricValue(
-            k, float(v) if finite else None,
-            float(lo) if np.isfinite(lo) else None, float(hi) if np.isfinite(hi) else None,
-            n, dict(params or {}), level,
-        ))
+        lo, hi = percentile_ci(reps[k], level)
+        out.append(MetricValue(k, float(v) if finite else None, lo, hi, n, dict(params or {}), level))
     return out

@@ -27,9 +27,9 @@ from govkit.evaluate.metrics import (
 GAP_METRICS = ("accuracy", "auroc", "sensitivity", "specificity")
 
 
-def predict_proba(model, data, *, device: str = "cpu", batch_size: int = 256, amp: bool = False,
-                  workers: int = 0) -> np.ndarray:
-    """Class probabilities (N×K) for every image, in dataset order."""
+def predict_logits(model, data, *, device: str = "cpu", batch_size: int = 256, amp: bool = False,
+                   workers: int = 0) -> np.ndarray:
+    """Logits (N×K, float64) for every image, in dataset order; a single sigmoid output z becomes [0, z]."""
     import torch
 
     from govkit.models.device import adaptive
@@ -44,14 +44,21 @@ def predict_proba(model, data, *, device: str = "cpu", batch_size: int = 256, am
                 with torch.autocast(device_type="cuda", enabled=amp and device.startswith("cuda")):
                     logits = model(xt).float()
                 if logits.ndim == 1 or logits.shape[1] == 1:  # single sigmoid output
-                    p1 = torch.sigmoid(logits.reshape(-1))
-                    logits_p = torch.stack([1 - p1, p1], dim=1)
-                else:
-                    logits_p = torch.softmax(logits, dim=1)
-                out.append(logits_p.cpu().numpy())
+                    z = logits.reshape(-1, 1)
+                    logits = torch.cat([torch.zeros_like(z), z], dim=1)
+                out.append(logits.cpu().numpy().astype(np.float64))
 
     adaptive(run, batch_size)
     return np.concatenate(out) if out else np.zeros((0, 2))
+
+
+def predict_proba(model, data, *, device: str = "cpu", batch_size: int = 256, amp: bool = False,
+                  workers: int = 0) -> np.ndarray:
+    """Class probabilities (N×K) for every image, in dataset order (softmax of :func:`predict_logits`)."""
+    from scipy.special import softmax
+
+    return softmax(predict_logits(model, data, device=device, batch_size=batch_size, amp=amp, workers=workers),
+                   axis=1)
 
 
 @dataclass
@@ -76,8 +83,8 @@ def dataset_report(y: np.ndarray, classes, groups: dict[str, np.ndarray], patien
     warnings = []
     counts = np.bincount(y, minlength=len(classes))
     report = {
-        "n": int(len(y)),
-        "n_patients": int(len(np.unique(patient_id))) if patient_id is not None else None,
+        "n": len(y),
+        "n_patients": len(np.unique(patient_id)) if patient_id is not None else None,
         "classes": {str(c): int(n) for c, n in zip(classes, counts)},
         "subgroups": {},
     }

@@ -1,1 +1,1 @@
-"""Explainability: attribution methods (captum) and quantitative tests of the attributions."""
+"""Explainability: attribution methods (captum) and quantitative checks of the attributions."""

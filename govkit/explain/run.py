@@ -1,4 +1,4 @@
-"""Run attribution methods and their tests on a model and dataset; write overlay PNGs.
+"""Run attribution methods and their checks on a model and dataset; write overlay PNGs.
 
 Attributions explain the logit of each image's **true** class (binary
 models: the two logits' gradients mirror each other, so govkit reads
@@ -13,57 +13,51 @@ import numpy as np
 import torch
 
 from govkit.errors import BadInput
-from govkit.explain import checks
-from govkit.explain.methods import METHODS
+from govkit.explain.checks import EXPLANATION_CHECKS, CheckInput, Verdict
+from govkit.explain.methods import ATTRIBUTION_METHODS
 
 DEFAULT_METHODS = ("integrated-gradients", "saliency", "grad-cam")
 CHUNK = 32
 
 
 def thresholds(path: str | Path | None = None) -> dict:
-    import yaml
-
     from govkit.resources import resource_dir
+    from govkit.yamlio import load_file
 
-    return yaml.safe_load(Path(path or resource_dir("policies") / "explain" / "default.yaml").read_text())
+    return load_file(Path(path or resource_dir("policies") / "explain" / "default.yaml"), "thresholds")
 
 
 def _attribute(method, model, x, target) -> torch.Tensor:
     return torch.cat([method.attribute(model, x[i:i + CHUNK], target[i:i + CHUNK]) for i in range(0, len(x), CHUNK)])
 
 
-def run_explain(model, data, *, methods=DEFAULT_METHODS, tests=checks.TESTS, samples: int = 64, seed: int = 0,
-                out_dir: Path | None = None, cfg: dict | None = None, binary: bool = True) -> dict:
-    bad = [m for m in methods if m not in METHODS]
+def run_explain(model, data, *, methods=DEFAULT_METHODS, checks=tuple(EXPLANATION_CHECKS), samples: int = 64,
+                seed: int = 0, out_dir: Path | None = None, cfg: dict | None = None, binary: bool = True) -> dict:
+    bad = [m for m in methods if m not in ATTRIBUTION_METHODS]
     if bad:
-        raise BadInput(f"unknown method(s) {bad}; known: {', '.join(METHODS)}")
-    bad = [t for t in tests if t not in checks.TESTS]
+        raise BadInput(f"unknown method(s) {bad}; known: {', '.join(ATTRIBUTION_METHODS)}")
+    bad = [c for c in checks if c not in EXPLANATION_CHECKS]
     if bad:
-        raise BadInput(f"unknown test(s) {bad}; known: {', '.join(checks.TESTS)}")
+        raise BadInput(f"unknown check(s) {bad}; known: {', '.join(EXPLANATION_CHECKS)}")
     cfg = cfg or thresholds()
     n = min(samples, len(data))
     idx = np.sort(np.random.default_rng(seed).permutation(len(data))[:n])
     x = torch.from_numpy(data.images(idx))
     target = torch.from_numpy(data.labels[idx])
     masks = data.masks(idx) if data.has_masks else None
-    verdicts: list[checks.Verdict] = []
+    verdicts: list[Verdict] = []
     overlays: list[str] = []
     for name in methods:
-        method = METHODS[name]
+        method = ATTRIBUTION_METHODS[name]
         maps = _attribute(method, model, x, target)
-        for test in tests:
-            if test == "randomisation":
-                verdicts.append(checks.randomisation(method, model, x, target, maps, cfg["randomisation"]))
-            elif test == "faithfulness":
-                verdicts += checks.faithfulness(method, model, x, target, maps, cfg["faithfulness"])
-            elif test == "localisation":
-                verdicts.append(checks.localisation(method, model, x, target, maps, cfg["localisation"], masks))
-            else:
-                verdicts.append(checks.stability(method, model, x, target, maps, cfg["stability"]))
+        inp = CheckInput(method, model, x, target, maps, masks)
+        for check in checks:
+            c = EXPLANATION_CHECKS[check]
+            verdicts += c.run(inp, cfg[c.section])
         if out_dir is not None:
             from govkit.explain.overlays import write_overlays
 
             overlays += write_overlays(out_dir, name, x.numpy(), maps.numpy(), target.numpy(), masks)
-    notes = ["two-class model: attributions explain the true class's logit (class-contrast tests are "
+    notes = ["two-class model: attributions explain the true class's logit (class-contrast checks are "
              "meaningless because the two logits' gradients are exact negatives)"] if binary else []
-    return {"n": n, "tests": [v.as_dict() for v in verdicts], "overlays": overlays, "notes": notes}
+    return {"n": n, "checks": [v.as_dict() for v in verdicts], "overlays": overlays, "notes": notes}

@@ -1,13 +1,34 @@
-"""The membership-inference audit: targets, reference models, attacks, metrics, records.
+"""The membership-inference audit: targets, reference models, attacks, metrics, null control, records.
 
 Targets are the members (D1, the target model's training data) and the
 non-members (D2, held out).  Population data (D3) trains reference models
-and serves as RMIA's and the population attack's comparison set.  With
-``patient_level`` the scores of each patient's records are averaged and
-membership is decided per patient.  With ``control`` the non-members are
-split in two random halves and audited against each other: the AUC of
-that split must fall in the null band, otherwise the audit is flagged as
-biased by the split.
+and serves as RMIA's and the population attack's comparison set.  What an
+audit trains and reads follows the chosen attacks' ``needs``
+(:data:`~govkit.privacy.attacks.base.NEEDS`).
+
+Every per-record signal is computed in float64 from logits
+(:func:`~govkit.privacy.attacks.base.true_label_stats`).
+
+Units: with ``patient_level`` membership is decided per patient: a
+patient's scores are **summed** when they are log-likelihood ratios
+(independent records multiply their likelihoods; LiRA online) and averaged
+otherwise.  Without it, images are the units, but CIs still resample
+patients when patient IDs are known (:mod:`govkit.evaluate.bootstrap`).
+
+**Null control** (on by default): two tests whose null hypothesis is "the
+audit's sets differ only by membership".  (a) With offline reference models
+(trained on population halves, so on neither members nor non-members), the
+reference models' mean φ must not separate members from non-members:
+AUC = ½.  (b) With population data, the target model's φ must not separate
+non-members from population records, which are both unseen: AUC = ½.  Each
+is a two-sided permutation test (patients permuted together) at α/2 (α =
+0.05, Bonferroni).  When either rejects, the sets differ by something other
+than membership (a distribution shift), every membership figure of the
+audit gets ``status="unreliable"`` with the reason, and no gate can pass on
+it.  When neither test can be built, the control is reported unavailable.
+
+TPR at an FPR below 1/n (n non-member units) is reported as
+``status="unsupported"`` without a value.
 """
 
 from __future__ import annotations
@@ -16,83 +37,157 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from govkit.errors import BadInput
 from govkit.evidence.metric import MetricValue
 from govkit.privacy import metrics as pm
-from govkit.privacy.attacks import MIA_ATTACKS, Signals
+from govkit.privacy.attacks import MIA_ATTACKS, MIAAttack, Signals
 from govkit.privacy.attacks.base import true_label_stats
-from govkit.privacy.attacks.rmia import RMIA
 
 N_EXPOSED = 10
+CONTROL_ALPHA = 0.05
+CONTROL_PERMUTATIONS = 2000
+MEMBERSHIP_METRICS = ("auc", "epsilon_lower_bound", *(f"tpr_at_fpr_{a}" for a in pm.FPRS))
 
 
 @dataclass
 class AttackResult:
     attack: str
     auc: float
-    auc_ci: list[float]
-    tpr_at_fpr: dict[str, float]
-    tpr_at_fpr_ci: dict[str, list[float]]
-    epsilon_lower_bound: float
+    auc_ci: list[float | None]
+    tpr_at_fpr: dict[str, float | None]
+    tpr_at_fpr_ci: dict[str, list[float | None] | None]
+    epsilon: dict[str, Any]
     n_members: int
     n_non_members: int
     min_supported_fpr: float
+    details: dict[str, Any] = field(default_factory=dict)
     roc: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def epsilon_lower_bound(self) -> float:
+        return float(self.epsilon["epsilon"])
 
     def as_dict(self) -> dict:
         return {
             "attack": self.attack, "auc": self.auc, "auc_ci": self.auc_ci, "tpr_at_fpr": self.tpr_at_fpr,
             "tpr_at_fpr_ci": self.tpr_at_fpr_ci, "epsilon_lower_bound": self.epsilon_lower_bound,
+            "epsilon_delta": self.epsilon["delta"], "epsilon_confidence": self.epsilon["confidence"],
             "n_members": self.n_members, "n_non_members": self.n_non_members,
-            "min_supported_fpr": self.min_supported_fpr,
+            "min_supported_fpr": self.min_supported_fpr, "details": self.details,
         }
 
 
-def evaluate_scores(name: str, member: np.ndarray, non: np.ndarray, *, n_boot: int, seed: int) -> AttackResult:
+def evaluate_scores(name: str, member: np.ndarray, non: np.ndarray, *, n_boot: int, seed: int,
+                    member_clusters: np.ndarray | None = None, non_clusters: np.ndarray | None = None,
+                    details: dict[str, Any] | None = None) -> AttackResult:
+    """AUC, TPR at the supported low FPRs and empirical ε, with cluster-bootstrap CIs."""
     fpr, tpr, _ = pm.roc(member, non)
-    ci = pm.bootstrap(member, non, n_boot=n_boot, seed=seed)
+    ci = pm.bootstrap(member, non, n_boot=n_boot, seed=seed, member_clusters=member_clusters,
+                      non_clusters=non_clusters)
+    ok = {a: pm.tpr_supported(len(non), a) for a in pm.FPRS}
     return AttackResult(
         attack=name, auc=pm.auc(member, non), auc_ci=ci["auc"],
-        tpr_at_fpr={str(a): pm.tpr_at_fpr(fpr, tpr, a) for a in pm.FPRS},
-        tpr_at_fpr_ci={str(a): ci[a] for a in pm.FPRS},
-        epsilon_lower_bound=pm.epsilon_lower_bound(member, non, seed=seed)["epsilon"],
+        tpr_at_fpr={str(a): pm.tpr_at_fpr(fpr, tpr, a) if ok[a] else None for a in pm.FPRS},
+        tpr_at_fpr_ci={str(a): ci[a] if ok[a] else None for a in pm.FPRS},
+        epsilon=pm.epsilon_lower_bound(member, non, seed=seed),
         n_members=len(member), n_non_members=len(non), min_supported_fpr=1.0 / max(len(non), 1),
-        roc=pm.downsample_roc(fpr, tpr),
+        details=dict(details or {}), roc=pm.downsample_roc(fpr, tpr),
     )
 
 
-def _by_patient(scores: np.ndarray, pids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean score per patient (sorted patient ids)."""
+def by_patient(scores: np.ndarray, pids: np.ndarray, *, summed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted patient ids, per-patient score): the sum of the records' scores, or their mean."""
     uniq, inverse = np.unique(pids, return_inverse=True)
     sums = np.bincount(inverse, weights=scores)
-    return uniq, sums / np.bincount(inverse)
+    return uniq, sums if summed else sums / np.bincount(inverse)
 
 
-def _probs(model, data, device: str) -> np.ndarray:
-    from govkit.evaluate.performance import predict_proba
+def null_control(signals: Signals, is_member: np.ndarray, target_clusters: np.ndarray | None,
+                 pop_clusters: np.ndarray | None, *, offline_references: bool, alpha: float = CONTROL_ALPHA,
+                 n_perm: int = CONTROL_PERMUTATIONS, seed: int = 0) -> dict[str, Any]:
+    """The two null tests of the module docstring; ``fired`` when either rejects at α/2."""
+    tests = []
+    m_cl = None if target_clusters is None else target_clusters[is_member]
+    n_cl = None if target_clusters is None else target_clusters[~is_member]
+    if offline_references and signals.ref_phi is not None:
+        ref = np.asarray(signals.ref_phi).mean(0)
+        a, p = pm.auc_permutation_test(ref[is_member], ref[~is_member], clusters_a=m_cl, clusters_b=n_cl,
+                                       n_perm=n_perm, seed=seed)
+        tests.append({"test": "reference models (trained on neither set): members vs non-members",
+                      "auc": a, "p_value": p})
+    if signals.pop_target_phi is not None:
+        phi = np.asarray(signals.target_phi)
+        a, p = pm.auc_permutation_test(phi[~is_member], np.asarray(signals.pop_target_phi),
+                                       clusters_a=n_cl if pop_clusters is not None else None,
+                                       clusters_b=pop_clusters if n_cl is not None else None,
+                                       n_perm=n_perm, seed=seed + 1)
+        tests.append({"test": "target model: non-members vs population (both unseen)", "auc": a, "p_value": p})
+    if not tests:
+        return {"available": False, "fired": False, "alpha": alpha, "tests": [],
+                "reason": "no null test possible: it needs population data or offline reference models"}
+    level = alpha / len(tests)
+    for t in tests:
+        t["rejected"] = bool(t["p_value"] < level)
+    return {"available": True, "fired": any(t["rejected"] for t in tests), "alpha": alpha,
+            "per_test_alpha": level, "tests": tests}
 
-    return predict_proba(model, data, device=device)
+
+def risk_distribution(member_scores: np.ndarray, non_scores: np.ndarray, ids: list[str | None],
+                      groups: dict[str, np.ndarray], unit: str, attack: str) -> dict[str, Any]:
+    """Per-unit risk (fraction of non-member units scored lower) and its distribution.
+
+    Aggregate AUC hides the few units that are almost perfectly identifiable;
+    this reports quantiles, how many reach risk ≥ 0.99, the most exposed
+    units, and the same per subgroup.
+    """
+    s_n = np.sort(non_scores)
+    risk = np.searchsorted(s_n, member_scores, side="left") / max(len(s_n), 1)
+
+    def summary(r: np.ndarray) -> dict[str, Any]:
+        if not len(r):
+            return {"n": 0}
+        q = np.quantile(r, [0.5, 0.9, 0.99])
+        return {"n": len(r), "median": float(q[0]), "p90": float(q[1]), "p99": float(q[2]),
+                "max": float(r.max()), "n_at_least_0.99": int((r >= 0.99).sum())}
+
+    worst = [{"index": int(i), "patient_id": ids[i], "risk": float(risk[i]), "attack": attack}
+             for i in np.argsort(-risk, kind="stable")[:N_EXPOSED]]
+    per_group = {g: {str(v): summary(risk[vals.astype(str) == v]) for v in np.unique(vals.astype(str))}
+                 for g, vals in groups.items()}
+    return {"unit": unit, "attack": attack, "overall": summary(risk), "by_subgroup": per_group,
+            "most_exposed": worst, "risk": risk}
+
+
+def _logits(model, data, device: str) -> np.ndarray:
+    from govkit.evaluate.performance import predict_logits
+
+    return predict_logits(model, data, device=device)
+
+
+def _chosen(attacks: tuple[str, ...], rmia_mode: str) -> dict[str, MIAAttack]:
+    names = ["rmia-online" if a == "rmia" and rmia_mode == "online" else a for a in attacks]
+    unknown = [a for a in names if a not in MIA_ATTACKS]
+    if unknown:
+        raise BadInput(f"unknown attack(s) {unknown}; known: {', '.join(MIA_ATTACKS)}")
+    return {a: MIA_ATTACKS[a] for a in names}
 
 
 def run_audit(registry, model_ref: str, members: str | Path, non_members: str | Path,
               population: str | Path | None = None, *, attacks: tuple[str, ...] = ("loss",),
-              reference_models: int = 4, patient_level: bool = False, control: bool = False,
+              reference_models: int = 4, patient_level: bool = False, control: bool = True,
               device: str = "auto", rmia_mode: str = "offline", seed: int = 0, n_boot: int = 300) -> dict:
     from govkit.evidence.records import load_for_eval, record_evaluation
     from govkit.models.datasets import open_dataset
     from govkit.privacy.reference import load_reference, train_references
 
-    unknown = [a for a in attacks if a not in MIA_ATTACKS]
-    if unknown:
-        raise BadInput(f"unknown attack(s) {unknown}; known: {', '.join(MIA_ATTACKS)}")
-    chosen = {a: (RMIA(online=True) if a == "rmia" and rmia_mode == "online" else MIA_ATTACKS[a]) for a in attacks}
-    needs = {att.needs for att in chosen.values()}
-    needs_population = bool(needs - {"none"}) or "rmia" in chosen
-    if needs_population and population is None:
-        raise BadInput(f"attack(s) {sorted(a for a, t in chosen.items() if t.needs != 'none')} need --population")
+    chosen = _chosen(attacks, rmia_mode)
+    needs = frozenset().union(*(a.needs for a in chosen.values()))
+    if needs and population is None:
+        raise BadInput(f"attack(s) {sorted(n for n, a in chosen.items() if a.needs)} need --population")
     ref, model, d1, dev = load_for_eval(registry, model_ref, members, device)
     spec = ref.spec
     d2 = open_dataset(non_members, spec.input.dicom)
@@ -101,20 +196,24 @@ def run_audit(registry, model_ref: str, members: str | Path, non_members: str | 
     if population is not None:
         d3 = open_dataset(population, spec.input.dicom)
         d3.validate(spec)
-    if patient_level and (d1.patient_id is None or d2.patient_id is None):
+    has_pids = d1.patient_id is not None and d2.patient_id is not None
+    if patient_level and not has_pids:
         raise BadInput("--patient-level needs a patient_id for every member and non-member")
 
     y_t = np.r_[d1.labels, d2.labels]
     is_member = np.r_[np.ones(len(d1), bool), np.zeros(len(d2), bool)]
-    p_t, phi_t = true_label_stats(np.r_[_probs(model, d1, dev), _probs(model, d2, dev)], y_t)
+    pids = np.r_[d1.patient_id.astype(str), d2.patient_id.astype(str)] if has_pids else None
+    if pids is not None and set(pids[is_member]) & set(pids[~is_member]):
+        raise BadInput("some patients appear among members and non-members: membership is per patient")
+    p_t, phi_t = true_label_stats(np.r_[_logits(model, d1, dev), _logits(model, d2, dev)], y_t)
     signals = Signals(target_p=p_t, target_phi=phi_t)
     ref_info = None
     if d3 is not None:
-        signals.pop_target_p, _ = true_label_stats(_probs(model, d3, dev), d3.labels)
-    mode = "online" if "online" in needs else "offline"
+        signals.pop_target_p, signals.pop_target_phi = true_label_stats(_logits(model, d3, dev), d3.labels)
+    mode = "online" if "reference-online" in needs else "offline"
     if mode == "online" and reference_models < 2:
         raise BadInput("online attacks need at least 2 reference models (each record IN for half of them)")
-    if needs & {"offline", "online"}:
+    if needs & {"reference-offline", "reference-online"}:
         x3, y3 = d3.images(np.arange(len(d3))), d3.labels
         if mode == "online":
             x_pool = np.concatenate([x3, d1.images(np.arange(len(d1))), d2.images(np.arange(len(d2)))])
@@ -126,10 +225,10 @@ def run_audit(registry, model_ref: str, members: str | Path, non_members: str | 
         refs = train_references(spec, x_pool, y_pool, k=reference_models, mode=mode, data_sha=data_sha,
                                 seed=seed, device=dev)
         ref_models = [load_reference(spec, s, dev) for s in refs.states]
-        pt = np.stack([np.r_[_probs(m, d1, dev), _probs(m, d2, dev)] for m in ref_models])
-        signals.ref_p, signals.ref_phi = true_label_stats(pt, np.broadcast_to(y_t, pt.shape[:2]))
-        pz = np.stack([_probs(m, d3, dev) for m in ref_models])
-        signals.pop_ref_p, _ = true_label_stats(pz, np.broadcast_to(d3.labels, pz.shape[:2]))
+        zt = np.stack([np.r_[_logits(m, d1, dev), _logits(m, d2, dev)] for m in ref_models])
+        signals.ref_p, signals.ref_phi = true_label_stats(zt, np.broadcast_to(y_t, zt.shape[:2]))
+        zp = np.stack([_logits(m, d3, dev) for m in ref_models])
+        signals.pop_ref_p, _ = true_label_stats(zp, np.broadcast_to(d3.labels, zp.shape[:2]))
         n3 = len(d3)
         signals.ref_in = refs.membership[:, n3:] if mode == "online" else np.zeros((len(ref_models), len(y_t)), bool)
         signals.pop_ref_in = refs.membership[:, :n3] if mode == "online" else None
@@ -137,74 +236,106 @@ def run_audit(registry, model_ref: str, members: str | Path, non_members: str | 
                     "concurrent": refs.concurrent, "cached": refs.cached,
                     "wall_seconds": time.perf_counter() - t0}
 
-    warnings = []
-    results, all_scores = [], {}
+    unit = "patient" if patient_level else "image"
+    warnings: list[str] = []
+    results, unit_scores = [], {}
     for name, attack in chosen.items():
         scores = attack.score(signals)
-        all_scores[name] = scores
+        details = {**attack.describe(signals), "unit": unit}
         if patient_level:
-            pids = np.r_[d1.patient_id.astype(str), d2.patient_id.astype(str)]
-            uniq_m, s_m = _by_patient(scores[is_member], pids[is_member])
-            uniq_n, s_n = _by_patient(scores[~is_member], pids[~is_member])
-            if set(uniq_m) & set(uniq_n):
-                raise BadInput("--patient-level: some patients appear among members and non-members")
+            details["aggregation"] = "sum of log-likelihood ratios" if attack.llr else "mean score"
+            ids_m, s_m = by_patient(scores[is_member], pids[is_member], summed=attack.llr)
+            ids_n, s_n = by_patient(scores[~is_member], pids[~is_member], summed=attack.llr)
+            cl_m = cl_n = None
         else:
             s_m, s_n = scores[is_member], scores[~is_member]
-        results.append(evaluate_scores(name, s_m, s_n, n_boot=n_boot, seed=seed))
+            cl_m, cl_n = (pids[is_member], pids[~is_member]) if pids is not None else (None, None)
+            ids_m = None if d1.patient_id is None else d1.patient_id.astype(str)
+        unit_scores[name] = (s_m, s_n, ids_m)
+        results.append(evaluate_scores(name, s_m, s_n, n_boot=n_boot, seed=seed, member_clusters=cl_m,
+                                       non_clusters=cl_n, details=details))
     n_non = results[0].n_non_members if results else len(d2)
     for a in pm.FPRS:
-        if n_non < 1 / a:
-            warnings.append(f"TPR at FPR {a} from {n_non} non-members is not supported: the smallest FPR "
-                            f"this sample can show is {1 / n_non:.4f} (need ≥ {int(round(1 / a))})")
+        if not pm.tpr_supported(n_non, a):
+            warnings.append(f"TPR at FPR {a} is not supported by {n_non} non-member {unit}s: the smallest FPR "
+                            f"this sample can show is {1 / max(n_non, 1):.4f} (need ≥ {int(round(1 / a))})")
+
     control_out = None
     if control:
-        rng = np.random.default_rng(seed + 1)
-        best = max(results, key=lambda r: r.auc).attack
-        non_scores = all_scores[best][~is_member]
-        half = rng.permutation(len(non_scores)) < len(non_scores) // 2
-        c_auc = pm.auc(non_scores[half], non_scores[~half])
-        lo, hi = pm.null_band(int(half.sum()), int((~half).sum()))
-        control_out = {"attack": best, "auc": c_auc, "null_band": [lo, hi], "biased": not lo <= c_auc <= hi}
-        if control_out["biased"]:
-            warnings.append(f"control AUC {c_auc:.3f} outside the null band [{lo:.3f}, {hi:.3f}]: "
-                            "the audit is biased by the split")
-    exposed, risk = [], np.zeros(0)
-    if results:
-        # risk of a member: the fraction of non-members the strongest attack scores lower
-        best = max(results, key=lambda r: r.auc).attack
-        s_m, s_n = all_scores[best][is_member], np.sort(all_scores[best][~is_member])
-        risk = np.searchsorted(s_n, s_m, side="left") / max(len(s_n), 1)
-        for i in np.argsort(-risk, kind="stable")[:N_EXPOSED]:
-            exposed.append({"index": int(i), "patient_id": None if d1.patient_id is None else str(d1.patient_id[i]),
-                            "risk": float(risk[i]), "attack": best})
+        control_out = null_control(signals, is_member, pids, None if d3 is None or d3.patient_id is None
+                                   else d3.patient_id.astype(str),
+                                   offline_references=ref_info is not None and mode == "offline", seed=seed)
+        if control_out["fired"]:
+            warnings.append("null control fired: " + "; ".join(
+                f"{t['test']}: AUC {t['auc']:.3f}, p={t['p_value']:.2g}" for t in control_out["tests"]
+                if t["rejected"]) + ". The sets differ by more than membership: every membership figure "
+                "of this audit is unreliable")
+        elif not control_out["available"]:
+            warnings.append(f"null control unavailable: {control_out['reason']}")
 
-    artifact = _write_artifact(spec.ref, results, risk)
-    metrics = []
-    for r in results:
-        p = {"attack": r.attack}
-        metrics += [
-            MetricValue("auc", r.auc, r.auc_ci[0], r.auc_ci[1], r.n_members + r.n_non_members, p),
-            MetricValue("epsilon_lower_bound", r.epsilon_lower_bound, None, None, r.n_members + r.n_non_members, p),
-            *[MetricValue(f"tpr_at_fpr_{a}", v, r.tpr_at_fpr_ci[a][0], r.tpr_at_fpr_ci[a][1], r.n_non_members, p)
-              for a, v in r.tpr_at_fpr.items()],
-        ]
-    if control_out:
-        metrics.append(MetricValue("control_auc", control_out["auc"], *control_out["null_band"], len(d2),
-                                   {"attack": control_out["attack"]}))
-    config = {"members": str(members), "non_members": str(non_members), "population": str(population) if population else None,
-              "attacks": list(attacks), "reference_models": ref_info, "patient_level": patient_level,
-              "rmia_mode": rmia_mode, "bootstrap": n_boot, "warnings": warnings, "control": control_out,
-              "most_exposed": exposed}
+    risk: dict[str, Any] = {}
+    if results:
+        best = max(results, key=lambda r: r.auc).attack
+        s_m, s_n, ids = unit_scores[best]
+        groups = {} if patient_level else d1.groups
+        risk = risk_distribution(s_m, s_n, [None] * len(s_m) if ids is None else [str(i) for i in ids],
+                                 groups, unit, best)
+    member_risk = risk.pop("risk", np.zeros(0))
+    exposed = risk.get("most_exposed", [])
+
+    metrics = _metrics(results, control_out, unit)
+    artifact = _write_artifact(spec.ref, results, member_risk)
+    config = {"members": str(members), "non_members": str(non_members),
+              "population": str(population) if population else None, "attacks": list(chosen),
+              "reference_models": ref_info, "patient_level": patient_level, "unit": unit, "rmia_mode": rmia_mode,
+              "bootstrap": n_boot, "bootstrap_clusters": "patients" if pids is not None else "images",
+              "warnings": warnings, "control": control_out, "most_exposed": exposed, "risk_distribution": risk,
+              "attack_details": {r.attack: r.details for r in results}}
     eval_id = record_evaluation(registry, ref, "privacy", config=config, seed=seed, device=dev, metrics=metrics,
                                 data_sha256=d1.content_sha256(),
                                 artifacts=[("roc-and-risk", artifact, "application/json")])
     return {"model": spec.ref, "evaluation_id": eval_id, "attacks": [r.as_dict() for r in results],
             "control": control_out, "reference_models": ref_info, "most_exposed": exposed,
-            "warnings": warnings, "artifact": str(artifact)}
+            "risk_distribution": risk, "warnings": warnings, "artifact": str(artifact),
+            "metrics": [m.as_dict() for m in metrics]}
+
+
+def _metrics(results: list[AttackResult], control: dict[str, Any] | None, unit: str) -> list[MetricValue]:
+    """The audit's figures; all membership figures ``unreliable`` when the null control fired."""
+    metrics = []
+    for r in results:
+        p = {"attack": r.attack, "unit": unit}
+        n = r.n_members + r.n_non_members
+        metrics += [
+            MetricValue("auc", r.auc, r.auc_ci[0], r.auc_ci[1], n, p),
+            MetricValue("epsilon_lower_bound", r.epsilon_lower_bound, None, None, n,
+                        {**p, "delta": r.epsilon["delta"], "confidence": r.epsilon["confidence"]},
+                        ci_level=r.epsilon["confidence"]),
+        ]
+        for a, v in r.tpr_at_fpr.items():
+            ci = r.tpr_at_fpr_ci[a]
+            if v is None or ci is None:
+                metrics.append(MetricValue(f"tpr_at_fpr_{a}", None, None, None, r.n_non_members, p,
+                                           status="unsupported",
+                                           reason=f"{r.n_non_members} non-member {unit}s support FPRs down to "
+                                                  f"{r.min_supported_fpr:.4g} only (smallest supported FPR), "
+                                                  f"not {a}"))
+            else:
+                metrics.append(MetricValue(f"tpr_at_fpr_{a}", v, ci[0], ci[1], r.n_non_members, p))
+    if control is not None and control["available"]:
+        for t in control["tests"]:
+            metrics.append(MetricValue("control_p_value", t["p_value"], None, None, 0, {"test": t["test"]}))
+    if control is not None and control["fired"]:
+        reason = "null control fired: " + "; ".join(
+            f"{t['test']} (AUC {t['auc']:.3f}, p={t['p_value']:.2g})" for t in control["tests"] if t["rejected"])
+        for m in metrics:
+            if m.name in MEMBERSHIP_METRICS and m.status == "ok":
+                m.status, m.reason = "unreliable", reason
+    return metrics
 
 
 def _write_artifact(model_ref: str, results: list[AttackResult], risk: np.ndarray) -> Path:
-    """ROC points per attack (for the log-log plot) and every member's risk score."""
+    """ROC points per attack (for the log-log plot) and every member unit's risk score."""
     from govkit.config import home
 
     out = home() / "artifacts" / "privacy"

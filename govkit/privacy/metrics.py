@@ -2,20 +2,24 @@
 
 Scores are "higher = member".  TPR at FPR α is the largest TPR over
 thresholds whose FPR ≤ α.  With n non-members the smallest FPR above zero
-the sample can show is 1/n; a TPR at FPR α from fewer than 1/α non-members
-is flagged as unsupported.
+the sample can show is 1/n: a TPR at FPR α < 1/n is **unsupported** and
+reported without a value.
+
+CIs come from the shared bootstrap (:mod:`govkit.evaluate.bootstrap`),
+members and non-members resampled separately, patients (not images) when
+patient IDs are given.
 
 Empirical ε (Jagielski et al. 2020; Nasr et al. 2021): the threshold is
 chosen on one half of the scores and applied to the other half; with
-Clopper–Pearson bounds at 95 % confidence,
+one-sided Clopper–Pearson bounds,
 ε ≥ log((TPR_lower − δ) / FPR_upper), and likewise with the roles of the
 error types swapped; the larger bound is reported (0 when neither is
-positive).
+positive).  δ = 0.  Each of the two bounds is taken at 1 − α/2, so that
+both hold together with confidence 1 − α = 95 % (Bonferroni); two separate
+95 % bounds would only hold jointly at 90 %.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -48,19 +52,97 @@ def auc(member_scores: np.ndarray, non_scores: np.ndarray) -> float:
     return binary_auroc(scores, np.r_[np.ones(len(member_scores), bool), np.zeros(len(non_scores), bool)])
 
 
-def bootstrap(member_scores, non_scores, n_boot: int = 500, seed: int = 0, level: float = 0.95) -> dict:
-    """CIs for AUC and TPR@FPR, resampling members and non-members separately."""
+def tpr_supported(n_non: int, alpha: float) -> bool:
+    """Whether n non-members can show an FPR of ``alpha`` (1/n ≤ α)."""
+    return n_non > 0 and 1.0 / n_non <= alpha + 1e-12
+
+
+def _weighted_auc_tpr(scores: np.ndarray, is_m: np.ndarray, w: np.ndarray,
+                      alphas: tuple[float, ...]) -> tuple[np.ndarray, dict[float, np.ndarray]]:
+    """AUC (ties ½) and TPR at FPR ≤ α for every row of multiplicities ``w`` (B × N), vectorised.
+
+    A replicate that holds record i w_i times has AUC Σ_ij w_i w_j [s_i > s_j + ½ tie] / (W₊ W₋)
+    over members i and non-members j.
+    """
+    order = np.argsort(-scores, kind="mergesort")
+    s, m = scores[order], is_m[order]
+    wm, wn = w[:, order] * m, w[:, order] * ~m
+    tot_m, tot_n = wm.sum(1), wn.sum(1)
+    last = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]  # end of each group of equal scores
+    tp = np.cumsum(wm, 1)[:, last]
+    fp = np.cumsum(wn, 1)[:, last]
+    # per tie group: members in it, non-members strictly below it and in it
+    g_m = np.diff(np.c_[np.zeros(len(w)), tp], axis=1)
+    g_n = np.diff(np.c_[np.zeros(len(w)), fp], axis=1)
+    below = tot_n[:, None] - fp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc_b = (g_m * (below + 0.5 * g_n)).sum(1) / (tot_m * tot_n)
+        tpr, fpr = tp / tot_m[:, None], fp / tot_n[:, None]
+    tprs = {a: np.where(fpr <= a + 1e-12, tpr, 0.0).max(1) for a in alphas}
+    return auc_b, tprs
+
+
+def bootstrap(member_scores: np.ndarray, non_scores: np.ndarray, n_boot: int = 500, seed: int = 0,
+              level: float = 0.95, *, member_clusters: np.ndarray | None = None,
+              non_clusters: np.ndarray | None = None, chunk: int = 100) -> dict:
+    """Percentile CIs for AUC and TPR@FPR: members and non-members resampled separately (as two
+    strata), whole patients when clusters are given; replicates computed ``chunk`` at a time."""
+    from govkit.evaluate.bootstrap import percentile_ci, resample_counts
+
+    scores = np.r_[member_scores, non_scores].astype(np.float64)
+    is_m = np.r_[np.ones(len(member_scores), bool), np.zeros(len(non_scores), bool)]
+    clusters = None
+    if member_clusters is not None and non_clusters is not None:
+        clusters = np.r_[np.char.add("m:", np.asarray(member_clusters).astype(str)),
+                         np.char.add("n:", np.asarray(non_clusters).astype(str))]
     rng = np.random.default_rng(seed)
-    aucs, tprs = [], {a: [] for a in FPRS}
-    for _ in range(n_boot):
-        m = member_scores[rng.integers(0, len(member_scores), len(member_scores))]
-        n = non_scores[rng.integers(0, len(non_scores), len(non_scores))]
-        aucs.append(auc(m, n))
-        f, t, _ = roc(m, n)
+    aucs: list[np.ndarray] = []
+    tprs: dict[float, list[np.ndarray]] = {a: [] for a in FPRS}
+    for start in range(0, n_boot, chunk):
+        w = resample_counts(len(scores), min(chunk, n_boot - start), rng, clusters=clusters, strata=is_m)
+        a_b, t_b = _weighted_auc_tpr(scores, is_m, w, FPRS)
+        aucs.append(a_b)
         for a in FPRS:
-            tprs[a].append(tpr_at_fpr(f, t, a))
-    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-    return {"auc": np.percentile(aucs, q).tolist(), **{a: np.percentile(v, q).tolist() for a, v in tprs.items()}}
+            tprs[a].append(t_b[a])
+    return {"auc": list(percentile_ci(np.concatenate(aucs), level)),
+            **{a: list(percentile_ci(np.concatenate(v), level)) for a, v in tprs.items()}}
+
+
+def auc_permutation_test(a: np.ndarray, b: np.ndarray, *, clusters_a: np.ndarray | None = None,
+                         clusters_b: np.ndarray | None = None, n_perm: int = 2000,
+                         seed: int = 0) -> tuple[float, float]:
+    """(AUC of a against b, two-sided permutation p-value of AUC = ½).
+
+    Group labels are permuted over whole clusters when clusters are given
+    (records of one patient move together), vectorised over permutations:
+    with average ranks r, a permuted group's AUC is (Σr − n₁(n₁+1)/2)/(n₁n₂).
+    """
+    from scipy.stats import rankdata
+
+    scores = np.r_[a, b]
+    ranks = rankdata(scores)
+    n = len(scores)
+    if clusters_a is None or clusters_b is None:
+        keys = np.arange(n).astype(str)
+    else:
+        keys = np.r_[np.char.add("a:", np.asarray(clusters_a).astype(str)),
+                     np.char.add("b:", np.asarray(clusters_b).astype(str))]
+    _, inverse = np.unique(keys, return_inverse=True)
+    rank_sum = np.bincount(inverse, weights=ranks)
+    size = np.bincount(inverse).astype(np.float64)
+    in_a = np.bincount(inverse, weights=np.r_[np.ones(len(a)), np.zeros(len(b))]) > 0
+
+    def aucs(group: np.ndarray) -> np.ndarray:
+        n1 = group @ size
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (group @ rank_sum - n1 * (n1 + 1) / 2) / (n1 * (n - n1))
+
+    observed = float(aucs(in_a.astype(np.float64)))
+    rng = np.random.default_rng(seed)
+    perms = rng.permuted(np.tile(in_a.astype(np.float64), (n_perm, 1)), axis=1)
+    null = aucs(perms)
+    extreme = np.abs(null - 0.5) >= abs(observed - 0.5) - 1e-12
+    return observed, float((1 + np.sum(extreme)) / (1 + n_perm))
 
 
 def clopper_pearson(k, n, alpha: float = 0.05):
@@ -88,29 +170,28 @@ def _eps_bounds(tp, n_pos, fp, n_neg, delta: float, alpha: float) -> np.ndarray:
 
 def epsilon_lower_bound(member_scores, non_scores, *, delta: float = 0.0, seed: int = 0,
                         alpha: float = 0.05) -> dict:
-    """Empirical ε with the threshold chosen on held-out scores (a random half)."""
+    """Empirical ε with the threshold chosen on one random half and evaluated on the other.
+
+    Returns ε (0 when no positive bound), δ, the joint confidence 1 − α and the
+    evaluation half's counts.
+    """
     rng = np.random.default_rng(seed)
     m = rng.permutation(member_scores)
     n = rng.permutation(non_scores)
     m_sel, m_eval = np.sort(m[: len(m) // 2]), m[len(m) // 2:]
     n_sel, n_eval = np.sort(n[: len(n) // 2]), n[len(n) // 2:]
+    out: dict = {"epsilon": 0.0, "delta": delta, "confidence": 1 - alpha, "threshold": None}
     thresholds = np.unique(np.r_[m_sel, n_sel])
     tp = len(m_sel) - np.searchsorted(m_sel, thresholds, side="left")
     fp = len(n_sel) - np.searchsorted(n_sel, thresholds, side="left")
-    eps = _eps_bounds(tp, len(m_sel), fp, len(n_sel), delta, alpha)
+    eps = _eps_bounds(tp, len(m_sel), fp, len(n_sel), delta, alpha / 2)
     if not len(eps) or eps.max() <= 0:
-        return {"epsilon": 0.0, "threshold": None}
+        return out
     t = thresholds[int(np.argmax(eps))]
     tp_e, fp_e = int((m_eval >= t).sum()), int((n_eval >= t).sum())
-    value = max(0.0, float(_eps_bounds(tp_e, len(m_eval), fp_e, len(n_eval), delta, alpha))) + 0.0
-    return {"epsilon": value, "threshold": float(t), "tp": tp_e, "fp": fp_e,
+    value = float(_eps_bounds(tp_e, len(m_eval), fp_e, len(n_eval), delta, alpha / 2))
+    return {**out, "epsilon": value, "threshold": float(t), "tp": tp_e, "fp": fp_e,
             "n_members_eval": len(m_eval), "n_non_members_eval": len(n_eval)}
-
-
-def null_band(n_pos: int, n_neg: int) -> tuple[float, float]:
-    """The 3σ band of the AUC of a random split: σ = sqrt((n₊ + n₋ + 1) / (12 n₊ n₋))."""
-    sigma = math.sqrt((n_pos + n_neg + 1) / (12 * n_pos * n_neg))
-    return 0.5 - 3 * sigma, 0.5 + 3 * sigma
 
 
 def downsample_roc(fpr: np.ndarray, tpr: np.ndarray, n: int = 200) -> dict:

@@ -1,16 +1,23 @@
 """White-box adversarial attacks in image space [0, 1], batched, with one protocol.
 
+Every attack follows the :class:`AdversarialAttack` protocol:
 ``attack.perturb(model, x, y, eps, steps=…, restarts=…, generator=…)`` returns
-adversarial images within the ε-ball (L∞ or L2) and the valid range.  The
-loss is cross-entropy for three or more classes and the logit margin
-(max_{j≠y} z_j − z_y) for two-class models, where DLR is undefined.
+adversarial images within the ε-ball (L∞ or L2) and the valid range;
+:data:`ADVERSARIAL_ATTACKS` is the registry.  FGSM and PGD maximise
+cross-entropy for three or more classes and the logit margin
+(max_{j≠y} z_j − z_y) for two-class models, where DLR is undefined; the APGD
+variants say their loss in their name.
 
 * FGSM (Goodfellow et al. 2015): one signed-gradient step of size ε.
 * PGD (Madry et al. 2018), L∞ and L2: random start, ``steps`` steps of
   2.5·ε/steps, ``restarts`` random restarts; a sample counts as broken if any
   restart breaks it.
-* APGD-CE (Croce & Hein 2020): momentum 0.75, step size halved at
-  checkpoints when progress stalls, restarted from the best point.
+* APGD (Croce & Hein, ICML 2020, Algorithm 1): momentum 0.75; at each
+  checkpoint w_j the step size is halved and the iterate restarted from the
+  best point when (1) fewer than ρ·(w_j − w_{j−1}) of the steps since the
+  last checkpoint *increased the loss over the previous step*, or (2) the
+  step size and the best loss are both unchanged since the last checkpoint.
+  ``apgd-ce`` maximises cross-entropy, ``apgd-margin`` the logit margin.
 """
 
 from __future__ import annotations
@@ -18,21 +25,43 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
 
 
-def attack_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-sample loss the attacker maximises."""
-    if logits.shape[1] == 2:  # z_other − z_y
-        return (logits[:, 1] - logits[:, 0]) * (1 - 2 * y).to(logits.dtype)
+@runtime_checkable
+class AdversarialAttack(Protocol):
+    """A white-box attack: ``norm`` is "linf" or "l2"; ``perturb`` returns x + δ with ‖δ‖ ≤ ε,
+    inside [0, 1], and x itself (a copy) at ε = 0."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def norm(self) -> str: ...
+
+    def perturb(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int = ...,
+                restarts: int = ..., generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+
+def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """max_{j≠y} z_j − z_y per sample (positive = misclassified)."""
+    other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
+    return other - logits.gather(1, y[:, None])[:, 0]
+
+
+def attack_loss(logits: torch.Tensor, y: torch.Tensor, loss: str = "auto") -> torch.Tensor:
+    """Per-sample loss the attacker maximises: "ce", "margin", or "auto" (margin for two classes, else CE)."""
+    if loss == "margin" or (loss == "auto" and logits.shape[1] == 2):
+        return margin_loss(logits, y)
     return torch.nn.functional.cross_entropy(logits, y, reduction="none")
 
 
-def _grad(model, x, y) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _grad(model, x, y, loss_name: str = "auto") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     x = x.detach().requires_grad_(True)
     logits = model(x)
-    loss = attack_loss(logits, y)
+    loss = attack_loss(logits, y, loss_name)
     (g,) = torch.autograd.grad(loss.sum(), x)
     return g, loss.detach(), logits.detach()
 
@@ -161,10 +190,11 @@ def _checkpoints(n_iter: int) -> list[int]:
 
 @dataclass(frozen=True)
 class APGD:
-    """APGD-CE: the step-size-free PGD of Croce & Hein (2020), L∞ or L2."""
+    """APGD: the step-size-free PGD of Croce & Hein (2020), L∞ or L2, with the loss it is named after."""
 
     name: str = "apgd-ce"
     norm: str = "linf"
+    loss: str = "ce"
     rho: float = 0.75
     momentum: float = 0.75
 
@@ -183,8 +213,8 @@ class APGD:
         for _ in range(restarts):
             x_k = x + _random_start(x, eps, self.norm, generator)
             eta = torch.full((n,), 2 * eps, device=x.device)
-            g, loss, logits = _grad(model, x_k, y)
-            best_loss, x_max = loss.clone(), x_k.clone()
+            g, loss, logits = _grad(model, x_k, y, self.loss)
+            best_loss, x_max, prev_loss = loss.clone(), x_k.clone(), loss.clone()
             x_prev = x_k.clone()
             increases = torch.zeros(n, device=x.device)
             last_check, last_eta, last_best = 0, eta.clone(), best_loss.clone()
@@ -193,9 +223,10 @@ class APGD:
                 step = self.momentum if k > 0 else 1.0
                 x_new = x + project(x_k + step * (z - x_k) + (1 - step) * (x_k - x_prev) - x, x, eps, self.norm)
                 x_prev, x_k = x_k, x_new
-                g, loss, logits = _grad(model, x_k, y)
+                g, loss, logits = _grad(model, x_k, y, self.loss)
+                increases += (loss > prev_loss).float()  # successive increases (condition 1)
+                prev_loss = loss
                 improved = loss > best_loss
-                increases += improved.float()
                 best_loss = torch.where(improved, loss, best_loss)
                 x_max = torch.where(improved.view(shape), x_k, x_max)
                 wrong = logits.argmax(1) != y
@@ -211,7 +242,8 @@ class APGD:
                     eta = torch.where(halve, eta / 2, eta)
                     x_k = torch.where(halve.view(shape), x_max, x_k)
                     if halve.any():
-                        g, _, _ = _grad(model, x_k, y)
+                        g, restart_loss, _ = _grad(model, x_k, y, self.loss)
+                        prev_loss = torch.where(halve, restart_loss, prev_loss)
                     increases.zero_()
                     last_check = k + 1
             if broken.all():
@@ -219,4 +251,6 @@ class APGD:
         return best_adv
 
 
-ADVERSARIAL_ATTACKS = {a.name: a for a in (FGSM(), PGD("pgd-linf", "linf"), PGD("pgd-l2", "l2"), APGD())}
+ADVERSARIAL_ATTACKS: dict[str, AdversarialAttack] = {a.name: a for a in (
+    FGSM(), PGD("pgd-linf", "linf"), PGD("pgd-l2", "l2"), APGD(), APGD("apgd-margin", loss="margin"),
+)}

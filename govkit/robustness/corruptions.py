@@ -1,8 +1,9 @@
 """Medical-imaging corruptions as batched torch operations on images in [0, 1].
 
-Every corruption is a :class:`Corruption`: ``apply(x, severity, generator)``
-takes a batch N×C×H×W on any device and returns the corrupted batch, clipped
-to [0, 1].  Severities 1–5 map to the parameters in each ``PARAMS`` tuple,
+Every corruption follows the :class:`ImageCorruption` protocol:
+``apply(x, severity, generator)`` takes a batch N×C×H×W on any device and
+returns the corrupted batch, clipped to [0, 1]; :class:`Corruption` is the
+implementation every built-in uses, and :data:`CORRUPTIONS` the registry.  Severities 1–5 map to the parameters in each ``PARAMS`` tuple,
 chosen so that severity 1 is barely visible and severity 5 is a clearly
 degraded but still readable acquisition.  No Python loop runs over images.
 
@@ -14,11 +15,30 @@ a full projection/back-projection, which keeps them fast on 2-D slices.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
+
+
+@runtime_checkable
+class ImageCorruption(Protocol):
+    """A corruption: ``name``, ``family`` (noise | mri | ct | generic), a ``description``, and
+    ``apply(x, severity 1..5, generator)`` → batch of the same shape and dtype in [0, 1],
+    deterministic for a seeded generator; ValueError for a severity outside 1..5."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def family(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    def apply(self, x: torch.Tensor, severity: int, generator: torch.Generator | None = None) -> torch.Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -203,13 +223,19 @@ def photon_starvation(x, sigma, g):
 # --------------------------------------------------------------------------- generic
 
 def blur(x, sigma, g):
-    """Gaussian blur as a product in the Fourier domain, on a reflect-padded image."""
-    p = int(math.ceil(3 * sigma))
+    """Gaussian blur as a product in the Fourier domain with symmetric (mirror) boundaries.
+
+    The image is mirrored into a 2H×2W periodic tile, whose circular convolution
+    equals a convolution with half-sample symmetric extension, for any σ and image
+    size (reflect padding needs a pad smaller than the image and failed on 8×8
+    images at σ ≥ 1.8).
+    """
     h, w = x.shape[-2:]
-    y = F.pad(x, (p, p, p, p), mode="reflect")
+    y = torch.cat([x, x.flip(-1)], -1)
+    y = torch.cat([y, y.flip(-2)], -2)
     fy, fx = _freqs(y)
     transfer = torch.exp(-2 * (math.pi * sigma) ** 2 * (fy**2 + fx**2))
-    return torch.fft.irfft2(torch.fft.rfft2(y) * transfer, s=y.shape[-2:])[..., p:p + h, p:p + w]
+    return torch.fft.irfft2(torch.fft.rfft2(y) * transfer, s=y.shape[-2:])[..., :h, :w]
 
 
 def contrast(x, p, g):
@@ -258,7 +284,7 @@ def downsample(x, factor, g):
     return small.repeat_interleave(factor, -2).repeat_interleave(factor, -1)[..., :h, :w]
 
 
-CORRUPTIONS: dict[str, Corruption] = {c.name: c for c in (
+CORRUPTIONS: dict[str, ImageCorruption] = {c.name: c for c in (
     Corruption("gaussian", "noise", (0.02, 0.04, 0.06, 0.08, 0.12), "additive Gaussian noise, σ", gaussian),
     Corruption("poisson", "noise", (800, 400, 200, 100, 50), "quantum noise, photons at full scale", poisson),
     Corruption("speckle", "noise", (0.05, 0.1, 0.15, 0.2, 0.3), "multiplicative (ultrasound) noise, σ", speckle),

@@ -1,11 +1,17 @@
 """Run a robustness suite: corruptions × severities and attacks × ε, with gradient-masking checks.
 
-Accuracy figures carry n and a 95 % Wilson interval.  Corruption results
-give accuracy per corruption and severity, relative robustness (accuracy /
-clean accuracy), the mean corruption error (mean error over every
-corruption and severity) and, per corruption, the accuracy drop (clean minus
-the mean over severities).  Attacks give the robust-accuracy-vs-ε curve on
-up to ``attack_samples`` images.
+Every figure carries n and a 95 % CI: corruption figures from the shared
+bootstrap (patients resampled when patient IDs are known), adversarial
+accuracies a Wilson interval.  Corruption results give accuracy per
+corruption and severity, relative robustness (accuracy / clean accuracy),
+per corruption the corruption error (error averaged over its severities,
+Hendrycks & Dietterich 2019's unnormalised CE) and the accuracy drop (clean
+minus the mean over severities), and ``mean_corruption_error_unnormalised``:
+the mean of the per-corruption errors (each corruption weighs the same,
+whatever its number of severities).  It is *not* Hendrycks' mCE, which
+divides each corruption's error by a baseline model's (AlexNet's) before
+averaging; govkit has no baseline model.  Attacks give the
+robust-accuracy-vs-ε curve on up to ``attack_samples`` images.
 
 Warnings flag the signs of gradient masking (Athalye et al. 2018; Carlini et
 al. 2019): a random forward pass, zero input gradients, robust accuracy that
@@ -38,17 +44,13 @@ class Suite:
 
 
 def load_suite(path: str | Path | None = None) -> Suite:
-    import yaml
-
     from govkit.resources import resource_dir
     from govkit.robustness.attacks import ADVERSARIAL_ATTACKS
     from govkit.robustness.corruptions import CORRUPTIONS
+    from govkit.yamlio import load_file
 
     p = Path(path) if path else resource_dir("policies") / "robustness" / "default.yaml"
-    try:
-        doc = yaml.safe_load(p.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise BadInput(f"cannot read suite {p}: {exc}") from None
+    doc = load_file(p, "suite")
     if not isinstance(doc, dict):
         raise BadInput(f"suite {p}: expected a mapping")
     unknown = set(doc) - {"name", "corruptions", "attacks", "eps", "eps_l2", "steps", "restarts", "attack_samples"}
@@ -89,6 +91,40 @@ def _acc_metric(name: str, correct: int, n: int, params: dict) -> MetricValue:
     return MetricValue(name, correct / n if n else None, lo, hi, n, params)
 
 
+def corruption_metrics(clean: np.ndarray, corrupted: dict[tuple[str, int], np.ndarray], *,
+                       clusters: np.ndarray | None = None, n_boot: int = 1000, seed: int = 0) -> list[MetricValue]:
+    """Figures from per-image correctness (bool arrays), every one with a bootstrap CI from the shared
+    bootstrap (patients resampled when ``clusters`` are given): clean accuracy, accuracy and relative
+    robustness per corruption and severity, corruption error and accuracy drop per corruption (severities
+    averaged first), and the unnormalised mean corruption error (corruptions averaged next)."""
+    from govkit.evaluate.metrics import with_ci
+
+    names = list(dict.fromkeys(c for c, _ in corrupted))
+    keys: list[tuple[str, dict]] = [("clean_accuracy", {})]
+    keys += [(m, {"corruption": c, "severity": s}) for c, s in corrupted for m in ("accuracy", "relative_robustness")]
+    keys += [(m, {"corruption": c}) for c in names for m in ("corruption_error", "accuracy_drop")]
+    if corrupted:
+        keys.append(("mean_corruption_error_unnormalised", {}))
+
+    def figures(idx: np.ndarray) -> dict[str, float]:
+        base = float(clean[idx].mean())
+        acc = {k: float(v[idx].mean()) for k, v in corrupted.items()}
+        per = {c: float(np.mean([a for (cc, _), a in acc.items() if cc == c])) for c in names}
+        vals = [base]
+        for k in corrupted:
+            vals += [acc[k], acc[k] / base if base else float("nan")]
+        for c in names:
+            vals += [1 - per[c], base - per[c]]
+        if corrupted:
+            vals.append(float(np.mean([1 - per[c] for c in names])))
+        return {str(i): v for i, v in enumerate(vals)}
+
+    out = with_ci(figures, len(clean), clusters=clusters, n_boot=n_boot, seed=seed)
+    for mv, (name, params) in zip(out, keys, strict=True):
+        mv.name, mv.params = name, params
+    return out
+
+
 def run_suite(model, data, suite: Suite, *, device: str = "cpu", seed: int = 0, batch_size: int = 128) -> dict:
     import torch
 
@@ -98,30 +134,21 @@ def run_suite(model, data, suite: Suite, *, device: str = "cpu", seed: int = 0, 
     gen = torch.Generator(device=device).manual_seed(seed)
     warnings: list[str] = []
     n = len(data)
-    clean_ok = 0
-    corr_ok = {(c, s): 0 for c, sev in suite.corruptions.items() for s in sev}
+    clean_parts: list[np.ndarray] = []
+    corr_parts: dict[tuple[str, int], list[np.ndarray]] = {(c, s): [] for c, sev in suite.corruptions.items()
+                                                           for s in sev}
     for idx, xb in data.batches(batch_size):
         x = torch.from_numpy(xb).to(device)
         y = torch.from_numpy(data.labels[idx]).to(device)
         with torch.no_grad():
-            clean_ok += int((model(x).argmax(1) == y).sum())
-            for (c, s) in corr_ok:
-                corr_ok[(c, s)] += int((model(CORRUPTIONS[c].apply(x, s, gen)).argmax(1) == y).sum())
-    clean = clean_ok / n
-    metrics = [_acc_metric("clean_accuracy", clean_ok, n, {})]
-    corruptions = []
-    for (c, s), ok in corr_ok.items():
-        acc = ok / n
-        corruptions.append({"name": c, "severity": s, "accuracy": acc})
-        metrics.append(_acc_metric("accuracy", ok, n, {"corruption": c, "severity": s}))
-        metrics.append(MetricValue("relative_robustness", acc / clean if clean else None, None, None, n,
-                                   {"corruption": c, "severity": s}))
-    if corr_ok:
-        errors = [1 - ok / n for ok in corr_ok.values()]
-        metrics.append(MetricValue("mean_corruption_error", float(np.mean(errors)), None, None, n, {}))
-        for c, sev in suite.corruptions.items():
-            drop = clean - float(np.mean([corr_ok[(c, s)] / n for s in sev]))
-            metrics.append(MetricValue("accuracy_drop", drop, None, None, n, {"corruption": c}))
+            clean_parts.append((model(x).argmax(1) == y).cpu().numpy())
+            for (c, s), parts in corr_parts.items():
+                parts.append((model(CORRUPTIONS[c].apply(x, s, gen)).argmax(1) == y).cpu().numpy())
+    clean_correct = np.concatenate(clean_parts)
+    corrupted = {k: np.concatenate(v) for k, v in corr_parts.items()}
+    clean = float(clean_correct.mean())
+    metrics = corruption_metrics(clean_correct, corrupted, clusters=data.patient_id, seed=seed)
+    corruptions = [{"name": c, "severity": s, "accuracy": float(v.mean())} for (c, s), v in corrupted.items()]
 
     adversarial = []
     if suite.attacks:
@@ -145,7 +172,7 @@ def run_suite(model, data, suite: Suite, *, device: str = "cpu", seed: int = 0, 
                         ok += int((model(adv).argmax(1) == yb).sum())
                 curve.append(ok / m)
                 adversarial.append({"attack": name, "eps": eps, "accuracy": ok / m})
-                metrics.append(_acc_metric("accuracy", ok, m, {"attack": name, "eps": eps}))
+                metrics.append(_acc_metric("accuracy", ok, m, {"attack": name, "eps": eps}))  # Wilson
             if any(b > a + 1.0 / m for a, b in zip(curve, curve[1:])):
                 warnings.append(f"{name}: robust accuracy is not monotone over the nested ε grid "
                                 f"({', '.join(f'{v:.3f}' for v in curve)}): possible gradient masking")

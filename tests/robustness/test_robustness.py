@@ -36,6 +36,40 @@ def test_corruption_contract(name):
         c.apply(x, 6)
 
 
+@pytest.mark.parametrize("severity", [4, 5])
+def test_blur_on_tiny_images_at_high_severity(severity):
+    """σ = 1.8 and 2.5 on 8×8 images: wider than reflect padding allows; must blur, not crash."""
+    flat = torch.full((2, 1, 8, 8), 0.4)
+    assert torch.allclose(CORRUPTIONS["blur"].apply(flat, severity), flat, atol=1e-5)  # constant stays constant
+    edge = torch.zeros((1, 1, 8, 8))
+    edge[..., 4:] = 1.0
+    out = CORRUPTIONS["blur"].apply(edge, severity)
+    assert out.shape == edge.shape and float(out[..., 3].mean()) > 0.05 and float(out[..., 4].mean()) < 0.95
+
+
+def test_unnormalised_mce_averages_severities_within_each_corruption_first():
+    from govkit.robustness.suite import corruption_metrics
+
+    n = 10
+    clean = np.ones(n, bool)
+    corrupted = {("a", 1): np.arange(n) < 5,  # error 0.5 at one severity
+                 ("b", 1): np.ones(n, bool), ("b", 2): np.arange(n) < 8}  # errors 0 and 0.2
+    by = {(m.name, tuple(sorted(m.params.items()))): m for m in corruption_metrics(clean, corrupted, n_boot=200)}
+    assert by[("mean_corruption_error_unnormalised", ())].value == pytest.approx((0.5 + 0.1) / 2)  # pooled: 0.233
+    assert by[("corruption_error", (("corruption", "b"),))].value == pytest.approx(0.1)
+    assert by[("accuracy_drop", (("corruption", "a"),))].value == pytest.approx(0.5)
+    assert all(m.ci_low is not None and m.ci_low <= m.value <= m.ci_high for m in by.values())
+
+
+def test_registries_follow_their_protocols():
+    from govkit.robustness.attacks import AdversarialAttack
+    from govkit.robustness.corruptions import ImageCorruption
+
+    assert all(isinstance(c, ImageCorruption) and c.name == k for k, c in CORRUPTIONS.items())
+    assert all(isinstance(a, AdversarialAttack) and a.name == k for k, a in ADVERSARIAL_ATTACKS.items())
+    assert ADVERSARIAL_ATTACKS["apgd-margin"].loss == "margin" and ADVERSARIAL_ATTACKS["apgd-ce"].loss == "ce"
+
+
 def test_poisson_variance_follows_the_mean():
     photons = CORRUPTIONS["poisson"].params[2]
     g = torch.Generator().manual_seed(0)
@@ -177,8 +211,20 @@ def test_cli_run_records_and_reports(cli, registry, lesion_spec, lesion_data, tm
     assert [r["status"] for r in check["requirements"]] == ["pass", "pass"]
     explicit = cli("--db", db, "robustness", "run", "lesion-cnn@1.0", "--data", lesion_data["test"], "--device",
                    "cpu", "--corruption", "speckle:2", "--json").json()
-    assert explicit["corruptions"] == [{"name": "speckle", "severity": 2, "accuracy": pytest.approx(
-        explicit["corruptions"][0]["accuracy"])}] and explicit["adversarial"] == []
+    # recomputed here: the same seeded generator over the same batches of 128
+    from govkit.models.loading import load_model
+    from govkit.models.spec import load_spec
+
+    model, d = load_model(load_spec(lesion_spec)), np.load(lesion_data["test"])
+    gen, right = torch.Generator().manual_seed(0), 0
+    with torch.no_grad():
+        for i in range(0, len(d["y"]), 128):
+            x = torch.from_numpy(d["x"][i:i + 128])
+            right += int((model(CORRUPTIONS["speckle"].apply(x, 2, gen)).argmax(1).numpy() == d["y"][i:i + 128]).sum())
+    assert explicit["corruptions"] == [{"name": "speckle", "severity": 2, "accuracy": right / len(d["y"])}]
+    assert explicit["adversarial"] == []
+    drop = next(m for m in explicit["metrics"] if m["name"] == "accuracy_drop")
+    assert drop["ci_low"] <= drop["value"] <= drop["ci_high"]
     assert cli("--db", db, "robustness", "run", "lesion-cnn@1.0", "--data", lesion_data["test"],
                "--corruption", "lens-flare").code == 2
     assert cli("--db", db, "robustness", "run", "lesion-cnn@1.0", "--data", lesion_data["test"],

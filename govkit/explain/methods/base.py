@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import torch
 
 
-class Method(Protocol):
-    name: str
+@runtime_checkable
+class AttributionMethod(Protocol):
+    """An attribution method: ``attribute`` returns float32 maps N×H×W for the logits
+    ``model(x)[i, target[i]]``, deterministic unless the method samples by design."""
 
-    def attribute(self, model, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Attribution maps N×H×W for the logits ``model(x)[i, target[i]]``."""
+    @property
+    def name(self) -> str: ...
+
+    def attribute(self, model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...
 
 
 def to_map(attr: torch.Tensor) -> torch.Tensor:

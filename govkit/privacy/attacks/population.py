@@ -2,7 +2,9 @@
 
 The target model's losses on population records give the reference
 distribution: score(x) = Pr_z[ℓ(z) > ℓ(x)] + ½ Pr_z[ℓ(z) = ℓ(x)], the
-fraction of population records the model fits worse than x.
+fraction of population records the model fits worse than x.  The loss is
+a decreasing function of φ, so the comparison is made on φ (float64, exact
+for confident records).
 """
 
 from __future__ import annotations
@@ -14,13 +16,17 @@ from govkit.privacy.attacks.base import Signals
 
 class PopulationAttack:
     name = "population"
-    needs = "population"
+    needs = frozenset({"population"})
+    llr = False
 
     def score(self, s: Signals) -> np.ndarray:
-        if s.pop_target_p is None:
+        if s.pop_target_phi is None:
             raise ValueError("the population attack needs population data (--population)")
-        pop_loss = np.sort(-np.log(s.pop_target_p))
-        loss = -np.log(s.target_p)
-        greater = len(pop_loss) - np.searchsorted(pop_loss, loss, side="right")
-        equal = np.searchsorted(pop_loss, loss, side="right") - np.searchsorted(pop_loss, loss, side="left")
-        return (greater + 0.5 * equal) / len(pop_loss)
+        pop = np.sort(np.asarray(s.pop_target_phi, dtype=np.float64))
+        phi = np.asarray(s.target_phi, dtype=np.float64)
+        below = np.searchsorted(pop, phi, side="left")  # population records fitted worse (lower φ)
+        equal = np.searchsorted(pop, phi, side="right") - below
+        return (below + 0.5 * equal) / len(pop)
+
+    def describe(self, s: Signals) -> dict[str, object]:
+        return {"population_records": 0 if s.pop_target_phi is None else len(s.pop_target_phi)}
