@@ -91,7 +91,7 @@ rng = np.random.default_rng(5)
 take = rng.choice(len(test["y"]), 60, replace=False)
 copies = test["x"][take].copy()
 copies[30:] = np.clip(copies[30:] + rng.normal(scale=0.02, size=copies[30:].shape), 0, 1)  # re-exported with noise
-pids = np.array([f"X{i:05d}" for i in range(60)])
+pids = np.array([f"X{i:05d}" for i in range(60)], dtype="U16")
 pids[:20] = test["patient_id"][take[:20]]  # 20 of them keep their test patient ID
 leaky = {k: np.concatenate([train[k], pids if k == "patient_id" else test[k][take] if k != "x" else copies])
          for k in ("x", "y", "patient_id", "group_site", "group_sex")}

@@ -82,7 +82,8 @@ def _human(out: dict[str, Any]) -> str:
     for d in out["datasets"]:
         pats = "no patient IDs" if d["n_patients"] is None else f"{d['n_patients']} patients"
         classes = ", ".join(f"{k}: {v}" for k, v in d["classes"].items())
-        lines.append(f"{d['source']} ({d['name']}): {d['n']} images, {pats}; classes {classes}"
+        shown = d["name"] if d["source"] == d["name"] else f"{d['source']} ({d['name']})"
+        lines.append(f"{shown}: {d['n']} images, {pats}; classes {classes}"
                      + (f" (imbalance {d['imbalance_ratio']:.2f})" if d["imbalance_ratio"] else ""))
     for a in out["against"]:
         po = "unknown" if a["patient_overlap"] is None else a["patient_overlap"]

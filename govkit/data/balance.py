@@ -61,9 +61,9 @@ def summarise(name: str, data: ImageData) -> tuple[dict[str, Any], list[str]]:
             warnings.append(f"{name}: {attr} = {', '.join(few)} has fewer than {SMALL_CELL} images")
     intersections: dict[str, dict[str, int]] = {}
     for a, b in combinations(sorted(data.groups), 2):
-        cells = Counter(zip(data.groups[a].astype(str), data.groups[b].astype(str), strict=True))
+        pairs = Counter(zip(data.groups[a].astype(str).tolist(), data.groups[b].astype(str).tolist(), strict=True))
         key = f"{a}×{b}"
-        intersections[key] = {f"{x}|{y}": int(k) for (x, y), k in sorted(cells.items())}
+        intersections[key] = {f"{x}|{y}": k for (x, y), k in sorted(pairs.items())}
         few = sorted(c for c, k in intersections[key].items() if k < SMALL_CELL)
         if few:
             warnings.append(f"{name}: {len(few)} cell(s) of {key} have fewer than {SMALL_CELL} images "

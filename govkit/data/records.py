@@ -74,10 +74,9 @@ def _links(session: Session, mv: ModelVersion) -> tuple[list[tuple[DatasetVersio
         .join(ModelTrainingData, ModelTrainingData.dataset_version_id == DatasetVersion.id)
         .where(ModelTrainingData.model_version_id == mv.id).order_by(ModelTrainingData.id)
     ).all()]
-    evaluated = set(session.scalars(
-        select(Evaluation.dataset_version_id).where(Evaluation.model_version_id == mv.id,
-                                                    Evaluation.dataset_version_id.is_not(None))
-    ))
+    evaluated = {i for i in session.scalars(
+        select(Evaluation.dataset_version_id).where(Evaluation.model_version_id == mv.id)
+    ) if i is not None}
     return trained, evaluated
 
 
@@ -96,7 +95,7 @@ def _audits(session: Session, dv: DatasetVersion) -> list[DataAudit]:
 def _figures(session: Session, mv: ModelVersion) -> list[tuple[DatasetVersion, DataAudit, dict[str, Any], str | None]]:
     """(training dataset, audit, metric dict, role of the other split or None) of the evidence used."""
     trained, evaluated = _links(session, mv)
-    out = []
+    out: list[tuple[DatasetVersion, DataAudit, dict[str, Any], str | None]] = []
     for dv, _ in trained:
         audits = _audits(session, dv)
         if not audits:
@@ -151,22 +150,26 @@ def _dataset_info(session: Session, dv: DatasetVersion, role: str) -> dict[str, 
         "dataset": _ref(dv), "role": role, "n": dv.manifest.get("n"),
         "classes": dv.manifest.get("label_counts", {}), "subgroups": {}, "deid_run": dv.deid_run_id,
         "datasheet": sheet, "external": sheet.get("external"),
-        "audit": None if not audits else {"id": audits[0].id, "created_at": audits[0].created_at.isoformat()},
+        "audit": None if not audits else {"id": audits[0].id, "created_at": audits[0].created_at.isoformat(),
+                                          "as_other": False},
     }
-    entry = _entry_for(session, dv)
-    if entry is not None:
+    found = _entry_for(session, dv)
+    if found is not None:
+        audit, entry = found
         info.update(classes=entry["classes"], subgroups=entry["subgroups"], n_patients=entry["n_patients"],
                     imbalance_ratio=entry["imbalance_ratio"])
+        if info["audit"] is None:
+            info["audit"] = {"id": audit.id, "created_at": audit.created_at.isoformat(), "as_other": True}
     return info
 
 
-def _entry_for(session: Session, dv: DatasetVersion) -> dict[str, Any] | None:
+def _entry_for(session: Session, dv: DatasetVersion) -> tuple[DataAudit, dict[str, Any]] | None:
     """The dataset's summary from the newest audit that covered it (as DATA or as an OTHER)."""
     ref = _ref(dv)
     for audit in session.scalars(select(DataAudit).order_by(DataAudit.id.desc())):
         for entry in audit.result.get("datasets", []):
             if entry.get("name") == ref:
-                return entry
+                return audit, entry
     return None
 
 
@@ -200,7 +203,7 @@ def data_section(session: Session, model_version: ModelVersion) -> dict[str, Any
     evaluation = [_dataset_info(session, dv, "test") for dv in
                   session.scalars(select(DatasetVersion).where(DatasetVersion.id.in_(evaluated))
                                   .order_by(DatasetVersion.id))]
-    leakage = []
+    leakage: list[dict[str, Any]] = []
     for dv, audit, m, role in _figures(session, model_version):
         if role is None or m["name"] not in ("patient_overlap", "duplicates", "near_duplicates"):
             continue
