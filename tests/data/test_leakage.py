@@ -122,3 +122,35 @@ def test_same_split_twice_is_refused(cli, planted):
 def test_threshold_out_of_range_is_refused(cli, planted):
     r = cli("data", "audit", planted["train"], "--against", planted["clean"], "--near-duplicate-threshold", "1.5")
     assert r.code == 2 and "between 0 and 1" in r.err
+
+
+def test_png_manifests_of_different_sizes_find_a_cropped_re_export(cli, tmp_path):
+    """A 2-pixel crop saved at its new size (62×64 PNG) is a near copy of the 64×64 original."""
+    import csv
+
+    from PIL import Image
+
+    rng = np.random.default_rng(11)
+    a, b = split(40, rng, "A"), split(40, rng, "B")
+
+    def write(name, arrays, crop_row=None):
+        folder = tmp_path / name
+        folder.mkdir()
+        rows = []
+        for i, x in enumerate(arrays["x"]):
+            img = (x[0] * 255).round().astype(np.uint8)
+            if i == crop_row:
+                img = (a["x"][5][0, 2:, :] * 255).round().astype(np.uint8)
+            Image.fromarray(img).save(folder / f"{i}.png")
+            rows.append({"path": f"{i}.png", "label": int(arrays["y"][i]), "patient_id": arrays["patient_id"][i]})
+        with open(folder / "manifest.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        return folder / "manifest.csv"
+
+    r = cli("data", "audit", write("a", a), "--against", write("b", b, crop_row=17), "--json")
+    assert r.code == 1, r.err
+    out = r.json()
+    pairs = [(p["kind"], p["a"].split("[")[1], p["b"].split("[")[1]) for p in out["leakage"]["pairs"]]
+    assert pairs == [("near-duplicate", "5]", "17]")]
