@@ -69,20 +69,19 @@ def _row(r: dict, d: dict, ev: dict | None) -> dict:
     metric = d.get("metric")
     detail = r.get("detail") or ""
     recorded = None
+    where = d.get("where") or {}
+    selector = f" ({present.params(where)})" if where else ""
+    if metric and r.get("value") is None and r["status"] != "not-applicable":
+        detail = f"no {r['evidence']} figure on record: {metric}{selector}"
     if metric and ev is not None and r["evidence"] in EVALUATED:
-        where = d.get("where") or {}
         found = recorded_metric(ev, r["evidence"], metric, where)
-        selector = f" ({present.params(where)})" if where else ""
-        if found is None:
-            detail = f"no {r['evidence']} evaluation records {metric}{selector}"
-        else:
+        if found is not None:
             evaluation, recorded = found
-            m = recorded
             detail = f"evaluation {evaluation['id']}: {metric}{selector}"
-            if m["ci_low"] is not None:
-                detail += f", 95% CI {present.number(m['ci_low'])}–{present.number(m['ci_high'])}"
-            if m["n"] is not None:
-                detail += f", n = {present.number(m['n'])}"
+            if recorded["ci_low"] is not None:
+                detail += f", 95% CI {present.number(recorded['ci_low'])}–{present.number(recorded['ci_high'])}"
+            if recorded["n"] is not None:
+                detail += f", n = {present.number(recorded['n'])}"
             if r["status"] not in (*PASSING, "fail"):  # the gate's own reason: an FPR below 1/n, a flagged figure
                 detail = r.get("detail") or detail
     return {
@@ -91,7 +90,8 @@ def _row(r: dict, d: dict, ev: dict | None) -> dict:
         "reason": r.get("detail") or "",
         "value": _value(r, metric),
         "threshold": present.threshold(r.get("threshold"), metric),
-        "compared": present.compared(r.get("threshold"), recorded) if metric else "value",
+        "compared": present.compared(r.get("threshold"), recorded) if metric and r["evidence"] in EVALUATED
+        else "value",
         "unit": present.unit(metric or ("open_incidents" if r["evidence"] == "incident" else None)),
         "detail": detail,
     }

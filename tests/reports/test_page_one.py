@@ -67,7 +67,10 @@ def test_audit_report_page_one_shows_what_to_act_on(cli, failing_model, tmp_path
     page = pdftotext(out, 1, 1)
     flat = squash(page)
     # the verdict, and each failing or missing requirement with value, threshold, compared figure and unit
-    assert "FAILED" in page and "lesion-demo@1" in page
+    import yaml
+
+    demo = yaml.safe_load((ROOT / "examples" / "lesion" / "policy.yaml").read_text())
+    assert "FAILED" in page and f"{demo['name']}@{demo['version']}" in page
     for req in ("auroc", "sensitivity", "pgd-1-255", "noise-drop", "localisation", "no-open-incidents"):
         assert req in flat, req
     assert "≥0.900" in flat and "≥0.850" in flat and "≤0.100" in flat and "≤0ci" not in flat
@@ -81,7 +84,7 @@ def test_audit_report_page_one_shows_what_to_act_on(cli, failing_model, tmp_path
     assert has(page, "Grace Hopper") and "clinical-lead" in page and "reject" in page
     assert "Performancebelowthepolicy" in flat and "valid" in page and not has(page, "NOT VALID")
     # the age of each kind of evidence; never-recorded kinds say so
-    assert has(page, "Age of the evidence") and "performance" in page and has(page, "none on record")
+    assert has(page, "age of the evidence") and "performance" in page and has(page, "none on record")
     # the chain head printed is a real event of the chain
     seq, head = re.search(r"chain head (\d+):([0-9a-f]{64})", page.replace("\n", " ")).groups()
     events = cli("--db", db, "audit", "log", "--json").json()["events"]
