@@ -36,6 +36,9 @@ ACTION_LEGEND = {
     "U": "replace with a non-zero-length UID, consistent within the set of instances",
     "X": "remove",
     "Z": "replace with a zero-length value, or a dummy value consistent with the VR",
+    # counters of the pixel step (clean-pixel-data), not Table E.1-1 codes
+    "pixel-frames": "frames whose pixels were searched for burned-in text",
+    "pixel-boxes": "regions of burned-in text blacked out",
 }
 KIND_NAMES = {"model-card": "Model card", "audit": "Audit report", "deid": "De-identification report"}
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)

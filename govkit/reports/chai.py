@@ -247,7 +247,7 @@ def fill(ev: dict) -> Card:
                       f"{privacy['id']}): " + "; ".join(f"{_label(x)} = {present.number(x['value'])}" for x in shown))
     chain = ev["audit_chain"]
     card.optional(f"{facts}/Transparency", "Evidence and approvals are recorded in a hash-chained govkit registry; "
-                  f"audit chain head {chain['evidence_head_seq']}:{chain['evidence_head_hash']}")
+                  f"audit chain head {chain['head_seq']}:{chain['head_hash']}")
     info = "TrustIngredients/TransparencyInformation"
     card.take(f"{info}/FundingSource", "card.funding", c.get("funding"))
     card.optional(f"{info}/ThirdPartyInformation", c.get("external_validation_party"))

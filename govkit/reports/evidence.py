@@ -84,11 +84,16 @@ def _lineage(session: Session, mv: ModelVersion) -> list[dict]:
 
 
 def chain_status(session: Session) -> dict:
-    """Verification of the whole chain; the head shown is the last event that is not a report's own."""
+    """Verification of the whole chain, its head (``chain_head``: the anchor a report prints for
+    ``audit verify --head``) and the newest event that is not a report's own (the state the report shows)."""
+    from govkit.registry.audit import chain_head
+
     report = verify_chain(session)
     last = session.scalar(select(AuditEvent).where(AuditEvent.action.not_in(REPORT_ACTIONS))
                           .order_by(AuditEvent.seq.desc()).limit(1))
+    head_seq, head_hash = chain_head(session)
     return {"ok": report.ok, "first_broken_seq": report.first_broken_seq, "reason": report.reason,
+            "head_seq": head_seq, "head_hash": head_hash,
             "evidence_head_seq": last.seq if last else 0, "evidence_head_hash": last.hash if last else None}
 
 

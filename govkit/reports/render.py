@@ -4,13 +4,13 @@ Safety: user text (model names, card fields, incident descriptions) is
 escaped by Jinja2 and never placed in CSS (``templates/report.css`` is
 static).  :class:`~govkit.reports.fetcher.SafeFetcher` lets WeasyPrint read
 only ``data:`` URLs and the packaged templates.  The canonical evidence JSON
-is attached to the PDF; its SHA-256 is the document ID printed in every
-footer.
+is attached to the PDF; the document ID printed in every footer is
+:func:`govkit.reports.evidence.document_id` of it.
 
 Reproducibility: the PDF's dates come from the registry state (the newest
 evidence event), ``SOURCE_DATE_EPOCH`` is set to the same instant while
 WeasyPrint writes, and the charts are deterministic SVG, so the same
-registry state gives a byte-identical PDF.
+evidence and chain head give a byte-identical PDF.
 """
 
 from __future__ import annotations

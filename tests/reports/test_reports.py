@@ -119,15 +119,30 @@ def _pages_not_blank(pdf: Path, folder: Path) -> None:
 
 
 def test_same_state_gives_byte_identical_pdf_and_records_it(cli, sqlite_db, untrained_spec, tmp_path):
+    from govkit.reports.api import render_document
+
     db, ref = sqlite_db, "lesion-cnn@1.0"
     assert cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", untrained_spec).code == 0
     a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
     ra = cli("--db", db, "report", "model-card", ref, "-o", a, "--json").json()
     rb = cli("--db", db, "report", "model-card", ref, "-o", b, "--json").json()
-    assert a.read_bytes() == b.read_bytes() and ra["pdf_sha256"] == rb["pdf_sha256"]
+    # the second rendering sees the first one's audit event: same document, a later chain head
+    assert ra["document_id"] == rb["document_id"] and ra["pdf_sha256"] != rb["pdf_sha256"]
+    heads = [re.search(r"chain head (\d+):", pdftotext(p)).group(1) for p in (a, b)]
+    assert int(heads[1]) == int(heads[0]) + 1
     events = cli("--db", db, "audit", "log", "--json", "--action", "report.render").json()["events"]
-    assert [e["payload"]["pdf_sha256"] for e in events] == [ra["pdf_sha256"]] * 2
+    assert [e["payload"]["pdf_sha256"] for e in events] == [ra["pdf_sha256"], rb["pdf_sha256"]]
     assert cli("--db", db, "audit", "verify").code == 0
+    # the same evidence renders byte-identical PDFs
+    assert cli("--db", db, "report", "export", ref, "-o", tmp_path / "ev.json").code == 0
+    ev = json.loads((tmp_path / "ev.json").read_text())
+    import datetime as dt
+
+    when = dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)
+    one = render_document("model-card", ev, "card", when, tmp_path / "1.pdf")
+    two = render_document("model-card", ev, "card", when, tmp_path / "2.pdf")
+    assert (tmp_path / "1.pdf").read_bytes() == (tmp_path / "2.pdf").read_bytes()
+    assert one["pdf_sha256"] == two["pdf_sha256"]
 
 
 def test_unescaped_payloads_are_refused_by_the_fetcher(tmp_path):
