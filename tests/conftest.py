@@ -114,7 +114,7 @@ def _no_network():
                 ipaddress.ip_address(name.split("%")[0])  # a literal address needs no lookup
             except ValueError:
                 _NETWORK_ATTEMPTS.append(f"getaddrinfo({name!r})")
-                raise socket.gaierror(f"network access is not allowed in govkit's tests (lookup of {name!r})")
+                raise socket.gaierror(f"network access is not allowed in govkit's tests (lookup of {name!r})") from None
         return original_getaddrinfo(host, *args, **kwargs)
 
     for name in originals:

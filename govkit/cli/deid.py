@@ -93,19 +93,28 @@ def run_cmd(app: App, src: Path, dst: Path, options: tuple[str, ...], recipe: Pa
               help="Also OCR the output pixels for burned-in header values.")
 @click.option("--ocr-engine", type=OCR_ENGINES, default="rapidocr", show_default=True,
               help="OCR for the pixel check; a different engine from the run's gives an independent reading.")
+@click.option("--accept", "accept_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML list of findings accepted as false positives: {finding: ID, reason: ..., signer: ...}.")
 @json_option
 @pass_app
-def verify(app: App, dst: Path, source: Path, key_path: Path | None, pixels: bool, ocr_engine: str) -> None:
-    """Check DST for residual PHI; exit 1 with a list of findings."""
+def verify(app: App, dst: Path, source: Path, key_path: Path | None, pixels: bool, ocr_engine: str,
+           accept_path: Path | None) -> None:
+    """Check DST for residual PHI; exit 1 with a list of findings.
+
+    A finding is accepted as a false positive only through --accept, with a
+    reason and a signer; each acceptance is recorded in the audit chain."""
+    from govkit.deid.verify import load_acceptances
     from govkit.deid.verify import verify as do_verify
 
-    report = do_verify(dst, source, key_path, pixel_check=pixels, ocr_engine=ocr_engine)
+    accept = load_acceptances(accept_path) if accept_path is not None else []
+    report = do_verify(dst, source, key_path, pixel_check=pixels, ocr_engine=ocr_engine, accept=accept)
     _record_verification(app, dst, report)
 
     def human() -> str:
         head = (f"{report.n_outputs} outputs checked ({report.n_paired} paired with a source): "
                 f"{'no residual PHI found' if report.ok else f'{len(report.findings)} finding(s)'}")
-        body = [f"[{f.check}] {f.output}: {f.detail}" for f in report.findings]
+        body = [f"[{f.check}] {f.id} {f.output}: {f.detail}" for f in report.findings]
+        body += [f"accepted {a['id']} ({a['where']}): {a['reason']} (signed {a['signer']})" for a in report.accepted]
         body += [f"warning: {w}" for w in report.warnings]
         return "\n".join([head, *body])
 
@@ -122,14 +131,18 @@ def _record_verification(app: App, dst: Path, report) -> None:
 
     run_ids = sorted(p.stem.removeprefix("manifest-") for p in (dst / MANIFEST_DIR).glob("manifest-*.jsonl"))
     with app.registry().unit_of_work() as s:
-        for run_id in run_ids:
-            if s.get(DeidRun, run_id) is not None:
-                append_event(s, "deid.verify", "deid_run", run_id, {
-                    "ok": report.ok, "n_findings": len(report.findings), "n_outputs": report.n_outputs,
-                    "n_paired": report.n_paired,
-                    "by_check": {c: sum(f.check == c for f in report.findings)
-                                 for c in ("profile", "bytes", "text", "pixels")},
-                })
+        known = [r for r in run_ids if s.get(DeidRun, r) is not None]
+        # acceptances are recorded even when no run of DST is registered here: they must never go unrecorded
+        for run_id in known or (["unregistered"] if report.accepted else []):
+            for a in report.accepted:
+                append_event(s, "deid.verify.accept", "deid_run", run_id, dict(a))
+            append_event(s, "deid.verify", "deid_run", run_id, {
+                "ok": report.ok, "n_findings": len(report.findings), "n_accepted": report.n_accepted,
+                "accepted": [a["id"] for a in report.accepted], "n_outputs": report.n_outputs,
+                "n_paired": report.n_paired,
+                "by_check": {c: sum(f.check == c for f in report.findings)
+                             for c in ("profile", "bytes", "text", "pixels", "unreadable")},
+            })
 
 
 @deid.command()

@@ -1,49 +1,105 @@
 """Check de-identified output against its source (``govkit deid verify``).
 
-Three checks, each producing :class:`Finding` records:
+Verify decides whether a dataset may leave the hospital, so it does not
+trust the run: it re-reads every output from its bytes and checks it against
+the paired source file.  Four checks, each producing :class:`Finding` records
+that say *where* (an element path such as ``ContentSequence[0].TextValue``,
+``preamble``, ``file meta``, ``pixel data``):
 
-(a) **profile** — no attribute that the profile removes or replaces (actions
-    X, Z, D, U under the options recorded in the output's De-identification
-    Method Code Sequence) still holds its original value, at any depth;
-(b) **bytes** — no byte sequence anywhere in the output file, private tags
-    and sequences included, equals a PHI value of the source header in any of
-    its formats (:mod:`govkit.deid.text.identifiers`), in UTF-8, Latin-1 or UTF-16.  Inside
-    the pixel data only forms of six or more characters count (shorter ones
-    occur by chance in binary data);
+(a) **profile** — every attribute of the output, at any depth, is allowed by
+    PS3.15 Table E.1-1 under the options recorded in its De-identification
+    Method Code Sequence: nothing the profile removes (X) is present, whatever
+    its value; nothing it empties (Z) holds a value; D and U attributes do not
+    hold their source value; no private attribute outside the safe list, no
+    unknown public attribute, no age over 89 years;
+(b) **bytes** — the paired source's identifiers (every name group and form,
+    IDs, dates in every format, institutions; :mod:`govkit.deid.text.identifiers`)
+    are searched in the output's raw bytes read in every character set a
+    DICOM file can use (plus UTF-16), after the same folding (NFKC +
+    casefold), element by element, and in the decoded text of every element.
+    Inside the pixel data and other large binary values only forms of six or
+    more characters count (shorter ones occur there by chance) and are
+    reported as ``pixel data``, never as a header finding;
+(c) **text** — Presidio's NER on every retained free-text value at any depth
+    (SR TextValue included): all entities where the profile cleaned the value
+    (action C, or inside cleaned structured content); elsewhere contacts and
+    ID numbers (:data:`DIRECT_ENTITIES`), and people's names in SR content.
+    Other retained values are attributes the standard deems non-identifying
+    (device and coding-scheme names, which spaCy's small model calls people):
+    they are not checked for names by NER, but the source's own names are
+    found in them by check (b);
 (d) **pixels** — the output's pixels are rendered and read with OCR; a word
-    matching a header value of the source fails the check;
-(c) **text** — free-text attributes that the profile cleans (action C under
-    the recorded options) contain no entity that Presidio finds above its
-    threshold.
+    matching a header value of the source fails the check.
+
+An output that cannot be read is a finding of its own (``unreadable``); the
+batch goes on.  A finding can be accepted as a false positive only with a
+reason and a signer (:class:`Acceptance`); ``govkit deid verify --accept``
+records each acceptance in the audit chain.
 
 Outputs are paired with sources through the key: the expected output path of
 a source is ``<pseudonymised PatientID>/<study>/<series>/<sop>.dcm``.
-Findings never print a PHI value in full: they show its kind, the attribute
-and a masked preview.
+Findings never print a PHI value: they show its kind, where it is and a
+masked preview.
 """
 
 from __future__ import annotations
 
+import bisect
+import io
+import re
+import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+import pydicom
 from pydicom.dataset import Dataset
 
 from govkit.deid.batch.outputs import PATH_UIDS, output_relpath
-from govkit.deid.dicomio import read_dicom, walk_values
+from govkit.deid.dicomio import check_pixel_data, element_vr, read_dicom, sniff
 from govkit.deid.files import MANIFEST_DIR, discover
 from govkit.deid.text import identifiers as phi
+from govkit.errors import BadInput
 
 TEXT_CHECK_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
+#: NER entities that identify on their own: checked in every retained text value.
+DIRECT_ENTITIES = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN", "IBAN_CODE", "CREDIT_CARD"})
 PIXEL_MIN_LEN = 6
+#: Actions after which a value is govkit's (a dummy, a pseudonym), not retained text.
+REPLACED = frozenset({"X", "Z", "D", "U"})
+#: The de-identification marking govkit writes (PS3.15 E.1.1): DeidentificationMethod.
+MARKING = frozenset({0x00120063})
+#: Binary values longer than this are searched like pixel data (long forms only).
+LARGE_BINARY = 256
+#: Every character set a DICOM file can declare (PS3.3 C.12.1.1.2) as Python codecs, and UTF-16.
+CODECS = ("latin-1", "utf-8", "iso8859_2", "iso8859_3", "iso8859_4", "iso8859_5", "iso8859_6", "iso8859_7",
+          "iso8859_8", "iso8859_9", "tis-620", "shift_jis", "iso2022_jp", "iso2022_jp_2", "euc_kr", "gb18030",
+          "utf-16-le", "utf-16-be")
+BINARY_CODECS = ("latin-1", "utf-8", "utf-16-le", "utf-16-be")
+MAX_AGE_YEARS = 89
+#: pydicom warnings that mean the structure itself is broken (it guessed and read on).
+STRUCTURAL_WARNING = re.compile(r"end of file|delimiter|truncat|expected explicit vr", re.IGNORECASE)
+_UNIT_DAYS = {"D": 1, "W": 7, "M": 30.4375, "Y": 365.25}
 
 
 @dataclass
 class Finding:
-    check: str  # profile | bytes | text | pixels
+    check: str  # profile | bytes | text | pixels | unreadable
     output: str
+    where: str  # element path, "preamble", "file meta", "pixel data", "file"
     detail: str
     tag: str | None = None
+    id: str = ""  # keyed, stable: what an acceptance names
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """A finding accepted as a false positive, with why and by whom."""
+
+    finding: str
+    reason: str
+    signer: str
 
 
 @dataclass
@@ -52,14 +108,19 @@ class VerifyReport:
     n_outputs: int = 0
     n_paired: int = 0
     findings: list[Finding] = field(default_factory=list)
+    accepted: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.findings
 
-    def as_dict(self) -> dict:
-        return {**asdict(self), "ok": self.ok}
+    @property
+    def n_accepted(self) -> int:
+        return len(self.accepted)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok, "n_accepted": self.n_accepted}
 
 
 def mask(value: str) -> str:
@@ -70,74 +131,235 @@ def mask(value: str) -> str:
     return f"{v[0]}…{v[-1]} ({len(v)} chars)"
 
 
-def _profile_check(src: Dataset, out: Dataset, options, pseudo, rel: str) -> list[Finding]:
-    from govkit.deid.header.engine import DUMMY, DeidConfig
+def load_acceptances(path: Path) -> list[Acceptance]:
+    """Acceptances from a YAML list of ``{finding, reason, signer}``; exit 2 when one lacks a part."""
+    from govkit.yamlio import load_file, strip_lines
+
+    doc = strip_lines(load_file(path, "acceptance file"))
+    if not isinstance(doc, list):
+        raise BadInput(f"{path}: expected a list of {{finding, reason, signer}} entries")
+    out = []
+    for i, entry in enumerate(doc, 1):
+        if not isinstance(entry, dict):
+            raise BadInput(f"{path}: entry {i} is not a mapping with finding, reason and signer")
+        missing = [k for k in ("finding", "reason", "signer") if not str(entry.get(k) or "").strip()]
+        if missing:
+            raise BadInput(f"{path}: entry {i} has no {' and no '.join(missing)}: an accepted false "
+                           "positive needs the finding, a reason and a signer")
+        out.append(Acceptance(str(entry["finding"]).strip(), str(entry["reason"]).strip(),
+                              str(entry["signer"]).strip()))
+    return out
+
+
+# ---- (a) profile -------------------------------------------------------------------------------
+def _elements(ds: Dataset, path: str = "") -> Iterator[tuple[Any, str, str, Dataset]]:
+    """(tag, path, vr, dataset holding it) for every element at every depth, private included."""
+    for tag in list(ds.keys()):
+        vr = element_vr(ds, tag)
+        name = ds[tag].keyword or str(tag)
+        yield tag, f"{path}{name}", vr, ds
+        if vr == "SQ":
+            for i, item in enumerate(ds[tag].value or ()):
+                yield from _elements(item, f"{path}{name}[{i}].")
+
+
+def _source_values(src: Dataset) -> dict[int, set[str]]:
+    values: dict[int, set[str]] = {}
+    for tag, _path, vr, ds in _elements(src):
+        if vr != "SQ" and not tag.is_private:
+            values.setdefault(int(tag), set()).update(_strings(ds, tag))
+    return values
+
+
+def _strings(ds: Dataset, tag: int) -> list[str]:
+    elem = ds[tag]
+    if elem.value in (None, "", b"") or isinstance(elem.value, bytes):
+        return []
+    return [str(v).strip() for v in (elem.value if elem.VM > 1 else [elem.value])]
+
+
+def _age_years(value: str) -> float | None:
+    v = value.strip()
+    if len(v) == 4 and v[:3].isdigit() and v[3] in _UNIT_DAYS:
+        return int(v[:3]) * _UNIT_DAYS[v[3]] / 365.25
+    return None
+
+
+def _profile_check(src: Dataset | None, out: Dataset, options: frozenset[str], pseudo, rel: str) -> list[Finding]:
+    from pydicom.datadict import get_entry
+
+    from govkit.deid.header.engine import DUMMY, DeidConfig, kept_private
     from govkit.deid.header.profile import resolve_type_dependent
 
     cfg = DeidConfig(options, pseudo)
-    sop = str(src.get("SOPClassUID", ""))
-    removed: dict[int, set[str]] = {}
-    for tag, _path, vr, values in walk_values(src):
+    sop = str(out.get("SOPClassUID", "") or "")
+    original = _source_values(src) if src is not None else {}
+    pseudonym = pseudo.patient_id(str(src.get("PatientID", "") or "")) if src is not None else None
+    keep_safe = "retain-safe-private" in options
+    found = []
+
+    def flag(path: str, tag, why: str) -> None:
+        found.append(Finding("profile", rel, path, f"{path}: {why}", str(tag)))
+
+    for tag, path, vr, ds in _elements(out):
+        values = _strings(ds, tag)
+        if tag.is_private:
+            if not keep_safe or tag not in kept_private(ds):
+                flag(path, tag, "private attribute present; only safe private attributes may be kept "
+                                "(retain-safe-private)")
+            continue
+        if tag.element == 0:
+            continue  # group lengths carry no value of their own
         action = cfg.action_for(tag)
         if action is None:
-            continue
-        action = resolve_type_dependent(action, tag, sop)
-        if action in ("X", "Z", "D", "U"):
-            dummies = {str(DUMMY.get(vr, "")), "ANONYMIZED"}
-            removed.setdefault(int(tag), set()).update(v for v in values if v and v not in dummies)
-    findings = []
-    for tag, path, _vr, values in walk_values(out):
-        leaked = removed.get(int(tag), set()) & set(values)
-        for v in sorted(leaked):
-            findings.append(Finding("profile", rel, f"{path} still holds its original value {mask(v)}", str(tag)))
-    return findings
-
-
-def _pixel_span(data: bytes, ds: Dataset) -> tuple[int, int] | None:
-    if "PixelData" not in ds:
-        return None
-    raw = ds.PixelData
-    start = data.rfind(raw[: min(len(raw), 4096)]) if raw else -1
-    return (start, start + len(raw)) if start >= 0 else None
-
-
-def _bytes_check(data: bytes, ds: Dataset, ids: phi.Identifiers, rel: str) -> list[Finding]:
-    findings = []
-    span = _pixel_span(data, ds)
-    regions = [(0, len(data), ids.bytes_pattern())]
-    if span:
-        regions = [
-            (0, span[0], ids.bytes_pattern()),
-            (span[0], span[1], ids.bytes_pattern(ids.long_strings(PIXEL_MIN_LEN))),
-            (span[1], len(data), ids.bytes_pattern()),
-        ]
-    seen = set()
-    for start, end, pattern in regions:
-        if pattern is None:
-            continue
-        for m in pattern.finditer(data, start, end):
-            where = "pixel data" if span and span[0] <= m.start() < span[1] else "header"
-            text = m.group(0).decode("latin-1")
-            if (where, text.lower()) in seen:
+            try:
+                get_entry(tag)
+            except KeyError:
+                flag(path, tag, "unknown public attribute present; the run removes them")
                 continue
-            seen.add((where, text.lower()))
-            findings.append(Finding("bytes", rel, f"PHI bytes {mask(text)} at offset {m.start()} ({where})"))
-    return findings
+            action = "X" if vr == "PN" else None
+        else:
+            action = resolve_type_dependent(action, tag, sop)
+        if vr == "AS" and any(v != "090Y" and (_age_years(v) or 0) > MAX_AGE_YEARS for v in values):
+            flag(path, tag, f"age over {MAX_AGE_YEARS} years; HIPAA Safe Harbor aggregates it to 090Y")
+        if action == "X":
+            flag(path, tag, "present although the profile removes it")
+        elif action == "Z" and vr != "SQ":
+            allowed = {pseudonym} if int(tag) in (0x00100010, 0x00100020) else set()
+            if any(v and v not in allowed for v in values):
+                flag(path, tag, "holds a value although the profile empties it")
+        elif action == "Z" and vr == "SQ" and ds[tag].value:
+            flag(path, tag, "holds items although the profile empties it")
+        elif action in ("D", "U") and vr != "SQ":
+            dummies = {str(DUMMY.get(vr, "")), "ANONYMIZED"}
+            for v in sorted(set(values) & original.get(int(tag), set()) - dummies):
+                flag(path, tag, f"still holds its original value {mask(v)}")
+    return found
 
 
-def _text_check(out: Dataset, cfg, cleaner, rel: str) -> list[Finding]:
-    """Presidio on the free text the profile cleaned (action C); kept text is by design."""
-    findings = []
-    for tag, path, vr, values in walk_values(out):
-        if vr not in TEXT_CHECK_VRS or cfg.action_for(tag) != "C":
+# ---- (b) bytes ---------------------------------------------------------------------------------
+@dataclass
+class _Haystack:
+    """Folded readings of many places, searched in one pass; offsets map back to places."""
+
+    parts: list[str] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    places: list[str] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, place: str, text: str) -> None:
+        if not text:
+            return
+        self.starts.append(self.size)
+        self.places.append(place)
+        self.parts.append(text)
+        self.size += len(text) + 1  # joined by NUL, which no pattern crosses
+
+    def search(self, pattern) -> Iterator[tuple[str, str]]:
+        text = "\x00".join(self.parts)
+        for m in pattern.finditer(text):
+            i = bisect.bisect_right(self.starts, m.start()) - 1
+            yield self.places[i], m.group(0)
+
+
+def _readings(raw: bytes, codecs: tuple[str, ...]) -> str:
+    if raw.isascii() and b"\x00" not in raw and b"\x1b" not in raw:  # one reading fits every codec
+        return phi.fold(raw.decode("ascii"))
+    return phi.raw_readings(raw, codecs)
+
+
+def _raw_value(ds: Dataset, tag: int) -> bytes | None:
+    value = ds.get_item(tag).value
+    return value if isinstance(value, bytes) else None
+
+
+def _bytes_check(data: bytes, out: Dataset, ids: phi.Identifiers, rel: str) -> list[Finding]:
+    header, binary = _Haystack(), _Haystack()
+    header.add("preamble", _readings(data[:128], CODECS))
+    meta_end = _meta_end(data)
+    header.add("file meta", _readings(data[132:meta_end], CODECS))
+    for elem in out.file_meta:
+        header.add(f"file meta {elem.keyword or elem.tag}", phi.fold(str(elem.value)))
+    for tag, path, vr, ds in _elements(out):
+        if vr == "SQ":
             continue
-        for v in values:
-            for span in cleaner.find(v):
-                findings.append(Finding(
-                    "text", rel, f"{path}: {span.entity} {mask(v[span.start:span.end])} (score {span.score:.2f})",
-                    str(tag),
-                ))
-    return findings
+        raw = _raw_value(ds, tag)
+        if raw is not None and ((len(raw) > LARGE_BINARY and vr not in phi.TEXT_VRS) or int(tag) == 0x7FE00010):
+            binary.add("pixel data" if int(tag) == 0x7FE00010 else path, _readings(raw, BINARY_CODECS))
+            continue
+        if raw is not None:
+            header.add(path, _readings(raw, CODECS))
+        if vr in phi.TEXT_VRS:
+            header.add(path, phi.fold(" \\ ".join(_strings(ds, tag))))
+    found: dict[tuple[str, str], Finding] = {}
+    pattern = ids.text_pattern()
+    long_pattern = ids.text_pattern(ids.long_strings(PIXEL_MIN_LEN), with_dates=False)
+    hits = list(header.search(pattern)) if pattern is not None else []
+    if long_pattern is not None:
+        hits += binary.search(long_pattern)
+    for place, text in hits:
+        key = (place, text)
+        if key not in found:
+            found[key] = Finding("bytes", rel, place, f"{place}: a header value of the source {mask(text)}")
+    if not found and pattern is not None:  # anything outside the elements (trailing data, delimiters)
+        rest = _Haystack()
+        rest.add("file", _readings(data, BINARY_CODECS))
+        for place, text in rest.search(long_pattern or pattern):
+            found.setdefault((place, text), Finding("bytes", rel, place,
+                                                    f"bytes outside any element hold {mask(text)}"))
+    return list(found.values())
+
+
+def _meta_end(data: bytes) -> int:
+    """End of the File Meta group (its group length), or the end of the data."""
+    if data[132:136] == b"\x02\x00\x00\x00" and len(data) >= 144:
+        return 144 + int.from_bytes(data[140:144], "little")
+    return min(len(data), 132)
+
+
+# ---- (c) text ----------------------------------------------------------------------------------
+def _text_check(out: Dataset, cfg, cleaner, rel: str) -> list[Finding]:
+    """NER on every retained free-text value; all entities where the profile cleaned it."""
+    from govkit.deid.header.profile import resolve_type_dependent
+    from govkit.deid.text.cleaner import NAME_LIKE
+
+    found = []
+    sop = str(out.get("SOPClassUID", "") or "")
+
+    def walk(ds: Dataset, path: str, cleaned: bool) -> None:
+        for tag in list(ds.keys()):
+            vr = element_vr(ds, tag)
+            elem = ds[tag]
+            name = f"{path}{elem.keyword or tag}"
+            action = cfg.action_for(tag) if not tag.is_private else None
+            if action is not None:
+                action = resolve_type_dependent(action, tag, sop)
+            if vr == "SQ":
+                for i, item in enumerate(elem.value or ()):
+                    walk(item, f"{name}[{i}].", cleaned or action == "C")
+                continue
+            if vr not in TEXT_CHECK_VRS or action in REPLACED or int(tag) in MARKING:
+                continue  # values the run wrote itself (dummies, pseudonyms, its own marking)
+            everything = cleaned or action == "C"
+            entities = DIRECT_ENTITIES | {"PERSON"} if "ContentSequence" in path else DIRECT_ENTITIES
+            for v in _strings(ds, tag):
+                for span in cleaner.find(v):
+                    if span.entity in NAME_LIKE and _not_a_name(v[span.start:span.end]):
+                        continue
+                    if everything or span.entity in entities:
+                        found.append(Finding("text", rel, name, f"{name}: {span.entity} "
+                                             f"{mask(v[span.start:span.end])} (score {span.score:.2f})", str(tag)))
+
+    walk(out, "", False)
+    return found
+
+
+def _not_a_name(text: str) -> bool:
+    """Too short to name anyone ("HU"), or only words of the DICOM dictionary ("Manufacturer"):
+    spaCy's small model tags such words as people; the run does not match them either."""
+    words = [w for w in re.split(r"[^\w]+", phi.fold(text)) if w]
+    vocabulary = phi.dicom_vocabulary()
+    return sum(len(w) for w in words) < phi.MIN_TOKEN or all(w in vocabulary for w in words)
 
 
 def expected_outputs(ds: Dataset, pseudo) -> list[str]:
@@ -148,10 +370,46 @@ def expected_outputs(ds: Dataset, pseudo) -> list[str]:
     return [output_relpath(patient, *mapped), output_relpath(patient, *uids)]
 
 
+def _read_source(path: Path) -> Dataset | None:
+    try:
+        got = read_dicom(path)
+    except OSError:
+        return None
+    return got[1] if got is not None else None
+
+
+def _read_output(path: Path) -> tuple[bytes, Dataset]:
+    """Bytes and fully parsed dataset of an output; ValueError with a reason when unreadable."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read: {exc.strerror}") from None
+    if sniff(data) != "part10":
+        raise ValueError("not a DICOM Part 10 file (no preamble and DICM prefix)")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = pydicom.dcmread(io.BytesIO(data))
+            for _ in _elements(ds):  # parse every element now, so a defect shows here
+                pass
+            check_pixel_data(ds)
+        structural = [w for w in caught if STRUCTURAL_WARNING.search(str(w.message))]
+        if structural:  # pydicom guessed where the file ends or an element does
+            raise ValueError(str(structural[0].message))
+    except Exception as exc:  # noqa: BLE001 - any parse failure makes this output unreadable
+        reason = str(exc).splitlines()[0][:160] if str(exc) else "invalid data"
+        raise ValueError(f"cannot be parsed as DICOM: {reason}") from None
+    if not ds.get("SOPInstanceUID") or not ds.get("SOPClassUID"):
+        raise ValueError("is not a complete DICOM instance (no SOP Class or SOP Instance UID)")
+    return data, ds
+
+
 def verify(dst: str | Path, source: str | Path, key_path: str | Path | None = None,
-           *, text_check: bool = True, pixel_check: bool = True, ocr_engine: str | None = None) -> VerifyReport:
+           *, text_check: bool = True, pixel_check: bool = True, ocr_engine: str | None = None,
+           accept: list[Acceptance] | None = None) -> VerifyReport:
     """Run checks (a), (b), (c) on every output under ``dst``; (d), OCR of the
-    output pixels, with ``ocr_engine`` (default :data:`govkit.deid.pixels.ocr.DEFAULT_ENGINE`)."""
+    output pixels, with ``ocr_engine`` (default :data:`govkit.deid.pixels.ocr.DEFAULT_ENGINE`).
+    Findings named in ``accept`` move to :attr:`VerifyReport.accepted`."""
     from govkit.deid.header.engine import DeidConfig, options_from_codes
     from govkit.deid.header.pseudonyms import Pseudonymizer, load_key
     from govkit.deid.text.cleaner import TextCleaner
@@ -167,31 +425,29 @@ def verify(dst: str | Path, source: str | Path, key_path: str | Path | None = No
     report = VerifyReport()
     pairs: dict[str, Dataset] = {}
     for path in discover(source):
-        got = read_dicom(path)
-        if got is None:
+        ds = _read_source(path)
+        if ds is None:
             continue
         report.n_sources += 1
-        for rel in expected_outputs(got[1], pseudo):
+        for rel in expected_outputs(ds, pseudo):
             if (dst / rel).is_file():
-                pairs[rel] = got[1]
+                pairs[rel] = ds
                 break
         else:
             report.warnings.append(f"no output for source {path.relative_to(source) if source.is_dir() else path.name}")
     everyone = phi.Identifiers()
     for ds in pairs.values():
-        ids = phi.collect(ds)
-        for name in ("names", "full_names", "ids", "dates", "institutions"):
-            getattr(everyone, name).update(getattr(ids, name))
+        everyone.update(phi.collect(ds))
     for out_path in discover(dst):
         if MANIFEST_DIR in out_path.relative_to(dst).parts:
             continue
         rel = str(out_path.relative_to(dst))
-        got = read_dicom(out_path)
-        if got is None:
-            report.findings.append(Finding("bytes", rel, "output is not a readable DICOM file"))
-            continue
-        data, out = got
         report.n_outputs += 1
+        try:
+            data, out = _read_output(out_path)
+        except ValueError as exc:
+            report.findings.append(Finding("unreadable", rel, "file", f"output {exc}"))
+            continue
         options = options_from_codes(out)
         src = pairs.get(rel)
         if src is None:
@@ -204,14 +460,30 @@ def verify(dst: str | Path, source: str | Path, key_path: str | Path | None = No
                 keep_dates="retain-longitudinal-full-dates" in options,
                 keep_institution="retain-institution-identity" in options,
             )
-            report.findings += _profile_check(src, out, options, pseudo, rel)
+        report.findings += _profile_check(src, out, options, pseudo, rel)
         report.findings += _bytes_check(data, out, ids, rel)
         if cleaner is not None:
             report.findings += _text_check(out, DeidConfig(options, pseudo), cleaner, rel)
         if engine is not None and "PixelData" in out:
             report.findings += _pixel_check(out, ids, rel, engine)
+    for f in report.findings:
+        f.id = pseudo.token("verify-finding", f"{f.output}\x00{f.check}\x00{f.where}\x00{f.detail}", 12)
+    _apply_acceptances(report, accept or [])
     return report
 
+
+def _apply_acceptances(report: VerifyReport, accept: list[Acceptance]) -> None:
+    by_id = {a.finding: a for a in accept}
+    kept = []
+    for f in report.findings:
+        a = by_id.pop(f.id, None)
+        if a is None:
+            kept.append(f)
+        else:
+            report.accepted.append({"id": f.id, "check": f.check, "output": f.output, "where": f.where,
+                                    "reason": a.reason, "signer": a.signer})
+    report.findings = kept
+    report.warnings += [f"acceptance of {fid} matches no finding of this verification" for fid in by_id]
 
 
 def _pixel_check(out: Dataset, ids: phi.Identifiers, rel: str, engine) -> list[Finding]:
@@ -220,5 +492,5 @@ def _pixel_check(out: Dataset, ids: phi.Identifiers, rel: str, engine) -> list[F
     try:
         hits = residual_text(out, ids, engine)
     except Exception as exc:  # noqa: BLE001 - pixels that cannot be decoded cannot be checked: fail closed
-        return [Finding("pixels", rel, f"pixel data could not be checked ({type(exc).__name__})")]
-    return [Finding("pixels", rel, h) for h in hits]
+        return [Finding("pixels", rel, "pixel data", f"pixel data could not be checked ({type(exc).__name__})")]
+    return [Finding("pixels", rel, "pixel data", h) for h in hits]

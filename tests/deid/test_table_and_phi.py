@@ -60,7 +60,7 @@ def test_text_pattern_matches_every_format(text):
 
     ds = Dataset()
     ds.PatientName, ds.PatientBirthDate, ds.PatientID = "KAUFMAN^SCOTT", "19430722", "MRN-0042-7781"
-    assert phi.collect(ds).text_pattern().search(text)
+    assert phi.collect(ds).spans(text)
 
 
 def test_pattern_respects_word_boundaries_and_vocabulary():
@@ -69,6 +69,5 @@ def test_pattern_respects_word_boundaries_and_vocabulary():
     ds = Dataset()
     ds.PatientName = "LI^TEXT"  # too short / a DICOM word: only the full forms count
     ids = phi.collect(ds)
-    pat = ids.text_pattern()
-    assert not pat.search("Linear TEXT value") and pat.search("LI^TEXT")
-    assert ids.bytes_pattern().search(b"\x00LI^TEXT\x00")
+    assert not ids.spans("Linear TEXT value") and ids.spans("LI^TEXT")
+    assert ids.text_pattern().search(phi.raw_readings(b"\x00LI^TEXT\x00", ("latin-1",)))

@@ -16,10 +16,25 @@ reads it:
   ``retain-longitudinal-full-dates``, shifted with
   ``retain-longitudinal-modified-dates``;
 * group lengths (gggg,0000) are dropped (pydicom recomputes file meta);
-* everything else is kept, but free text (LO, SH, ST, LT, UT, UC) is swept
-  for the file's own header values in every format (:mod:`govkit.deid.text.identifiers`).
+* public attributes that the data dictionary does not know are removed (X),
+  with a note in the file's result;
+* ages (AS) over 89 years become ``090Y`` wherever they are kept (HIPAA
+  Safe Harbor, 45 CFR 164.514(b)(2)(i)(C));
+* everything else is kept, but free text (LO, SH, ST, LT, UT, UC) and codes
+  (CS, AE, UR) are swept for the file's own header values in every form
+  (:mod:`govkit.deid.text.identifiers`): a code holding one is emptied.
 
-The ``C`` (clean) action: text is cleaned by :class:`govkit.deid.text.cleaner.TextCleaner`;
+Text is matched in every reading of its bytes (the declared character set,
+and UTF-8 and Latin-1 where the bytes are not ASCII).  When a value matches
+only in another reading, it is cleaned in that reading and the output is
+written in UTF-8 (``ISO_IR 192``).  Values stored with VR UN whose tag the
+dictionary knows are decoded with that tag's VR (pydicom's
+``replace_un_with_known_vr``) and get that tag's action.
+
+The ``C`` (clean) action: text is cleaned by :class:`govkit.deid.text.cleaner.TextCleaner`
+(Presidio plus patterns plus the file's identifiers); on a sequence, every free-text
+value inside it, at any depth, is cleaned the same way (so the TEXT items of an SR
+under ``clean-structured-content``, PS3.15 E.3.4);
 dates are shifted by the keyed per-patient offset; ages above 89 become
 ``090Y`` (HIPAA Safe Harbor); names become the dummy; sequences are
 descended into; overlay and curve data, which need the pixel cleaner, are
@@ -62,8 +77,12 @@ DUMMY: dict[str, object] = {
     "SS": 0, "UL": 0, "US": 0, "SV": 0, "UV": 0, "AT": 0,
 }
 TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
+#: Coded strings: a value that holds PHI is emptied, there is no room for a marker.
+CODE_VRS = frozenset({"CS", "AE"})
+SWEPT_VRS = TEXT_VRS | CODE_VRS | {"UR"}
+MAX_AGE_YEARS = 89
+_AGE_UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Y": 365.25}
 MAX_LEN = {"SH": 16, "LO": 64, "ST": 1024, "LT": 10240, "UC": None, "UT": None, "CS": 16, "AE": 16}
-FILE_META_REMOVE = (0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102)
 PATIENT_ID = 0x00100020
 PATIENT_NAME = 0x00100010
 SOP_CLASS = 0x00080016
@@ -72,7 +91,7 @@ DATE_OPTIONS = ("retain-longitudinal-full-dates", "retain-longitudinal-modified-
 
 
 @functools.lru_cache(maxsize=1)
-def _safe_private() -> frozenset[tuple[int, str, int]]:
+def safe_private() -> frozenset[tuple[int, str, int]]:
     import yaml
 
     from govkit.resources import resource_dir
@@ -126,15 +145,11 @@ class _FileContext:
             keep_dates=cfg.date_mode == "full",
             keep_institution="retain-institution-identity" in cfg.options,
         )
-        self._deny = None
         self.counts: Counter[str] = Counter()
         self.notes: set[str] = set()
-
-    @property
-    def deny(self):
-        if self._deny is None:
-            self._deny = self.identifiers.text_pattern() or False
-        return self._deny or None
+        self.structured = 0  # depth inside sequences whose action is C
+        self.readings: list[list[str]] = []  # other readings of the value being cleaned
+        self.utf8 = False  # a value was cleaned in a reading other than the declared one
 
 
 def deidentify(ds: Dataset, cfg: DeidConfig) -> tuple[Counter[str], set[str]]:
@@ -145,6 +160,9 @@ def deidentify(ds: Dataset, cfg: DeidConfig) -> tuple[Counter[str], set[str]]:
     """
     ctx = _FileContext(ds, cfg)
     _walk(ds, ctx)
+    if ctx.utf8:
+        _as_utf8(ds)
+        ctx.notes.add("text re-encoded as UTF-8 (ISO_IR 192): a value was not in the declared character set")
     _mark(ds, ctx)
     if getattr(ds, "file_meta", None) is not None:
         _clean_file_meta(ds, ctx)
@@ -167,7 +185,12 @@ def _walk(ds: Dataset, ctx: _FileContext) -> None:
         vr = None
         if action is None:
             vr = element_vr(ds, tag)
-            action = _unlisted_action(ds, tag, vr, ctx.cfg)
+            if not _known(tag):
+                del ds[tag]
+                counts["X"] += 1
+                ctx.notes.add("unknown public attributes removed (not in the DICOM data dictionary)")
+                continue
+            action = _unlisted_action(ds, tag, vr, ctx)
         else:
             action = resolve_type_dependent(action, tag, ctx.sop_class)
         if 0x5000 <= tag.group <= 0x60FF and action in ("X", "C") and (
@@ -178,10 +201,15 @@ def _walk(ds: Dataset, ctx: _FileContext) -> None:
             del ds[tag]
             counts["X"] += 1
             continue
-        if action == "K" and (vr or element_vr(ds, tag)) != "SQ":
+        if action == "K" and (vr := vr or element_vr(ds, tag)) != "SQ":
             counts["K"] += 1
+            if vr == "AS":
+                _map_strings(ds[tag], _cap_age)
             continue
+        if action in ("C", "sweep") and (vr or element_vr(ds, tag)) in SWEPT_VRS:
+            ctx.readings = phi.text_readings(ds, tag)[1:]
         _apply(ds, ds[tag], action, ctx)
+        ctx.readings = []
     for group in drop_groups:
         for tag in [t for t in ds.keys() if t.group == group]:
             del ds[tag]
@@ -191,7 +219,26 @@ def _walk(ds: Dataset, ctx: _FileContext) -> None:
         _private(ds, private, ctx)
 
 
-def _unlisted_action(ds: Dataset, tag: BaseTag, vr: str, cfg: DeidConfig) -> str:
+def _known(tag: BaseTag) -> bool:
+    """The data dictionary knows ``tag`` (repeating groups included)."""
+    from pydicom.datadict import get_entry
+
+    try:
+        get_entry(tag)
+    except KeyError:
+        return False
+    return True
+
+
+def _as_utf8(ds: Dataset) -> None:
+    """Decode every value as declared, then declare UTF-8 for the whole dataset."""
+    for _ in ds.iterall():
+        pass
+    ds.SpecificCharacterSet = "ISO_IR 192"
+
+
+def _unlisted_action(ds: Dataset, tag: BaseTag, vr: str, ctx: _FileContext) -> str:
+    cfg = ctx.cfg
     if vr == "PN":
         return "X"
     if vr == "UI":
@@ -201,6 +248,8 @@ def _unlisted_action(ds: Dataset, tag: BaseTag, vr: str, cfg: DeidConfig) -> str
     if vr in ("DA", "DT"):
         return {"full": "K", "modified": "C", "removed": "X"}[cfg.date_mode]
     if vr in TEXT_VRS:
+        return "C" if ctx.structured else "sweep"
+    if vr in SWEPT_VRS:
         return "sweep"
     return "K"
 
@@ -215,8 +264,10 @@ def _apply(ds: Dataset, elem: DataElement, action: str, ctx: _FileContext) -> No
         if action == "Z":
             elem.value = Sequence([])
         else:  # K, C, D, U: keep the items, de-identified recursively
+            ctx.structured += action == "C"
             for item in elem.value or ():
                 _walk(item, ctx)
+            ctx.structured -= action == "C"
     elif action == "Z":
         if elem.tag in (PATIENT_ID, PATIENT_NAME):
             elem.value = ctx.cfg.pseudonymizer.patient_id(ctx.patient_id)
@@ -229,7 +280,7 @@ def _apply(ds: Dataset, elem: DataElement, action: str, ctx: _FileContext) -> No
     elif action == "C":
         _clean(ds, elem, ctx)
     elif action == "sweep":
-        _sweep(elem, ctx)
+        _clean_text(elem, ctx, full=False)
     # "K": keep as is
 
 
@@ -272,8 +323,7 @@ def _clean(ds: Dataset, elem: DataElement, ctx: _FileContext) -> None:
     elif vr == "TM":
         pass  # times of day are kept; the date they belong to is shifted
     elif vr in TEXT_VRS:
-        limit = MAX_LEN.get(vr)
-        _map_strings(elem, lambda v: ctx.cfg.cleaner.clean(v, ctx.deny)[:limit])
+        _clean_text(elem, ctx, full=True)
     elif vr == "PN":
         elem.value = DUMMY_TEXT
     elif vr == "AS":
@@ -283,45 +333,67 @@ def _clean(ds: Dataset, elem: DataElement, ctx: _FileContext) -> None:
     elif vr in ("OB", "OW", "OF", "UN"):
         del ds[elem.tag]  # binary content cannot be cleaned here: removing it is the safe clean
         ctx.notes.add(f"{elem.tag} binary value removed by the clean action")
-    elif vr in ("CS", "AE", "UR"):
-        _sweep(elem, ctx)
+    elif vr in SWEPT_VRS:
+        _clean_text(elem, ctx, full=False)
 
 
 def _cap_age(value: str) -> str:
-    """HIPAA Safe Harbor: ages over 89 are aggregated to 90."""
+    """HIPAA Safe Harbor: ages over 89 years (in any AS unit) are aggregated to 90."""
     v = value.strip()
-    if len(v) == 4 and v[:3].isdigit() and v[3] == "Y" and int(v[:3]) > 89:
-        return "090Y"
+    if len(v) == 4 and v[:3].isdigit() and v[3] in _AGE_UNIT_DAYS:
+        if int(v[:3]) * _AGE_UNIT_DAYS[v[3]] / _AGE_UNIT_DAYS["Y"] > MAX_AGE_YEARS:
+            return "090Y"
     return v
 
 
-def _sweep(elem: DataElement, ctx: _FileContext) -> None:
-    deny = ctx.deny
-    if deny is None or elem.value in (None, ""):
+def _clean_text(elem: DataElement, ctx: _FileContext, full: bool) -> None:
+    """Clean a text value: the full cleaner (``full``) or the file's identifiers only.
+
+    Every reading of the stored bytes is matched; a value that holds PHI only
+    in another reading is replaced by that reading, cleaned.
+    """
+    if elem.value in (None, ""):
         return
     from govkit.deid.text.cleaner import redact_spans
 
-    def sweep(v: str) -> str:
-        spans = [(m.start(), m.end()) for m in deny.finditer(v)]
-        if spans:
-            ctx.counts["C"] += 1
-        return redact_spans(v, spans)
+    vr, ids = elem.VR, ctx.identifiers
+    limit = MAX_LEN.get(vr)
 
-    _map_strings(elem, sweep)
+    def clean(v: str) -> str:
+        if full and vr not in CODE_VRS:
+            return ctx.cfg.cleaner.clean(v, ids.spans)[:limit]
+        spans = ids.spans(v)
+        if not spans:
+            return v
+        ctx.counts["C"] += 1
+        return "" if vr in CODE_VRS else redact_spans(v, spans)
+
+    _map_strings(elem, clean)
+    for reading in ctx.readings:
+        if any(ids.spans(v) for v in reading):
+            cleaned = [clean(v) for v in reading]
+            elem.value = cleaned if len(cleaned) > 1 else cleaned[0]
+            ctx.utf8 = True
+            break
+
+
+def kept_private(ds: Dataset) -> set[BaseTag]:
+    """The private attributes of ``ds`` (this level) on the safe list, and the
+    creator elements of their blocks: what ``retain-safe-private`` keeps."""
+    safe = safe_private()
+    keep: set[BaseTag] = set()
+    for tag in ds.keys():
+        if not tag.is_private or tag.element <= 0xFF:
+            continue  # creator elements are kept when their block survives
+        creator_tag = Tag(tag.group, tag.element >> 8)
+        if creator_tag in ds and (tag.group, str(ds[creator_tag].value).strip(), tag.element & 0xFF) in safe:
+            keep |= {tag, creator_tag}
+    return keep
 
 
 def _private(ds: Dataset, tags: list[BaseTag], ctx: _FileContext) -> None:
     """Private attributes: X, or with ``retain-safe-private`` keep the safe ones."""
-    keep: set[BaseTag] = set()
-    if "retain-safe-private" in ctx.cfg.options:
-        safe = _safe_private()
-        for tag in tags:
-            if 0x10 <= tag.element <= 0xFF:
-                continue  # creator elements are kept below when their block survives
-            creator_tag = Tag(tag.group, tag.element >> 8)
-            creator = ds.get(creator_tag)
-            if creator is not None and (tag.group, str(creator.value).strip(), tag.element & 0xFF) in safe:
-                keep |= {tag, creator_tag}
+    keep = kept_private(ds) if "retain-safe-private" in ctx.cfg.options else set()
     for tag in tags:
         if tag in keep:
             ctx.counts["K"] += 1
@@ -388,13 +460,22 @@ def add_method_code(ds: Dataset, option: str) -> None:
 
 
 def _clean_file_meta(ds: Dataset, ctx: _FileContext) -> None:
-    meta = ds.file_meta
-    for tag in FILE_META_REMOVE:
-        if tag in meta:
-            del meta[tag]
-            ctx.counts["X"] += 1
-    if "SOPInstanceUID" in ds:
-        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        ctx.counts["U"] += 1
+    """A fresh preamble (zeros) and a File Meta Information rebuilt from the
+    required elements only (PS3.10 7.1): Source/Sending/Receiving AE titles,
+    Source Presentation Address, Private Information and anything else the
+    source carried there are not copied."""
+    from pydicom.dataset import FileMetaDataset
+
+    old = ds.file_meta
+    meta = FileMetaDataset()
+    meta.FileMetaInformationVersion = b"\x00\x01"
+    meta.MediaStorageSOPClassUID = ds.get("SOPClassUID") or old.get("MediaStorageSOPClassUID")
+    meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID") or old.get("MediaStorageSOPInstanceUID")
+    meta.TransferSyntaxUID = old.TransferSyntaxUID
     meta.ImplementationClassUID = pydicom.uid.PYDICOM_IMPLEMENTATION_UID
     meta.ImplementationVersionName = f"GOVKIT_{__version__}"[:16]
+    dropped = [t for t in old.keys() if t.element != 0 and t not in meta]
+    ctx.counts["X"] += len(dropped)
+    ctx.counts["U"] += 1
+    ds.file_meta = meta
+    ds.preamble = bytes(128)

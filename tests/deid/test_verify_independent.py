@@ -1,0 +1,278 @@
+"""``deid verify`` as an independent check (issue #15).
+
+Each hostile-corpus file is de-identified once; every test then plants a value
+into a copy of the *output* (after the run, as a faulty tool or a person
+would) and verify must find it, say where, and exit 1.  Clean outputs of the
+same files verify with no finding.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+
+from .hostile_corpus import CASES, DATE_TEXTS
+
+pytestmark = pytest.mark.slow
+
+KEY = "cd" * 32
+RUN_CASES = ("forms", "japanese", "korean", "chinese", "undeclared-utf8", "dates", "sr", "places", "email")
+
+
+def _govkit(*args: object) -> int:
+    from govkit.cli.main import main
+
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    """(source folder, output folder) of each case, de-identified under its options."""
+    root = tmp_path_factory.mktemp("verify-runs")
+    key = root / "k.key"
+    key.write_text(KEY)
+    out = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GOVKIT_HOME", str(root / "home"))
+        mp.delenv("GOVKIT_DB_URL", raising=False)
+        for c in CASES:
+            if c.name not in RUN_CASES:
+                continue
+            src, dst = root / c.name / "src", root / c.name / "dst"
+            c.write(src)
+            opts = [a for o in c.options for a in ("--option", o)]
+            assert _govkit("deid", "run", src, dst, "--key", key, *opts) == 0, c.name
+            out[c.name] = (src, dst)
+    return out
+
+
+@pytest.fixture
+def key(tmp_path) -> Path:
+    path = tmp_path / "k.key"
+    path.write_text(KEY)
+    return path
+
+
+def the_output(dst: Path) -> Path:
+    (out,) = [p for p in dst.rglob("*.dcm") if not any(part.startswith(".") for part in p.relative_to(dst).parts)]
+    return out
+
+
+def planted(runs, name: str, tmp_path: Path, change: Callable[[Dataset], None] | None = None,
+            raw: Callable[[bytes], bytes] | None = None) -> tuple[Path, Path]:
+    """A copy of case ``name``'s output with ``change`` applied to it (dataset, then bytes)."""
+    src, dst = runs[name]
+    copy = tmp_path / "dst"
+    shutil.copytree(dst, copy)
+    out = the_output(copy)
+    if change is not None:
+        ds = pydicom.dcmread(out)
+        change(ds)
+        ds.save_as(out)
+    if raw is not None:
+        out.write_bytes(raw(out.read_bytes()))
+    return src, copy
+
+
+def verify(cli, src: Path, dst: Path, key: Path, *extra: object):
+    res = cli("deid", "verify", dst, "--source", src, "--key", key, "--no-pixels", "--json", *extra)
+    assert res.code in (0, 1), (res.code, res.out, res.err)
+    return res
+
+
+def findings(res) -> list[dict]:
+    return res.json()["findings"]
+
+
+@pytest.mark.parametrize("name", RUN_CASES)
+def test_clean_outputs_have_no_finding(cli, runs, key, name):
+    src, dst = runs[name]
+    res = verify(cli, src, dst, key)
+    assert res.code == 0 and findings(res) == [], findings(res)
+
+
+def private(value: bytes) -> Callable[[Dataset], None]:
+    def change(ds: Dataset) -> None:
+        ds.add_new(0x00090010, "LO", "ACME 1.0")
+        ds.add_new(0x00091001, "OB", value + b"\x00" * (len(value) % 2))
+    return change
+
+
+# class 1, 2, 3: a name planted as raw bytes, in every encoding a DICOM file could use
+@pytest.mark.parametrize(("name", "needle", "encoding"), [
+    ("forms", "Größner", "latin-1"), ("forms", "GRÖSSNER", "iso8859_2"), ("forms", "Иванов", "iso8859_5"),
+    ("forms", "ИВАНОВ", "utf-8"), ("forms", "Nu\u0301n\u0303ez", "utf-8"), ("forms", "núñez", "utf-16-le"),
+    ("forms", "Пётр", "utf-16-be"), ("japanese", "山田太郎", "iso2022_jp"), ("japanese", "やまだ", "shift_jis"),
+    ("japanese", "たろう", "utf-8"), ("korean", "홍길동", "euc_kr"), ("korean", "吉洞", "utf-8"),
+    ("chinese", "王小东", "gb18030"), ("chinese", "小东", "gbk"), ("undeclared-utf8", "jürgen", "utf-8"),
+    ("undeclared-utf8", "MÜLLER", "latin-1"),
+])
+def test_planted_name_bytes_are_found_in_every_encoding(cli, runs, key, tmp_path, name, needle, encoding):
+    src, dst = planted(runs, name, tmp_path, private(f"note: {needle}".encode(encoding)))
+    res = verify(cli, src, dst, key)
+    assert res.code == 1
+    where = {f["where"] for f in findings(res) if f["check"] == "bytes"}
+    assert any("(0009,1001)" in w for w in where), findings(res)
+    assert needle not in res.out and needle.encode(encoding).decode("latin-1") not in res.out  # masked
+
+
+@pytest.mark.parametrize(("name", "charset", "text"), [
+    ("japanese", ["", "ISO 2022 IR 87"], "担当 山田 太郎"),
+    ("korean", ["", "ISO 2022 IR 149"], "환자 홍길동"),
+    ("forms", "ISO_IR 192", "dr. nu\u0301n\u0303ez"),
+    ("forms", "ISO_IR 144", "ИВАНОВ"),
+    ("undeclared-utf8", "ISO_IR 100", "Jürgen"),
+])
+def test_planted_name_text_is_found_with_its_element_path(cli, runs, key, tmp_path, name, charset, text):
+    def change(ds: Dataset) -> None:
+        ds.SpecificCharacterSet = charset
+        ds.Manufacturer = text
+
+    src, dst = planted(runs, name, tmp_path, change)
+    res = verify(cli, src, dst, key)
+    assert res.code == 1
+    assert "Manufacturer" in {f["where"] for f in findings(res)}, findings(res)
+
+
+@pytest.mark.parametrize("text", DATE_TEXTS[:11])
+def test_planted_dates_are_found_in_every_format(cli, runs, key, tmp_path, text):
+    def change(ds: Dataset) -> None:
+        ds.ProcedureCodeSequence = [Dataset()]
+        item = ds.ProcedureCodeSequence[0]
+        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = "1", "99X", f"done {text}"
+
+    src, dst = planted(runs, "dates", tmp_path, change)
+    res = verify(cli, src, dst, key)
+    assert res.code == 1
+    assert "ProcedureCodeSequence[0].CodeMeaning" in {f["where"] for f in findings(res)}, findings(res)
+
+
+def test_sr_text_is_checked_by_ner_at_any_depth(cli, runs, key, tmp_path):
+    def change(ds: Dataset) -> None:
+        ds.ContentSequence[1].ContentSequence[0].TextValue = "Call Maria Schneider at (555) 867-5309."
+
+    src, dst = planted(runs, "sr", tmp_path, change)
+    res = verify(cli, src, dst, key)
+    assert res.code == 1
+    hits = [f for f in findings(res) if f["where"] == "ContentSequence[1].ContentSequence[0].TextValue"]
+    assert {f["check"] for f in hits} == {"text"}, findings(res)
+
+
+def test_retained_text_is_checked_by_ner(cli, runs, key, tmp_path):
+    src, dst = planted(runs, "email", tmp_path,
+                       lambda ds: setattr(ds, "Manufacturer", "contact john.smith@hospital.example.org"))
+    res = verify(cli, src, dst, key)
+    assert res.code == 1
+    assert any(f["check"] == "text" and f["where"] == "Manufacturer" for f in findings(res)), findings(res)
+
+
+def test_preamble_and_file_meta_are_checked(cli, runs, key, tmp_path):
+    def change(ds: Dataset) -> None:
+        ds.preamble = b"KAUFMAN^SCOTT".ljust(128, b"\x00")
+        ds.file_meta.SourcePresentationAddress = "http://example.org/PID61X"
+
+    src, dst = planted(runs, "places", tmp_path, change)
+    res = verify(cli, src, dst, key)
+    assert res.code == 1
+    where = {f["where"] for f in findings(res)}
+    assert "preamble" in where and any(w.startswith("file meta") for w in where), findings(res)
+
+
+def test_attributes_the_profile_removes_are_flagged_whatever_their_value(cli, runs, key, tmp_path):
+    def change(ds: Dataset) -> None:
+        ds.PatientBirthDate = "19000101"  # Z: must be empty; the value is not the source's
+        ds.OtherPatientIDs = "NOT-A-REAL-ID"  # X: must be absent
+        ds.add_new(0x00089998, "LO", "harmless")  # unknown public tag: removed by the run
+        ds.add_new(0x00110010, "LO", "ACME 1.0")  # private block, retain-safe-private not selected
+        ds.add_new(0x00111001, "LO", "harmless")
+
+    src, dst = planted(runs, "places", tmp_path, change)
+    res = verify(cli, src, dst, key)
+    assert res.code == 1
+    profile = {f["where"] for f in findings(res) if f["check"] == "profile"}
+    assert {"PatientBirthDate", "OtherPatientIDs", "(0008,9998)", "(0011,1001)"} <= profile, findings(res)
+
+
+def test_age_over_89_in_an_output_is_flagged(cli, runs, key, tmp_path):
+    src, dst = planted(runs, "places", tmp_path, lambda ds: setattr(ds, "PatientAge", "093Y"))
+    res = verify(cli, src, dst, key)
+    assert res.code == 1 and "PatientAge" in {f["where"] for f in findings(res)}
+
+
+def _in_pixels(needle: bytes) -> Callable[[bytes], bytes]:
+    def raw(data: bytes) -> bytes:
+        ds = pydicom.dcmread(__import__("io").BytesIO(data))
+        pixels = bytes(ds.PixelData)
+        start = data.find(pixels[:256])
+        assert start > 0
+        at = start + len(pixels) // 2
+        return data[:at] + needle + data[at + len(needle):]
+    return raw
+
+
+def test_short_values_inside_pixel_data_are_not_header_findings(cli, runs, key, tmp_path):
+    src, dst = planted(runs, "places", tmp_path, raw=_in_pixels(b"SCOTT"))  # 5 characters: chance
+    res = verify(cli, src, dst, key)
+    assert res.code == 0, findings(res)
+    src, dst = planted(runs, "places", tmp_path / "b", raw=_in_pixels(b"KAUFMAN^SCOTT"))
+    res = verify(cli, src, dst, key)
+    assert res.code == 1
+    assert {f["where"] for f in findings(res)} == {"pixel data"}, findings(res)
+
+
+def test_unreadable_outputs_are_per_file_results(cli, runs, key, tmp_path):
+    src, dst = planted(runs, "places", tmp_path)
+    out = the_output(dst)
+    (out.parent / "junk.dcm").write_bytes(b"\x00" * 128 + b"DICM" + b"\xff" * 40)
+    (out.parent / "cut.dcm").write_bytes(out.read_bytes()[:300])
+    res = verify(cli, src, dst, key)
+    assert res.code == 1
+    unreadable = [f for f in findings(res) if f["check"] == "unreadable"]
+    assert len(unreadable) == 2 and all(f["detail"] for f in unreadable)
+    assert res.json()["n_outputs"] == 3
+
+
+def test_accepted_false_positives_need_reason_and_signer(cli, tmp_path, key):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    next(c for c in CASES if c.name == "email").write(src)
+    assert cli("deid", "run", src, dst, "--key", key, "--option", "clean-descriptors").code == 0
+    out = the_output(dst)
+    ds = pydicom.dcmread(out)
+    ds.Manufacturer = "Siemens Healthineers Erlangen"  # NER may call this an organisation or a place
+    ds.add_new(0x00091001, "LO", "x")
+    ds.save_as(out)
+    first = verify(cli, src, dst, key)
+    assert first.code == 1
+    ids = [f["id"] for f in findings(first)]
+    assert ids and len(set(ids)) == len(ids)
+
+    accept = tmp_path / "accept.yaml"
+    accept.write_text("".join(f"- finding: {i}\n  reason: reviewed, vendor name\n" for i in ids))
+    res = cli("deid", "verify", dst, "--source", src, "--key", key, "--no-pixels", "--accept", accept)
+    assert res.code == 2 and "signer" in res.err  # no signer: refused
+
+    accept.write_text("".join(f"- finding: {i}\n  reason: reviewed, vendor name\n  signer: Dr. Jane Roe\n"
+                              for i in ids))
+    res = verify(cli, src, dst, key, "--accept", accept)
+    assert res.code == 0, res.out
+    body = res.json()
+    assert body["n_accepted"] == len(ids) and body["findings"] == []
+    assert {a["signer"] for a in body["accepted"]} == {"Dr. Jane Roe"}
+    events = cli("audit", "log", "--json", "--action", "deid.verify.accept").json()["events"]
+    assert len(events) == len(ids)
+    assert {e["payload"]["reason"] for e in events} == {"reviewed, vendor name"}
+    verdict = cli("audit", "log", "--json", "--action", "deid.verify").json()["events"][-1]["payload"]
+    assert verdict["ok"] is True and verdict["n_accepted"] == len(ids) and verdict["n_findings"] == 0
+
+    ds.PatientBirthDate = "19520314"  # a new finding is not covered by the old acceptances
+    ds.save_as(out)
+    assert verify(cli, src, dst, key, "--accept", accept).code == 1
