@@ -78,16 +78,15 @@ def parse(data: bytes) -> Dataset:
         raise Refusal("not-dicom")
     if kind == "bad-marker":
         raise Refusal("bad-marker")
+    start = DICM_OFFSET + 4 if kind == "part10" else 0
     try:
         ds = pydicom.dcmread(io.BytesIO(data), force=kind == "raw")
-        parsed: BaseException | None = None
-    except Exception as exc:  # noqa: BLE001 - the walk below names the defect; else refusal_for does
-        ds, parsed = None, exc
-    if ds is not None and _is_dicomdir(ds):
+    except Exception as exc:
+        walk(data, start)  # names the defect when it is one of structure
+        raise refusal_for(exc) from exc
+    if _is_dicomdir(ds):
         raise Refusal("dicomdir")
-    implicit, little = walk(data, DICM_OFFSET + 4 if kind == "part10" else 0)
-    if ds is None:
-        raise refusal_for(parsed) from parsed
+    implicit, little = walk(data, start)
     ds.set_original_encoding(implicit, little)
     if "TransferSyntaxUID" not in ds.file_meta:
         ds.file_meta.TransferSyntaxUID = _syntax_for(implicit, little)
@@ -372,12 +371,12 @@ def write_part10(ds: Dataset, fh: BinaryIO) -> None:
     the required elements only (PS3.10 7.1), in the dataset's own transfer syntax."""
     from govkit import __version__
 
-    old = getattr(ds, "file_meta", None)
+    syntax = ds.file_meta.TransferSyntaxUID  # set by parse() for bare datasets
     meta = FileMetaDataset()
     meta.FileMetaInformationVersion = b"\x00\x01"
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = old.TransferSyntaxUID
+    meta.TransferSyntaxUID = syntax
     meta.ImplementationClassUID = pydicom.uid.PYDICOM_IMPLEMENTATION_UID
     meta.ImplementationVersionName = f"GOVKIT_{__version__}"[:16]
     ds.file_meta = meta

@@ -103,7 +103,7 @@ def run_local(items: Items, config: WorkerConfig, manifest: Path, workers: int) 
     claimed: dict[str, str] = {}
 
     def claim(res: FileResult) -> str:
-        owner = claimed.setdefault(res.output, res.source)
+        owner = claimed.setdefault(str(res.output), res.source)
         return "new" if owner == res.source else "taken"
 
     with open(manifest, "a", encoding="utf-8") as fh:
@@ -265,7 +265,7 @@ def _connect(scheduler: str):
 
     from distributed import Client
 
-    failure = None
+    failure: BadInput | ExecutorFailed
     try:
         return Client(scheduler, set_as_default=False)
     except ValueError:
@@ -320,7 +320,7 @@ class FileClaims:
         self.pseudonymizer = pseudonymizer
 
     def __call__(self, res: FileResult) -> str:
-        digest = hashlib.sha256(res.output.encode()).hexdigest()
+        digest = hashlib.sha256(str(res.output).encode()).hexdigest()
         path = self.root / digest[:2] / digest
         mine = self.pseudonymizer.token("source", res.source, 32)
         path.parent.mkdir(parents=True, exist_ok=True)
