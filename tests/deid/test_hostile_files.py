@@ -146,6 +146,13 @@ def test_vr_contradicting_the_dictionary_is_refused(tag, vr):
     assert r.code == "vr-mismatch" and old_vr.decode() in r.text and vr.decode() in r.text
 
 
+def test_unknown_vr_is_refused_so_no_output_carries_it():
+    data = _bytes(_dataset())
+    i = _element_at(data, 0x00081030)
+    r = _refusal(data[: i + 4] + b"ZZ" + data[i + 6 :])
+    assert r.code == "invalid-vr" and "(0008,1030)" in r.text
+
+
 def test_vr_tolerance_is_narrow():
     assert vr_conflict(0x00081030, "SH") is None  # LO stored as SH: same kind, no rule depends on it
     assert vr_conflict(0x00280106, "SS") is None  # 'US or SS'
