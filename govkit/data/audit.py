@@ -106,7 +106,7 @@ def run_audit(registry: Any, data_ref: str, against: list[str], *, threshold: fl
         warnings += warn
     by_split, search = image_pairs(splits, threshold, method=method)
     n_main = len(main.data)
-    metrics = [{**m, "params": {**m["params"]}} for m in _dataset_metrics(datasets[0])]
+    metrics = _dataset_metrics(datasets[0])
     pairs: list[dict[str, Any]] = []
     totals = {"patient_overlap": 0, "duplicates": 0, "near_duplicates": 0}
     per_other = []

@@ -37,9 +37,8 @@ class Split:
 
 @dataclass
 class PairSet:
-    """Pairs of one kind between DATA and one split (or within DATA)."""
+    """Exact and near-duplicate pairs between DATA and one split (or within DATA)."""
 
-    patient: list[dict[str, Any]] = field(default_factory=list)
     duplicate: list[dict[str, Any]] = field(default_factory=list)
     near: list[dict[str, Any]] = field(default_factory=list)
 

@@ -83,6 +83,15 @@ def test_audit_recorded_and_read_back_as_evidence(cli, registry, db_url, lesion_
         assert by[("patient_overlap", "lesion-test-leaky@1")].params["role"] == "other"
         assert by[("patient_overlap", "lesion-test@1")].value == 0  # the older comparison is still the newest for it
         stored = s.get(DataAudit, r.json()["audit_id"]).result
+    # the gate: against the test split it passes; against every split it fails on the leaky one
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("name: data\nversion: '1'\nrequirements:\n"
+                      "  - {id: vs-test, evidence: data, metric: patient_overlap, where: {role: test}, max: 0}\n"
+                      "  - {id: vs-all, evidence: data, metric: patient_overlap, max: 0}\n")
+    r = cli(*db, "policy", "check", "lesion-cnn@1.0", "--policy", policy, "--json")
+    assert r.code == 1
+    status = {o["id"]: o["status"] for o in r.json()["requirements"]}
+    assert status == {"vs-test": "pass", "vs-all": "fail"}
     text = json.dumps(stored)
     assert "patient" not in {k for p in stored["leakage"]["pairs"] for k in p}
     assert str(lesion_data["train"]) not in text and "P0000" not in text
