@@ -46,7 +46,10 @@ def performance(app: App, model: str, data_path: Path, device: str, threshold: f
             val = f"{m['value']:.3f}" if m["value"] is not None else "n/a"
             lines.append(f"  {m['name']:<12} {val}  95% CI {ci}  n={m['n']}")
         gaps = [m for m in out["metrics"] if m["name"] == "max_subgroup_gap"]
+        pvals = {(m["params"]["group"], m["params"]["metric"]): m["value"] for m in out["metrics"]
+                 if m["name"] == "subgroup_gap_p_value"}
         lines += [f"  gap {g['params']['metric']} across {g['params']['group']}: {g['value']:.3f}"
+                  f" (heterogeneity p={pvals.get((g['params']['group'], g['params']['metric']), float('nan')):.3g})"
                   for g in gaps if g["value"] is not None]
         lines += [f"warning: {w}" for w in out["warnings"]]
         lines.append(f"recorded as evaluation {out['evaluation_id']}" if out["evaluation_id"]
@@ -79,7 +82,7 @@ def drift(app: App, model: str, data_path: Path, device: str, threshold: float, 
             if m["name"].startswith("delta_") or m["name"] == "psi_image_mean":
                 ci = f" [{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]" if m["ci_low"] is not None else ""
                 lines.append(f"  {m['name']:<18} {m['value']:+.3f}{ci}")
-        return "\n".join(lines + [f"flag: {f}" for f in out["flags"]])
+        return "\n".join(lines + [f"flag: {f}" for f in out["flags"]] + [f"warning: {w}" for w in out["warnings"]])
 
     app.emit(out, human)
     if out["drifted"]:

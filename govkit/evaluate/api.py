@@ -35,9 +35,9 @@ def run_drift(registry, model_ref: str, data_path: str | Path, *, device: str = 
     from sqlalchemy import select
 
     from govkit.errors import BadInput
-    from govkit.evaluate.drift import PSI_FLAG, compare, input_profile, psi
-    from govkit.evidence.metric import MetricValue
+    from govkit.evaluate.drift import PSI_ALPHA, PSI_FLAG, compare, input_profile, psi_test
     from govkit.evaluate.performance import evaluate_performance, predict_proba
+    from govkit.evidence.metric import MetricValue
     from govkit.evidence.records import load_for_eval, record_evaluation
     from govkit.registry.tables import Evaluation
 
@@ -60,15 +60,22 @@ def run_drift(registry, model_ref: str, data_path: str | Path, *, device: str = 
     profile = input_profile(data)
     metrics = result.metrics + deltas
     flags = [f"{name} degraded (95% CI of the change excludes 0)" for name in degraded]
+    warnings = list(result.warnings)
     if base_profile:
-        value = psi(base_profile["image_mean_hist"], profile["image_mean_hist"])
-        metrics.append(MetricValue("psi_image_mean", value, None, None, len(data), {}))
-        if value > PSI_FLAG:
-            flags.append(f"input distribution shifted (PSI {value:.3f} > {PSI_FLAG})")
+        t = psi_test(base_profile["image_mean_hist"], profile["image_mean_hist"], seed=seed)
+        metrics.append(MetricValue("psi_image_mean", t["psi"], None, None, len(data), {}))
+        metrics.append(MetricValue("psi_p_value", t["p_value"], None, None, len(data), {"permutations": 2000}))
+        if t["too_small"]:
+            warnings.append(f"{t['n_new']} new and {t['n_baseline']} baseline images are too few for "
+                            f"{len(profile['image_mean_hist'])} bins: PSI exceeds {t['chance_psi_95']:.3f} by "
+                            f"chance 5 % of the time (flag threshold {PSI_FLAG}); rely on the p-value")
+        if t["drifted"]:
+            flags.append(f"input distribution shifted (PSI {t['psi']:.3f} > {PSI_FLAG}, permutation "
+                         f"p={t['p_value']:.3g} < {PSI_ALPHA})")
     config = {"baseline_evaluation": base_id, "data": str(data_path), "threshold": threshold,
-              "bootstrap": n_boot, "flags": flags, "input_profile": profile, "warnings": result.warnings}
+              "bootstrap": n_boot, "flags": flags, "input_profile": profile, "warnings": warnings}
     eval_id = record_evaluation(registry, ref, "drift", config=config, seed=seed, device=dev, metrics=metrics,
                                 data_sha256=data.content_sha256())
     return {"model": ref.spec.ref, "data": str(data_path), "baseline_evaluation": base_id,
             "evaluation_id": eval_id, "drifted": bool(flags), "flags": flags,
-            "metrics": [m.as_dict() for m in metrics], "warnings": result.warnings}
+            "metrics": [m.as_dict() for m in metrics], "warnings": warnings}

@@ -178,8 +178,14 @@ def epsilon_lower_bound(member_scores, non_scores, *, delta: float = 0.0, seed: 
     rng = np.random.default_rng(seed)
     m = rng.permutation(member_scores)
     n = rng.permutation(non_scores)
-    m_sel, m_eval = np.sort(m[: len(m) // 2]), m[len(m) // 2:]
-    n_sel, n_eval = np.sort(n[: len(n) // 2]), n[len(n) // 2:]
+    return epsilon_from_split(m[: len(m) // 2], n[: len(n) // 2], m[len(m) // 2:], n[len(n) // 2:],
+                              delta=delta, alpha=alpha)
+
+
+def epsilon_from_split(m_sel: np.ndarray, n_sel: np.ndarray, m_eval: np.ndarray, n_eval: np.ndarray, *,
+                       delta: float = 0.0, alpha: float = 0.05) -> dict:
+    """ε with the threshold chosen on (m_sel, n_sel) and the bound computed on (m_eval, n_eval) only."""
+    m_sel, n_sel = np.sort(m_sel), np.sort(n_sel)
     out: dict = {"epsilon": 0.0, "delta": delta, "confidence": 1 - alpha, "threshold": None}
     thresholds = np.unique(np.r_[m_sel, n_sel])
     tp = len(m_sel) - np.searchsorted(m_sel, thresholds, side="left")
@@ -189,7 +195,7 @@ def epsilon_lower_bound(member_scores, non_scores, *, delta: float = 0.0, seed: 
         return out
     t = thresholds[int(np.argmax(eps))]
     tp_e, fp_e = int((m_eval >= t).sum()), int((n_eval >= t).sum())
-    value = float(_eps_bounds(tp_e, len(m_eval), fp_e, len(n_eval), delta, alpha / 2))
+    value = max(0.0, float(_eps_bounds(tp_e, len(m_eval), fp_e, len(n_eval), delta, alpha / 2)))
     return {**out, "epsilon": value, "threshold": float(t), "tp": tp_e, "fp": fp_e,
             "n_members_eval": len(m_eval), "n_non_members_eval": len(n_eval)}
 

@@ -229,6 +229,11 @@ def test_epsilon_bound_is_valid_under_the_null_and_grows_with_separation():
     positive = sum(pm.epsilon_lower_bound(rng.normal(size=300), rng.normal(size=300), seed=s)["epsilon"] > 0
                    for s in range(200))
     assert positive / 200 <= 0.07
+    # a split whose selection half separates perfectly but whose evaluation half carries no signal:
+    # the threshold chosen on the first half must be judged on the second, giving ε = 0
+    sel = pm.epsilon_from_split(rng.normal(5, 1, 500), rng.normal(0, 1, 500), rng.normal(0, 1, 500),
+                                rng.normal(0, 1, 500))
+    assert sel["threshold"] is not None and sel["epsilon"] == 0.0
     far = pm.epsilon_lower_bound(rng.normal(3, 1, 2000), rng.normal(size=2000))
     assert far["epsilon"] > 1.5 and far["delta"] == 0 and far["confidence"] == 0.95
 
