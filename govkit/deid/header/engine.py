@@ -206,6 +206,9 @@ def _walk(ds: Dataset, ctx: _FileContext) -> None:
             if vr == "AS":
                 _map_strings(ds[tag], _cap_age)
             continue
+        if action == "sweep" and _ascii_without_phi(ds, tag, ctx):
+            counts["K"] += 1  # checked on the stored bytes: no need to decode and re-encode it
+            continue
         if action in ("C", "sweep") and (vr or element_vr(ds, tag)) in SWEPT_VRS:
             ctx.readings = phi.text_readings(ds, tag)[1:]
         _apply(ds, ds[tag], action, ctx)
@@ -217,6 +220,14 @@ def _walk(ds: Dataset, ctx: _FileContext) -> None:
         ctx.notes.add("overlay or curve data removed with its repeating group")
     if private:
         _private(ds, private, ctx)
+
+
+def _ascii_without_phi(ds: Dataset, tag: BaseTag, ctx: _FileContext) -> bool:
+    """The value is still undecoded ASCII without ISO 2022 escapes (so it reads the same
+    in every character set) and holds no identifier."""
+    raw = ds.get_item(tag).value
+    return (isinstance(raw, bytes) and raw.isascii() and b"\x1b" not in raw
+            and not ctx.identifiers.spans(raw.decode("ascii")))
 
 
 def _known(tag: BaseTag) -> bool:

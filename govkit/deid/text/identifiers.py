@@ -300,7 +300,12 @@ def text_readings(ds: Dataset, tag: int) -> list[list[str]]:
         raw_value = value
     else:
         readings = [[str(v) for v in (value if elem.VM > 1 else [value])]]
-        if not isinstance(raw_value, bytes):  # decoded earlier: recover the bytes where that is lossless
+        if isinstance(raw_value, bytes):
+            if raw_value.isascii():
+                return readings  # ASCII reads the same in every character set
+        elif all(v.isascii() for v in readings[0]):
+            return readings
+        else:  # decoded earlier: recover the bytes where that is lossless
             raw_value = _stored_bytes(ds, readings[0])
     if isinstance(raw_value, bytes) and not raw_value.isascii():
         for codec in ("utf-8", "latin-1"):
