@@ -47,7 +47,8 @@ def _crop(px: int, axis: int) -> Callable[[np.ndarray, np.random.Generator], np.
         from PIL import Image
 
         c = x[0, px:, :] if axis == 0 else x[0, :, px:]
-        return np.asarray(Image.fromarray(c, mode="F").resize((SIZE, SIZE), Image.BILINEAR), dtype=np.float32)[None]
+        resized = Image.fromarray(c, mode="F").resize((SIZE, SIZE), Image.Resampling.BILINEAR)
+        return np.asarray(resized, dtype=np.float32)[None]
 
     return crop
 
