@@ -14,11 +14,14 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+import logging
 import sys
 from pathlib import Path
 
 from govkit.errors import BadInput
 from govkit.models.spec import InputSpec, ModelSpec
+
+log = logging.getLogger(__name__)
 
 
 def _import_factory(entrypoint: str, base_dir: Path):
@@ -35,13 +38,15 @@ def _import_factory(entrypoint: str, base_dir: Path):
             sys.modules[mod_name] = module
             try:
                 spec.loader.exec_module(module)
-            except (Exception, SystemExit) as exc:
+            except (Exception, SystemExit) as exc:  # user code: anything may come out
+                log.debug("entrypoint %s failed to import", target, exc_info=True)
                 del sys.modules[mod_name]
                 raise BadInput(f"entrypoint {target} failed to import: {_why(exc)}") from None
     else:
         try:
             module = importlib.import_module(target)
         except (Exception, SystemExit) as exc:
+            log.debug("entrypoint module %s failed to import", target, exc_info=True)
             raise BadInput(f"entrypoint module {target!r} cannot be imported: {_why(exc)}") from None
     factory = getattr(module, func, None)
     if not callable(factory):
@@ -62,6 +67,7 @@ def load_state_dict(path: Path, map_location: str = "cpu") -> dict:
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # pickle errors come in many types
+        log.debug("torch.load(%s, weights_only=True) failed", path, exc_info=True)
         raise BadInput(f"cannot load weights {path} safely: {str(exc).splitlines()[0]}") from None
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                               for k, v in state.items()):
@@ -77,6 +83,7 @@ def build_network(spec: ModelSpec):
     try:
         net = factory()
     except (Exception, SystemExit) as exc:
+        log.debug("entrypoint %s failed", spec.entrypoint, exc_info=True)
         raise BadInput(f"entrypoint {spec.entrypoint!r} failed: {_why(exc)}") from None
     if not isinstance(net, torch.nn.Module):
         raise BadInput(f"entrypoint {spec.entrypoint!r} returned {type(net).__name__}, not a torch.nn.Module")

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from govkit.errors import BadInput
 from govkit.registry.audit import append_event, current_actor
 from govkit.registry.lookup import deid_run
-from govkit.registry.tables import Dataset, DatasetVersion, DeidRun
+from govkit.registry.tables import Dataset, DatasetVersion, DeidRun, Model
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from govkit.registry.db import Registry
 
 
-def get_or_create(session, cls, name: str):
+N = TypeVar("N", Model, Dataset)
+
+
+def get_or_create(session: Session, cls: type[N], name: str) -> N:
+    """The model or dataset called ``name``, created when new."""
     row = session.scalar(select(cls).where(cls.name == name))
     if row is None:
         row = cls(name=name)
@@ -21,7 +32,7 @@ def get_or_create(session, cls, name: str):
     return row
 
 
-def find_deid_run(session, path: Path) -> str | None:
+def find_deid_run(session: Session, path: Path) -> str | None:
     """The de-identification run that wrote ``path``: among the runs whose manifests sit in the
     nearest parent folder of ``path`` holding any (a de-identified DST), the one that finished last
     by its recorded time.  A manifest with no recorded run (a run killed before it ended) is ignored."""
@@ -33,8 +44,8 @@ def find_deid_run(session, path: Path) -> str | None:
     return None
 
 
-def register_dataset(registry, name: str, version: str, path: str | Path, *, deid_run_id: str | None = None,
-                     datasheet: dict | None = None) -> dict:
+def register_dataset(registry: Registry, name: str, version: str, path: str | Path, *,
+                     deid_run_id: str | None = None, datasheet: dict[str, Any] | None = None) -> dict[str, Any]:
     """``datasheet``: provenance and datasheet sections, already checked (:mod:`govkit.data.datasheet`)."""
     from govkit.models.datasets import open_dataset
 
@@ -70,7 +81,8 @@ def register_dataset(registry, name: str, version: str, path: str | Path, *, dei
     return {"dataset": f"{name}@{version}", "content_sha256": sha, "deid_run": run_id, "created": True}
 
 
-def _unique(a):
+def _unique(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     import numpy as np
 
-    return np.unique(a, return_counts=True)
+    values, counts = np.unique(a, return_counts=True)
+    return values, counts
