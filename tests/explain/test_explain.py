@@ -23,6 +23,7 @@ def model_and_images(lesion_spec, lesion_data):
     return model, torch.from_numpy(data.images(idx)), torch.from_numpy(data.labels[idx]), data.masks(idx)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ATTRIBUTION_METHODS))
 def test_method_contract(model_and_images, name):
     model, x, y, _ = model_and_images
@@ -93,6 +94,7 @@ def test_reinitialised_leaves_the_global_rng_alone():
     assert torch.equal(top[0].weight, model[0].weight) and not torch.equal(top[2].weight, model[2].weight)
 
 
+@pytest.mark.slow
 def test_cascading_randomisation_and_faithfulness_baselines(model_and_images):
     """Saliency passes the cascade; the image used as its own map (weights-blind) fails both the cascade
     and faithfulness against the image-intensity baseline."""
@@ -127,6 +129,7 @@ def test_localisation_verdict_false_positive_rate_under_the_null():
         assert expect_min <= ok.mean() <= expect_max, (rate, ok.mean())
 
 
+@pytest.mark.slow
 def test_randomisation_faithfulness_and_stability_pass_for_a_trained_model(model_and_images):
     model, x, y, masks = model_and_images
     cfg = thresholds()

@@ -149,6 +149,7 @@ def _robust(model, attack, x, y, eps):
         return float((model(adv).argmax(1) == y).float().mean())
 
 
+@pytest.mark.slow
 def test_pgd_at_least_as_strong_as_fgsm_and_monotone(cnn_case):
     model, x, y = cnn_case
     with torch.no_grad():
@@ -189,6 +190,7 @@ def test_masking_warnings(cnn_case):
     assert any("zero" in w for w in _masking_pre_checks(Quantised(model), x, y))
 
 
+@pytest.mark.slow
 def test_cli_run_records_and_reports(cli, registry, lesion_spec, lesion_data, tmp_path):
     db = registry.url
     assert cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", lesion_spec).code == 0
