@@ -3,7 +3,9 @@
 VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.govkit-installed
-# pytest-xdist worker processes for `make test` (the suite is sized for 2 cores)
+# pytest-xdist worker processes for `make test` (the suite is sized for 2 cores); each
+# module runs on one worker (--dist loadscope), so module fixtures (trained models,
+# a Dask cluster, OCR engines) are built once
 WORKERS ?= 2
 
 .PHONY: demo test lint install benchmarks clean
@@ -15,7 +17,7 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 install: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -n $(WORKERS)
+	$(PY) -m pytest -n $(WORKERS) --dist loadscope
 
 # Static gates (configured in pyproject.toml): ruff lint, ruff format, mypy.
 # All three run; the target fails if any of them found something.
