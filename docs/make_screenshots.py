@@ -63,7 +63,8 @@ def main(work: Path) -> None:
     work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("GOVKIT_HOME", str(work / "home"))
     os.environ.setdefault("GOVKIT_ACTOR", "model-developer")
-    (work / "registry.sqlite").unlink(missing_ok=True)
+    for stale in (work / "registry.sqlite", *work.glob("*.key"), *work.glob("*.key.pub")):
+        stale.unlink(missing_ok=True)
     db = f"sqlite:///{work / 'registry.sqlite'}"
     data = {"train": work / "data" / "train.npz", "test": work / "data" / "test.npz"}
     if not data["test"].exists():
