@@ -5,8 +5,9 @@
 
 600 members, 600 non-members, 597 population records; the MLP of
 tests/privacy/digits_model.py trained 60 epochs on the members.  Reports
-LOSS, RMIA offline with 1 reference model, RMIA online with 4, and the
-non-member control, to set beside the independent figures in RESULTS.md.
+LOSS, RMIA and LiRA offline with 1 reference model, RMIA and LiRA online
+with 4, and the null control's tests, to set beside the independent figures
+in RESULTS.md.
 """
 
 from __future__ import annotations
@@ -54,15 +55,18 @@ def main() -> None:
                "--population", str(work / "population.npz"), "--device", "cpu", "--json", *args]
         return json.loads(subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout)
 
-    off = audit("--attack", "loss", "--attack", "rmia", "--reference-models", "1", "--control")
-    on = audit("--attack", "rmia", "--attack", "lira-online", "--rmia-mode", "online", "--reference-models", "4")
-    rows = [(a["attack"] + (" offline, 1 ref" if a["attack"] == "rmia" else ""), a) for a in off["attacks"]]
-    rows += [(a["attack"] + (" online, 4 refs" if a["attack"] == "rmia" else ", 4 refs"), a) for a in on["attacks"]]
+    off = audit("--attack", "loss", "--attack", "rmia", "--attack", "lira-offline", "--reference-models", "1")
+    on = audit("--attack", "rmia-online", "--attack", "lira-online", "--reference-models", "4")
+    rows = [(f"{a['attack']}, 1 ref" if a["attack"] != "loss" else "loss", a) for a in off["attacks"]]
+    rows += [(f"{a['attack']}, 4 refs", a) for a in on["attacks"]]
     for name, a in rows:
         print(f"{name:<22} AUC {a['auc']:.3f} [{a['auc_ci'][0]:.3f}, {a['auc_ci'][1]:.3f}]  "
-              f"TPR@1%FPR {a['tpr_at_fpr']['0.01']:.3f}  eps>= {a['epsilon_lower_bound']:.2f}")
-    c = off["control"]
-    print(f"{'non-member control':<22} AUC {c['auc']:.3f} (null band {c['null_band'][0]:.3f}-{c['null_band'][1]:.3f})")
+              f"TPR@1%FPR {a['tpr_at_fpr']['0.01']:.3f}  eps>= {a['epsilon_lower_bound']:.2f}  "
+              f"{a['details'].get('variance', '')}")
+    for label, out in (("offline", off), ("online", on)):
+        for t in out["control"]["tests"]:
+            print(f"control ({label} audit): {t['test']}: AUC {t['auc']:.3f}, p={t['p_value']:.3g}"
+                  f"{' FIRED' if t['rejected'] else ''}")
     shutil.rmtree(work)
 
 
