@@ -164,6 +164,10 @@ step "Compliance officer: the model card and the audit report (PDF/A-3b, evidenc
 govkit report model-card lesion-cnn@1.0 -o "$OUT/reports/model-card.pdf"
 govkit report audit lesion-cnn@1.0 -o "$OUT/reports/audit-report.pdf"
 govkit report export lesion-cnn@1.0 --format mct-json -o "$OUT/reports/model-card.mct.json"
+# The CHAI Applied Model Card (checked against CHAI's XSD), signed by the quality manager, then verified
+GOVKIT_SIGNING_PASSPHRASE="demo only: use the prompt for real signatures" govkit report export lesion-cnn@1.0 \
+  --format chai-xml -o "$OUT/reports/model-card.chai.xml" --sign --key "$OUT/keys/lovelace.key"
+govkit report verify "$OUT/reports/model-card.chai.xml"
 
 step "Audit chain: verify (links, every row re-hashed, every signature)"
 govkit audit verify

@@ -153,15 +153,19 @@ def _goals(ev: dict, kinds: tuple[str, ...], metrics: Callable[[str], bool]) -> 
     return f"Policy {policy['policy']}: " + "; ".join(goals) if goals else ""
 
 
-def _interpretation(ev: dict, kinds: tuple[str, ...]) -> str:
+def _interpretation(ev: dict, kinds: tuple[str, ...], metrics: Callable[[str], bool]) -> str:
+    """The attached policy's verdict on the requirements behind one key metric."""
     verdict = policy_verdict(ev.get("policy"), ev)
     if verdict["policy"] is None:
         return ""
-    rows = [r for r in verdict["all"] if r["evidence"] in kinds and r["status"] != "not-applicable"]
+    defs = (ev.get("policy") or {}).get("definitions") or {}
+    rows = [r for r in verdict["all"] if r["evidence"] in kinds and r["status"] != "not-applicable"
+            and metrics((defs.get(r["id"]) or {}).get("metric") or "")]
     if not rows:
         return ""
-    return "; ".join(f"{r['id']}: {r['status']} (value {r['value']}, threshold {r['threshold']}, "
-                     f"compared {r['compared']})" for r in rows)
+    return f"Policy {verdict['policy']}: " + "; ".join(
+        f"{r['id']}: {r['status']} (value {r['value']}, threshold {r['threshold']}, compared {r['compared']})"
+        for r in rows)
 
 
 def _test_type(perf: dict | None, card: dict) -> str:
@@ -256,17 +260,19 @@ def fill(ev: dict) -> Card:
     pm = perf["metrics"] if perf else []
     _key_metric(card, ev, "KeyMetrics/UsefulnessUsabilityEfficacy",
                 [x for x in pm if x["name"] in PERFORMANCE and not x["params"]],
-                _goals(ev, ("performance",), lambda n: n in PERFORMANCE), _interpretation(ev, ("performance",)),
+                _goals(ev, ("performance",), lambda n: n in PERFORMANCE),
+                _interpretation(ev, ("performance",), lambda n: n in PERFORMANCE),
                 ("card.external_validation_process", c.get("external_validation_process")))
     _key_metric(card, ev, "KeyMetrics/FairnessEquity", [x for x in pm if x["name"] == "max_subgroup_gap"],
-                _goals(ev, ("performance",), lambda n: n == "max_subgroup_gap"), _interpretation(ev, ()),
+                _goals(ev, ("performance",), lambda n: n == "max_subgroup_gap"),
+                _interpretation(ev, ("performance",), lambda n: n == "max_subgroup_gap"),
                 ("card.fairness_approach", c.get("fairness_approach")))
     rob = latest(ev, "robustness")
     safety = [x for x in pm if x["name"] == "ece"] + [x for x in (rob["metrics"] if rob else [])
                                                       if x["name"] in ("clean_accuracy", "accuracy_drop")
                                                       or "attack" in x["params"]]
     _key_metric(card, ev, "KeyMetrics/SafetyReliability", safety,
-                _goals(ev, ("robustness",), lambda n: True), _interpretation(ev, ("robustness",)),
+                _goals(ev, ("robustness",), lambda n: True), _interpretation(ev, ("robustness",), lambda n: True),
                 ("card.revalidation_schedule", c.get("revalidation_schedule")))
     card.optional("Resources/EvaluationReferences", c.get("outcome_evaluation_refs"))
     card.take("Resources/PeerReviewedPublications", "card.citation", c.get("citation"))

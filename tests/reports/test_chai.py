@@ -168,3 +168,25 @@ def test_output_extension_must_match(cli, evaluated, tmp_path):
         res = cli("--db", evaluated, "report", *args)
         assert res.code == 2 and "must end in" in res.err, args
         assert not Path(args[-1]).exists()
+
+
+def test_key_metrics_carry_the_policy_goal_and_verdict(cli, evaluated, tmp_path):
+    from lxml import etree
+
+    policy = tmp_path / "p.yaml"
+    policy.write_text("name: p\nversion: '1'\nrequirements:\n"
+                      "  - {id: auroc-floor, evidence: performance, metric: auroc, min: 0.99}\n"
+                      "  - {id: site-gap, evidence: performance, metric: max_subgroup_gap,"
+                      " where: {group: site, metric: accuracy}, max: 0.5}\n")
+    assert cli("--db", evaluated, "policy", "attach", REF, "--policy", policy).code == 0
+    out = tmp_path / "card.xml"
+    res = cli("--db", evaluated, "report", "export", REF, "--format", "chai-xml", "-o", out, "--json")
+    assert res.code == 0, res.err
+    root = etree.fromstring(out.read_bytes())
+    use = "KeyMetrics/UsefulnessUsabilityEfficacy"
+    fair = "KeyMetrics/FairnessEquity"
+    assert "auroc ≥ 0.990 (requirement auroc-floor)" in _text(root, f"{use}/MetricGoal")
+    assert "auroc-floor: fail" in _text(root, f"{use}/Interpretation")
+    assert "site-gap" not in _text(root, f"{use}/Interpretation")
+    assert "site-gap: " in _text(root, f"{fair}/Interpretation") and "≤ 0.500" in _text(root, f"{fair}/MetricGoal")
+    assert f"{fair}/Interpretation" not in {m["element"] for m in res.json()["missing"]}
