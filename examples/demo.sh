@@ -113,9 +113,11 @@ govkit policy check lesion-cnn-leaky@1.0 --policy examples/lesion/policy.yaml --
 python -c "import json,sys; [print(f\"  {r['id']}: {r['status']} ({r['detail']})\") for r in json.load(open(sys.argv[1]))['requirements'] if r['evidence'] == 'data']" "$OUT/leaky-policy.json"
 echo "-> lesion-cnn-leaky@1.0 refused: its training data holds test patients and test images"
 
-step "Engineer: explanations and their tests, on held-out images that carry the site marker"
+step "Engineer: explanations and their checks on the held-out test images"
+# (on images carrying the site marker both models' Grad-CAM maxima fall mostly on the marker, so
+# localisation fails for both; the shortcut model is refused below for its sensitivity without the marker)
 for m in lesion-cnn lesion-cnn-shortcut; do
-  govkit explain run "$m@1.0" --data "$OUT/lesion/test_shortcut.npz" --methods grad-cam,saliency \
+  govkit explain run "$m@1.0" --data "$OUT/lesion/test.npz" --methods grad-cam,saliency \
     --samples 64 --out "$OUT/explain/$m"
 done
 
