@@ -4,7 +4,6 @@ check, and deliberately broken toy implementations fail it, each on the named ch
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 from pathlib import Path
 
@@ -456,19 +455,7 @@ def test_every_policy_check_has_an_example():
     assert set(CHECKS) <= set(EXAMPLES)
 
 
-# `data` evidence reads govkit.data (the dataset audit), which is being written in parallel
-NO_DATA_PACKAGE = importlib.util.find_spec("govkit.data") is None
-
-
-@pytest.mark.parametrize(
-    "evidence",
-    [
-        pytest.param(e, marks=pytest.mark.xfail(NO_DATA_PACKAGE, reason="govkit.data not there yet", strict=True))
-        if e == "data"
-        else e
-        for e in sorted(CHECKS)
-    ],
-)
+@pytest.mark.parametrize("evidence", sorted(CHECKS))
 def test_policy_checks_conform(evidence):
     # no open incidents on record is itself the evidence that passes "max_open"
     check_policy_check(CHECKS[evidence], EXAMPLES[evidence], passes_without_evidence=evidence == "incident")
