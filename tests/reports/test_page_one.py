@@ -214,3 +214,18 @@ def test_a_forged_signature_is_shown_as_not_valid(cli, sqlite_db, untrained_spec
     assert cli("--db", db, "report", "audit", REF, "-o", out).code == 0
     page = pdftotext(out, 1, 1)
     assert "NOT VALID" in page and has(page, "0 valid of 1")
+
+
+def test_data_section_in_the_model_card_and_audit_report(cli, sqlite_db, untrained_spec, lesion_data, tmp_path):
+    """E5's Data section (govkit.data.records.data_section) is included when the model has data on record."""
+    db = sqlite_db
+    res = cli("--db", db, "data", "register", "lesion-train", "--version", "1", lesion_data["train"])
+    assert res.code == 0, res.err
+    res = cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", untrained_spec,
+              "--train-data", "lesion-train@1")
+    assert res.code == 0, res.err
+    for kind in ("model-card", "audit"):
+        out = tmp_path / f"{kind}.pdf"
+        assert cli("--db", db, "report", kind, REF, "-o", out).code == 0
+        text = pdftotext(out)
+        assert has(text, "Leakage between training and evaluation data") and "lesion-train@1" in squash(text), kind
