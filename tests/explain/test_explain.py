@@ -157,6 +157,7 @@ def test_randomisation_fails_for_a_method_blind_to_the_weights(model_and_images)
     assert not v.passed and v.value > 0.99
 
 
+@pytest.mark.slow
 def test_localisation_needs_most_maxima_on_the_lesion(lesion_spec, shortcut_spec, lesion_data):
     """On images without the site marker the clean model's Grad-CAM points at the lesion and passes.  On
     held-out images carrying the marker, both models' maxima fall mostly on the marker: the clean model
@@ -182,6 +183,7 @@ def test_localisation_needs_most_maxima_on_the_lesion(lesion_spec, shortcut_spec
     assert verdicts["clean", "test_shortcut"].value > verdicts["shortcut", "test_shortcut"].value
 
 
+@pytest.mark.slow
 def test_cli_run_records_verdicts_and_overlays(cli, registry, lesion_spec, lesion_data, tmp_path):
 
     db = registry.url
