@@ -79,7 +79,7 @@ def rates(cm: np.ndarray) -> dict[str, float]:
     """Sensitivity, specificity, PPV, NPV (binary: class 1; multiclass: OvR macro)."""
     k = cm.shape[0]
     classes = [1] if k == 2 else range(k)
-    out = {"sensitivity": [], "specificity": [], "ppv": [], "npv": []}
+    out: dict[str, list[float]] = {"sensitivity": [], "specificity": [], "ppv": [], "npv": []}
     total = cm.sum()
     for c in classes:
         tp = cm[c, c]
@@ -112,8 +112,8 @@ def reliability(probs: np.ndarray, y: np.ndarray, n_bins: int = 10) -> dict[str,
     safe = np.maximum(count, 1)
     return {  # empty bins are None (JSON null), never NaN
         "bin_edges": np.linspace(0, 1, n_bins + 1).tolist(),
-        "confidence": [float(v) if c else None for v, c in zip(sum_conf / safe, count)],
-        "accuracy": [float(v) if c else None for v, c in zip(sum_acc / safe, count)],
+        "confidence": [float(v) if c else None for v, c in zip(sum_conf / safe, count, strict=False)],
+        "accuracy": [float(v) if c else None for v, c in zip(sum_acc / safe, count, strict=False)],
         "count": count.tolist(),
     }
 
@@ -159,7 +159,7 @@ def with_ci(
             reps[k].append(vals.get(k, np.nan))
     out = []
     for k, v in point.items():
-        finite = v is not None and np.isfinite(v)
+        finite = bool(np.isfinite(v))
         lo, hi = percentile_ci(reps[k], level)
         out.append(MetricValue(k, float(v) if finite else None, lo, hi, n, dict(params or {}), level))
     return out

@@ -229,38 +229,39 @@ def evaluate_performance(
         for v in values:
             sel = np.nonzero(labels == v)[0]
             sub_pid = patient_id[sel] if patient_id is not None else None
-            sub = with_ci(
-                lambda idx, sel=sel: point_metrics(probs[sel[idx]], y[sel[idx]], threshold),
-                len(sel), clusters=sub_pid, n_boot=n_boot, seed=seed, params={"group": name, "value": str(v)},
-            )
+            def in_group(idx: np.ndarray, sel: np.ndarray = sel) -> dict[str, float]:
+                return point_metrics(probs[sel[idx]], y[sel[idx]], threshold)
+
+            sub = with_ci(in_group, len(sel), clusters=sub_pid, n_boot=n_boot, seed=seed,
+                          params={"group": name, "value": str(v)})
             _set_denominators(sub, probs[sel], y[sel], threshold)
             metrics += sub
         if len(values) > 1:
             pairs = [(a, b) for i, a in enumerate(values) for b in values[i + 1:]]
-            keys = [("max_subgroup_gap", m, None) for m in GAP_METRICS]
-            keys += [("subgroup_difference", m, pair) for pair in pairs for m in GAP_METRICS]
+            keys: list[tuple[str, str, tuple[str, str] | None]] = [("max_subgroup_gap", g, None) for g in GAP_METRICS]
+            keys += [("subgroup_difference", g, pair) for pair in pairs for g in GAP_METRICS]
 
             def gaps(idx: np.ndarray, labels=labels, values=values, keys=keys) -> dict[str, float]:
                 per = dict(zip(values, _per_group(probs[idx], y[idx], labels[idx], values, threshold), strict=True))
                 top = _max_gaps(list(per.values()))
                 out = {}
-                for i, (kind, m, pair) in enumerate(keys):
-                    if kind == "max_subgroup_gap":
-                        out[str(i)] = top[m]
+                for i, (_, g, pair) in enumerate(keys):
+                    if pair is None:
+                        out[str(i)] = top[g]
                     else:
                         a, b = per[pair[0]], per[pair[1]]
-                        out[str(i)] = a[m] - b[m] if a is not None and b is not None else float("nan")
+                        out[str(i)] = a[g] - b[g] if a is not None and b is not None else float("nan")
                 return out
 
-            for mv, (kind, m, pair) in zip(with_ci(gaps, len(y), clusters=patient_id, n_boot=n_boot, seed=seed),
+            for mv, (kind, g, pair) in zip(with_ci(gaps, len(y), clusters=patient_id, n_boot=n_boot, seed=seed),
                                            keys, strict=True):
                 mv.name = kind
-                mv.params = {"group": name, "metric": m, **({"a": str(pair[0]), "b": str(pair[1])} if pair else {})}
+                mv.params = {"group": name, "metric": g, **({"a": str(pair[0]), "b": str(pair[1])} if pair else {})}
                 metrics.append(mv)
             pvals = heterogeneity_test(probs, y, labels, clusters=patient_id, threshold=threshold, n_perm=n_perm,
                                        seed=seed)
-            for m, p in pvals.items():
-                params = {"group": name, "metric": m}
+            for g, p in pvals.items():
+                params = {"group": name, "metric": g}
                 if not np.isfinite(p):
                     continue
                 metrics.append(MetricValue("subgroup_gap_p_value", p, None, None, len(y), dict(params)))

@@ -38,7 +38,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 import torch
@@ -139,7 +139,7 @@ def reinitialised(model: torch.nn.Module, top: int | None = None, seed: int = SE
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for m in chosen:
-            m.reset_parameters()
+            cast(Any, m).reset_parameters()
     return clone
 
 
@@ -189,7 +189,7 @@ def _target_logit(model, x, target) -> torch.Tensor:
 
 def _curve(model, x, target, order: torch.Tensor, steps: int, insert: bool) -> torch.Tensor:
     """Target logit as pixels are removed (or inserted) in ``order``; returns N×(steps+1)."""
-    n, c, h, w = x.shape
+    n, _c, h, w = x.shape
     d = h * w
     base = torch.zeros_like(x)
     ranks = order.argsort(1)  # rank of each pixel

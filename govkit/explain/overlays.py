@@ -24,7 +24,7 @@ def _figure(images, maps, titles, masks=None, cols=4):
     fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.4 * rows), dpi=100)
     for ax in np.atleast_1d(axes).ravel():
         ax.axis("off")
-    for ax, img, m, title, k in zip(np.atleast_1d(axes).ravel(), images, maps, titles, range(n)):
+    for ax, img, m, title, k in zip(np.atleast_1d(axes).ravel(), images, maps, titles, range(n), strict=False):
         ax.imshow(img[0] if img.shape[0] == 1 else np.moveaxis(img, 0, -1), cmap="gray", vmin=0, vmax=1)
         scale = np.abs(m).max() or 1.0
         ax.imshow(np.abs(m) / scale, cmap="inferno", alpha=0.5, vmin=0, vmax=1)

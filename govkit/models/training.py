@@ -6,12 +6,17 @@ loop is deterministic for a given seed on the CPU.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 from govkit.errors import BadInput
 
 
-def make_optimizer(params, recipe):
+def make_optimizer(params: Any, recipe: Any) -> torch.optim.Optimizer:
     import torch
 
     name = recipe.optimizer.lower()
@@ -24,7 +29,7 @@ def make_optimizer(params, recipe):
     raise BadInput(f"unknown optimizer {recipe.optimizer!r}: use adam, adamw or sgd")
 
 
-def augment(x):
+def augment(x: torch.Tensor) -> torch.Tensor:
     """Random horizontal and vertical flips (batched, no loop over samples)."""
     import torch
 

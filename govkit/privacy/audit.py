@@ -65,13 +65,13 @@ class AttackResult:
     n_non_members: int
     min_supported_fpr: float
     details: dict[str, Any] = field(default_factory=dict)
-    roc: dict = field(repr=False, default_factory=dict)
+    roc: dict[str, list[float]] = field(repr=False, default_factory=dict)
 
     @property
     def epsilon_lower_bound(self) -> float:
         return float(self.epsilon["epsilon"])
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "attack": self.attack, "auc": self.auc, "auc_ci": self.auc_ci, "tpr_at_fpr": self.tpr_at_fpr,
             "tpr_at_fpr_ci": self.tpr_at_fpr_ci, "epsilon_lower_bound": self.epsilon_lower_bound,
@@ -110,7 +110,7 @@ def null_control(signals: Signals, is_member: np.ndarray, target_clusters: np.nd
                  pop_clusters: np.ndarray | None, *, offline_references: bool, alpha: float = CONTROL_ALPHA,
                  n_perm: int = CONTROL_PERMUTATIONS, seed: int = 0) -> dict[str, Any]:
     """The two null tests of the module docstring; ``fired`` when either rejects at α/2."""
-    tests = []
+    tests: list[dict[str, Any]] = []
     m_cl = None if target_clusters is None else target_clusters[is_member]
     n_cl = None if target_clusters is None else target_clusters[~is_member]
     if offline_references and signals.ref_phi is not None:
@@ -131,7 +131,7 @@ def null_control(signals: Signals, is_member: np.ndarray, target_clusters: np.nd
                 "reason": "no null test possible: it needs population data or offline reference models"}
     level = alpha / len(tests)
     for t in tests:
-        t["rejected"] = bool(t["p_value"] < level)
+        t["rejected"] = bool(float(t["p_value"]) < level)
     return {"available": True, "fired": any(t["rejected"] for t in tests), "alpha": alpha,
             "per_test_alpha": level, "tests": tests}
 
@@ -162,7 +162,7 @@ def risk_distribution(member_scores: np.ndarray, non_scores: np.ndarray, ids: li
             "most_exposed": worst, "risk": risk}
 
 
-def _logits(model, data, device: str) -> np.ndarray:
+def _logits(model: Any, data: Any, device: str) -> np.ndarray:
     from govkit.evaluate.performance import predict_logits
 
     return predict_logits(model, data, device=device)
@@ -176,10 +176,11 @@ def _chosen(attacks: tuple[str, ...], rmia_mode: str) -> dict[str, MIAAttack]:
     return {a: MIA_ATTACKS[a] for a in names}
 
 
-def run_audit(registry, model_ref: str, members: str | Path, non_members: str | Path,
+def run_audit(registry: Any, model_ref: str, members: str | Path, non_members: str | Path,
               population: str | Path | None = None, *, attacks: tuple[str, ...] = ("loss",),
               reference_models: int = 4, patient_level: bool = False, control: bool = True,
-              device: str = "auto", rmia_mode: str = "offline", seed: int = 0, n_boot: int = 300) -> dict:
+              device: str = "auto", rmia_mode: str = "offline", seed: int = 0,
+              n_boot: int = 300) -> dict[str, Any]:
     from govkit.evidence.records import load_for_eval, record_evaluation
     from govkit.models.datasets import open_dataset
     from govkit.privacy.reference import load_reference, train_references
@@ -202,7 +203,8 @@ def run_audit(registry, model_ref: str, members: str | Path, non_members: str | 
 
     y_t = np.r_[d1.labels, d2.labels]
     is_member = np.r_[np.ones(len(d1), bool), np.zeros(len(d2), bool)]
-    pids = np.r_[d1.patient_id.astype(str), d2.patient_id.astype(str)] if has_pids else None
+    pids = (np.r_[d1.patient_id.astype(str), d2.patient_id.astype(str)]
+            if d1.patient_id is not None and d2.patient_id is not None else None)
     if pids is not None and set(pids[is_member]) & set(pids[~is_member]):
         raise BadInput("some patients appear among members and non-members: membership is per patient")
     p_t, phi_t = true_label_stats(np.r_[_logits(model, d1, dev), _logits(model, d2, dev)], y_t)
@@ -214,6 +216,8 @@ def run_audit(registry, model_ref: str, members: str | Path, non_members: str | 
     if mode == "online" and reference_models < 2:
         raise BadInput("online attacks need at least 2 reference models (each record IN for half of them)")
     if needs & {"reference-offline", "reference-online"}:
+        if d3 is None:
+            raise BadInput("reference models need --population")
         x3, y3 = d3.images(np.arange(len(d3))), d3.labels
         if mode == "online":
             x_pool = np.concatenate([x3, d1.images(np.arange(len(d1))), d2.images(np.arange(len(d2)))])
@@ -238,14 +242,16 @@ def run_audit(registry, model_ref: str, members: str | Path, non_members: str | 
 
     unit = "patient" if patient_level else "image"
     warnings: list[str] = []
-    results, unit_scores = [], {}
+    results: list[AttackResult] = []
+    unit_scores: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
     for name, attack in chosen.items():
         scores = attack.score(signals)
         details = {**attack.describe(signals), "unit": unit}
-        if patient_level:
+        ids_m: np.ndarray | None
+        if patient_level and pids is not None:
             details["aggregation"] = "sum of log-likelihood ratios" if attack.llr else "mean score"
             ids_m, s_m = by_patient(scores[is_member], pids[is_member], summed=attack.llr)
-            ids_n, s_n = by_patient(scores[~is_member], pids[~is_member], summed=attack.llr)
+            _, s_n = by_patient(scores[~is_member], pids[~is_member], summed=attack.llr)
             cl_m = cl_n = None
         else:
             s_m, s_n = scores[is_member], scores[~is_member]
@@ -258,7 +264,7 @@ def run_audit(registry, model_ref: str, members: str | Path, non_members: str | 
     for a in pm.FPRS:
         if not pm.tpr_supported(n_non, a):
             warnings.append(f"TPR at FPR {a} is not supported by {n_non} non-member {unit}s: the smallest FPR "
-                            f"this sample can show is {1 / max(n_non, 1):.4f} (need ≥ {int(round(1 / a))})")
+                            f"this sample can show is {1 / max(n_non, 1):.4f} (need ≥ {round(1 / a)})")
 
     control_out = None
     if control:
@@ -280,7 +286,7 @@ def run_audit(registry, model_ref: str, members: str | Path, non_members: str | 
         groups = {} if patient_level else d1.groups
         risk = risk_distribution(s_m, s_n, [None] * len(s_m) if ids is None else [str(i) for i in ids],
                                  groups, unit, best)
-    member_risk = risk.pop("risk", np.zeros(0))
+    member_risk = np.asarray(risk.pop("risk", np.zeros(0)))
     exposed = risk.get("most_exposed", [])
 
     metrics = _metrics(results, control_out, unit)

@@ -21,7 +21,10 @@ both hold together with confidence 1 − α = 95 % (Bonferroni); two separate
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from govkit.evaluate.metrics import binary_auroc
 
@@ -84,7 +87,7 @@ def _weighted_auc_tpr(scores: np.ndarray, is_m: np.ndarray, w: np.ndarray,
 
 def bootstrap(member_scores: np.ndarray, non_scores: np.ndarray, n_boot: int = 500, seed: int = 0,
               level: float = 0.95, *, member_clusters: np.ndarray | None = None,
-              non_clusters: np.ndarray | None = None, chunk: int = 100) -> dict:
+              non_clusters: np.ndarray | None = None, chunk: int = 100) -> dict[Any, list[float | None]]:
     """Percentile CIs for AUC and TPR@FPR: members and non-members resampled separately (as two
     strata), whole patients when clusters are given; replicates computed ``chunk`` at a time."""
     from govkit.evaluate.bootstrap import percentile_ci, resample_counts
@@ -145,31 +148,34 @@ def auc_permutation_test(a: np.ndarray, b: np.ndarray, *, clusters_a: np.ndarray
     return observed, float((1 + np.sum(extreme)) / (1 + n_perm))
 
 
-def clopper_pearson(k, n, alpha: float = 0.05):
+def clopper_pearson(k: ArrayLike, n: ArrayLike, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """One-sided (1 − alpha) Clopper–Pearson bounds (lower, upper) for k successes in n (arrays welcome)."""
     from scipy.stats import beta
 
-    k, n = np.asarray(k, dtype=np.float64), np.asarray(n, dtype=np.float64)
+    kk, nn = np.asarray(k, dtype=np.float64), np.asarray(n, dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        lower = np.where(k == 0, 0.0, beta.ppf(alpha, k, n - k + 1))
-        upper = np.where(k == n, 1.0, beta.ppf(1 - alpha, k + 1, n - k))
+        lower = np.where(kk == 0, 0.0, beta.ppf(alpha, kk, nn - kk + 1))
+        upper = np.where(kk == nn, 1.0, beta.ppf(1 - alpha, kk + 1, nn - kk))
     return lower, upper
 
 
-def _eps_bounds(tp, n_pos, fp, n_neg, delta: float, alpha: float) -> np.ndarray:
+def _eps_bounds(tp: ArrayLike, n_pos: int, fp: ArrayLike, n_neg: int, delta: float, alpha: float) -> np.ndarray:
     """ε bounds for "score ≥ t ⇒ member" and for the swapped error types, elementwise max."""
-    def one(tp_, npos, fp_, nneg):
+    tp, fp = np.asarray(tp, dtype=np.float64), np.asarray(fp, dtype=np.float64)
+
+    def one(tp_: np.ndarray, npos: ArrayLike, fp_: np.ndarray, nneg: ArrayLike) -> np.ndarray:
         tpr_lo, _ = clopper_pearson(tp_, npos, alpha)
         _, fpr_hi = clopper_pearson(fp_, nneg, alpha)
         with np.errstate(divide="ignore", invalid="ignore"):
             e = np.log((tpr_lo - delta) / fpr_hi)
-        return np.where((tpr_lo - delta > 0) & (fpr_hi > 0), e, 0.0)
+        return np.asarray(np.where((tpr_lo - delta > 0) & (fpr_hi > 0), e, 0.0), dtype=np.float64)
 
-    return np.maximum(one(tp, n_pos, fp, n_neg), one(n_neg - fp, n_neg, n_pos - tp, n_pos))
+    return np.asarray(np.maximum(one(tp, n_pos, fp, n_neg), one(n_neg - fp, n_neg, n_pos - tp, n_pos)),
+                      dtype=np.float64)
 
 
-def epsilon_lower_bound(member_scores, non_scores, *, delta: float = 0.0, seed: int = 0,
-                        alpha: float = 0.05) -> dict:
+def epsilon_lower_bound(member_scores: np.ndarray, non_scores: np.ndarray, *, delta: float = 0.0, seed: int = 0,
+                        alpha: float = 0.05) -> dict[str, Any]:
     """Empirical ε with the threshold chosen on one random half and evaluated on the other.
 
     Returns ε (0 when no positive bound), δ, the joint confidence 1 − α and the
@@ -183,10 +189,10 @@ def epsilon_lower_bound(member_scores, non_scores, *, delta: float = 0.0, seed: 
 
 
 def epsilon_from_split(m_sel: np.ndarray, n_sel: np.ndarray, m_eval: np.ndarray, n_eval: np.ndarray, *,
-                       delta: float = 0.0, alpha: float = 0.05) -> dict:
+                       delta: float = 0.0, alpha: float = 0.05) -> dict[str, Any]:
     """ε with the threshold chosen on (m_sel, n_sel) and the bound computed on (m_eval, n_eval) only."""
     m_sel, n_sel = np.sort(m_sel), np.sort(n_sel)
-    out: dict = {"epsilon": 0.0, "delta": delta, "confidence": 1 - alpha, "threshold": None}
+    out: dict[str, Any] = {"epsilon": 0.0, "delta": delta, "confidence": 1 - alpha, "threshold": None}
     thresholds = np.unique(np.r_[m_sel, n_sel])
     tp = len(m_sel) - np.searchsorted(m_sel, thresholds, side="left")
     fp = len(n_sel) - np.searchsorted(n_sel, thresholds, side="left")
@@ -200,7 +206,7 @@ def epsilon_from_split(m_sel: np.ndarray, n_sel: np.ndarray, m_eval: np.ndarray,
             "n_members_eval": len(m_eval), "n_non_members_eval": len(n_eval)}
 
 
-def downsample_roc(fpr: np.ndarray, tpr: np.ndarray, n: int = 200) -> dict:
+def downsample_roc(fpr: np.ndarray, tpr: np.ndarray, n: int = 200) -> dict[str, list[float]]:
     """ROC points for a log-log plot: log-spaced in FPR, the low-FPR end kept."""
     targets = np.unique(np.r_[np.geomspace(max(fpr[fpr > 0].min(), 1e-6) if (fpr > 0).any() else 1e-6, 1, n), 1.0])
     idx = np.unique(np.minimum(np.searchsorted(fpr, targets, side="right") - 1, len(fpr) - 1))

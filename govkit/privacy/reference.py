@@ -22,6 +22,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,14 +31,14 @@ from govkit.canonical import canonical_json
 
 @dataclass
 class ReferenceSet:
-    states: list[dict]  # one state_dict per model (of the wrapped image-space model)
+    states: list[dict[str, Any]]  # one state_dict per model (of the wrapped image-space model)
     membership: np.ndarray  # K × N_pool bool: model k trained on pool record i
     seconds_per_model: float
     concurrent: bool
     cached: bool
 
 
-def cache_key(spec, data_sha: str, k: int, mode: str, seed: int) -> str:
+def cache_key(spec: Any, data_sha: str, k: int, mode: str, seed: int) -> str:
     body = {"spec": spec.spec_sha256(), "data": data_sha, "k": k, "mode": mode, "seed": seed, "v": 1}
     return hashlib.sha256(canonical_json(body)).hexdigest()
 
@@ -61,7 +62,7 @@ def membership_matrix(k: int, n: int, rng: np.random.Generator) -> np.ndarray:
     return ranks < k // 2
 
 
-def _fresh(spec, device: str, seed: int):
+def _fresh(spec: Any, device: str, seed: int) -> Any:
     import torch
 
     from govkit.models.loading import build_network, make_wrapper
@@ -70,7 +71,8 @@ def _fresh(spec, device: str, seed: int):
     return make_wrapper(build_network(spec), spec).to(device)
 
 
-def train_sequential(spec, x, y, membership, *, device: str, seed: int) -> list[dict]:
+def train_sequential(spec: Any, x: np.ndarray, y: np.ndarray, membership: np.ndarray, *, device: str,
+                     seed: int) -> list[dict[str, Any]]:
     from govkit.models.training import train_model
 
     states = []
@@ -81,7 +83,8 @@ def train_sequential(spec, x, y, membership, *, device: str, seed: int) -> list[
     return states
 
 
-def train_concurrent(spec, x, y, membership, *, device: str, seed: int) -> list[dict]:
+def train_concurrent(spec: Any, x: np.ndarray, y: np.ndarray, membership: np.ndarray, *, device: str,
+                     seed: int) -> list[dict[str, Any]]:
     """Train K models at once with stacked parameters and ``vmap``."""
     import torch
     from torch.func import functional_call, stack_module_state
@@ -99,7 +102,7 @@ def train_concurrent(spec, x, y, membership, *, device: str, seed: int) -> list[
     n_sub = min(len(s) for s in subsets)
     rng = np.random.default_rng(seed)
 
-    def loss_one(p, b, xb, yb):
+    def loss_one(p: Any, b: Any, xb: Any, yb: Any) -> Any:
         return torch.nn.functional.cross_entropy(functional_call(base, (p, b), (xb,)), yb)
 
     batched = torch.vmap(loss_one, in_dims=(0, 0, 0, 0), randomness="different")
@@ -117,7 +120,8 @@ def train_concurrent(spec, x, y, membership, *, device: str, seed: int) -> list[
              **{n: b[k].detach().cpu() for n, b in buffers.items()}} for k in range(len(membership))]
 
 
-def train_references(spec, x, y, *, k: int, mode: str, data_sha: str, seed: int = 0, device: str = "cpu",
+def train_references(spec: Any, x: np.ndarray, y: np.ndarray, *, k: int, mode: str, data_sha: str, seed: int = 0,
+                     device: str = "cpu",
                      concurrent: bool = True, use_cache: bool = True) -> ReferenceSet:
     """Train (or load from cache) K reference models on the pool (x, y)."""
     import torch
@@ -127,7 +131,8 @@ def train_references(spec, x, y, *, k: int, mode: str, data_sha: str, seed: int 
     if spec.train is None:
         raise BadInput(f"{spec.ref}: the spec has no 'train' recipe, so reference models cannot be trained")
     if spec.entrypoint is None:
-        raise BadInput(f"{spec.ref}: reference models need an entrypoint spec (a TorchScript artifact cannot be retrained)")
+        raise BadInput(f"{spec.ref}: reference models need an entrypoint spec "
+                       "(a TorchScript artifact cannot be retrained)")
     key = cache_key(spec, data_sha, k, mode, seed)
     path = _cache_dir() / f"{key}.pt"
     if use_cache and path.is_file():
@@ -153,7 +158,7 @@ def train_references(spec, x, y, *, k: int, mode: str, data_sha: str, seed: int 
     return ReferenceSet(states, membership, per_model, used_concurrent, False)
 
 
-def load_reference(spec, state: dict, device: str = "cpu"):
+def load_reference(spec: Any, state: dict[str, Any], device: str = "cpu") -> Any:
     model = _fresh(spec, device, 0)
     model.load_state_dict(state)
     model.eval()

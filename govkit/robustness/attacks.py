@@ -160,7 +160,7 @@ class PGD:
         alpha = 2.5 * eps / steps
         best = x.clone()
         broken = torch.zeros(len(x), dtype=torch.bool, device=x.device)
-        for r in range(restarts):
+        for _r in range(restarts):
             delta = _random_start(x, eps, self.norm, generator)
             if self.norm == "linf":
                 delta = _pgd_linf_steps(model, x, y, delta, eps, alpha, steps)

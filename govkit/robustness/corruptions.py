@@ -3,7 +3,8 @@
 Every corruption follows the :class:`ImageCorruption` protocol:
 ``apply(x, severity, generator)`` takes a batch N×C×H×W on any device and
 returns the corrupted batch, clipped to [0, 1]; :class:`Corruption` is the
-implementation every built-in uses, and :data:`CORRUPTIONS` the registry.  Severities 1–5 map to the parameters in each ``PARAMS`` tuple,
+implementation every built-in uses, and :data:`CORRUPTIONS` the registry.
+Severities 1–5 map to the parameters in each ``PARAMS`` tuple,
 chosen so that severity 1 is barely visible and severity 5 is a clearly
 degraded but still readable acquisition.  No Python loop runs over images.
 
@@ -64,7 +65,7 @@ def _rand(shape, x, g):
 
 
 def _grid(x):
-    n, _, h, w = x.shape
+    _n, _, h, w = x.shape
     yy = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1)
     xx = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w)
     return yy, xx
@@ -112,7 +113,7 @@ def _freqs(x):
 def motion(x, p, g):
     """Rigid motion during acquisition: k-space lines come from moved copies of the image."""
     max_shift, max_deg, n_moves = p
-    n, c, h, w = x.shape
+    n, _c, h, w = x.shape
     kspace = _fft(x)
     line_owner = torch.floor(_rand((n, 1, h, 1), x, g) * (n_moves + 1))  # 0 = still
     for m in range(1, n_moves + 1):
@@ -138,7 +139,7 @@ def ghosting(x, alpha, g):
 def spike(x, amplitude, g):
     """A k-space spike gives a herringbone pattern."""
     k = _fft(x)
-    n, c, h, wk = k.shape
+    n, _c, h, wk = k.shape
     iy = (_rand((n,), x, g) * h * 0.8 + h * 0.1).long()
     ix = (_rand((n,), x, g) * (wk - 2) + 1).long()
     mag = k.abs().amax(dim=(-2, -1))
@@ -305,5 +306,6 @@ CORRUPTIONS: dict[str, ImageCorruption] = {c.name: c for c in (
                "window shift: (contrast, level offset)", contrast),
     Corruption("gamma", "generic", (1.15, 1.3, 1.5, 1.75, 2.1), "gamma exponent", gamma),
     Corruption("jpeg", "generic", (80, 60, 40, 20, 10), "JPEG quality", jpeg),
-    Corruption("downsample", "generic", (2, 3, 4, 6, 8), "down-sampling factor (block average, replicated)", downsample),
+    Corruption("downsample", "generic", (2, 3, 4, 6, 8), "down-sampling factor (block average, replicated)",
+               downsample),
 )}

@@ -21,6 +21,7 @@ zero, and a gradient-free search that beats the white-box attack.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,7 +174,7 @@ def run_suite(model, data, suite: Suite, *, device: str = "cpu", seed: int = 0, 
                 curve.append(ok / m)
                 adversarial.append({"attack": name, "eps": eps, "accuracy": ok / m})
                 metrics.append(_acc_metric("accuracy", ok, m, {"attack": name, "eps": eps}))  # Wilson
-            if any(b > a + 1.0 / m for a, b in zip(curve, curve[1:])):
+            if any(b > a + 1.0 / m for a, b in itertools.pairwise(curve)):
                 warnings.append(f"{name}: robust accuracy is not monotone over the nested ε grid "
                                 f"({', '.join(f'{v:.3f}' for v in curve)}): possible gradient masking")
         warnings += _masking_post_checks(model, xs[:batch_size], ys[:batch_size], suite, adversarial, gen)

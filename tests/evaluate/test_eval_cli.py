@@ -58,7 +58,7 @@ def _spec_copy(lesion_spec: Path, tmp_path: Path, **changes) -> Path:
     return folder / "model.yaml"
 
 
-@pytest.mark.parametrize("changes,message", [
+@pytest.mark.parametrize(("changes", "message"), [
     ({"artifact": "weights.pt"}, "exactly one"),
     ({"entrypoint": None}, "exactly one"),
     ({"entrypoint": "model.py:nope"}, "not a function"),
@@ -73,7 +73,8 @@ def test_bad_specs_are_exit_2(cli, lesion_spec, lesion_data, tmp_path, changes, 
 
 def test_entrypoint_must_return_a_module(cli, lesion_spec, lesion_data, tmp_path):
     spec = _spec_copy(lesion_spec, tmp_path, entrypoint="model.py:not_a_module")
-    (spec.parent / "model.py").write_text((spec.parent / "model.py").read_text() + "\ndef not_a_module():\n    return 42\n")
+    model_py = spec.parent / "model.py"
+    model_py.write_text(model_py.read_text() + "\ndef not_a_module():\n    return 42\n")
     res = cli("eval", "performance", spec, "--data", lesion_data["test"], "--device", "cpu")
     assert res.code == 2 and "not a torch.nn.Module" in res.err
 
@@ -100,7 +101,7 @@ def _npz(path: Path, **arrays) -> Path:
     return path
 
 
-@pytest.mark.parametrize("make,message", [
+@pytest.mark.parametrize(("make", "message"), [
     (lambda p: _npz(p, x=np.zeros((4, 1, 32, 32), np.float32), y=np.zeros(4, np.int64)), "model expects"),
     (lambda p: _npz(p, x=np.zeros((4, 1, 64, 64), np.float32), y=np.array([0, 1, 2, 0])), "labels must be"),
     (lambda p: _npz(p, x=np.full((4, 1, 64, 64), np.nan, np.float32), y=np.zeros(4, np.int64)), "NaN"),
@@ -132,7 +133,8 @@ def test_csv_manifest_with_png_npy_and_dicom(tmp_path):
     assert np.allclose(data.image(1), 0.25)
     ct = data.image(2)
     assert ct.shape == (1, 128, 128) and 0.0 <= ct.min() and ct.max() <= 1.0
-    hu = pydicom.pixels.apply_modality_lut(pydicom.dcmread(tmp_path / "c.dcm").pixel_array, pydicom.dcmread(tmp_path / "c.dcm"))
+    ds = pydicom.dcmread(tmp_path / "c.dcm")
+    hu = pydicom.pixels.apply_modality_lut(ds.pixel_array, ds)
     assert ct[0][hu <= -160].max() == 0.0  # below the window
     assert list(data.groups) == ["site"] and list(data.patient_id) == ["p1", "p2", "p3"]
 

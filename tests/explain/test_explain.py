@@ -131,7 +131,7 @@ def test_localisation_verdict_false_positive_rate_under_the_null():
 
 @pytest.mark.slow
 def test_randomisation_faithfulness_and_stability_pass_for_a_trained_model(model_and_images):
-    model, x, y, masks = model_and_images
+    model, x, y, _masks = model_and_images
     cfg = thresholds()
     ig = ATTRIBUTION_METHODS["integrated-gradients"]
     maps = ig.attribute(model, x, y)

@@ -21,7 +21,7 @@ from govkit.privacy.attacks.rmia import RMIA, rmia_scores
 def _phi_reference(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     """φ = z_y − log Σ_{j≠y} e^{z_j}, record by record with math.fsum (independent of numpy/scipy)."""
     out = []
-    for z, label in zip(logits.astype(float).tolist(), y.tolist()):
+    for z, label in zip(logits.astype(float).tolist(), y.tolist(), strict=False):
         rest = [v for j, v in enumerate(z) if j != label]
         top = max(rest)
         out.append(z[label] - (top + math.log(math.fsum(math.exp(v - top) for v in rest))))
@@ -386,9 +386,11 @@ def test_overfit_digits_model_leaks_and_control_is_null(cli, registry, digits):
 
     with registry.unit_of_work() as s:
         ev = s.scalars(select(Evaluation).where(Evaluation.kind == "privacy")).first()
-        names = {(m.name, m.params.get("attack")) for m in s.scalars(select(Metric).where(Metric.evaluation_id == ev.id))}
+        rows = s.scalars(select(Metric).where(Metric.evaluation_id == ev.id))
+        names = {(m.name, m.params.get("attack")) for m in rows}
         assert ("tpr_at_fpr_0.001", "rmia") in names and ("epsilon_lower_bound", "loss") in names
-        assert s.scalars(select(Artifact).where(Artifact.evaluation_id == ev.id)).first().media_type == "application/json"
+        artifact = s.scalars(select(Artifact).where(Artifact.evaluation_id == ev.id)).first()
+        assert artifact.media_type == "application/json"
 
 
 def test_shifted_non_members_fire_the_null_control_and_mark_every_figure_unreliable(cli, registry, digits):
@@ -411,7 +413,8 @@ def test_shifted_non_members_fire_the_null_control_and_mark_every_figure_unrelia
 
     with registry.unit_of_work() as s:
         ev = s.scalars(select(Evaluation).where(Evaluation.kind == "privacy").order_by(Evaluation.id.desc())).first()
-        stored = {m.status for m in s.scalars(select(Metric).where(Metric.evaluation_id == ev.id, Metric.name == "auc"))}
+        rows = s.scalars(select(Metric).where(Metric.evaluation_id == ev.id, Metric.name == "auc"))
+        stored = {m.status for m in rows}
     assert stored == {"unreliable"}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -30,9 +32,9 @@ def test_corruption_contract(name):
     assert torch.equal(again, outs[2])  # deterministic for a seeded generator
     dist = [float((o - x).abs().mean()) for o in outs]
     assert dist[0] > 0
-    assert all(b >= a * 0.98 for a, b in zip(dist, dist[1:])), dist  # distortion grows with severity
+    assert all(b >= a * 0.98 for a, b in itertools.pairwise(dist)), dist  # distortion grows with severity
     assert dist[4] > dist[0] * 1.5
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"severity must be 1\.\.5"):
         c.apply(x, 6)
 
 
@@ -158,8 +160,8 @@ def test_pgd_at_least_as_strong_as_fgsm_and_monotone(cnn_case):
     pgd = [_robust(model, ADVERSARIAL_ATTACKS["pgd-linf"], x, y, e) for e in grid]
     fgsm = [_robust(model, ADVERSARIAL_ATTACKS["fgsm"], x, y, e) for e in grid]
     assert pgd[0] == fgsm[0] == pytest.approx(clean)
-    assert all(p <= f + 1 / len(x) for p, f in zip(pgd, fgsm))
-    assert all(b <= a + 1 / len(x) for a, b in zip(pgd, pgd[1:]))
+    assert all(p <= f + 1 / len(x) for p, f in zip(pgd, fgsm, strict=False))
+    assert all(b <= a + 1 / len(x) for a, b in itertools.pairwise(pgd))
     assert pgd[-1] < clean
 
 
@@ -207,8 +209,10 @@ def test_cli_run_records_and_reports(cli, registry, lesion_spec, lesion_data, tm
     assert out["adversarial"][0]["accuracy"] >= out["adversarial"][-1]["accuracy"]
     policy = tmp_path / "p.yaml"
     policy.write_text("name: p\nversion: 1\nrequirements:\n"
-                      "  - {id: pgd, evidence: robustness, metric: accuracy, where: {attack: pgd-linf, eps: 0.0039}, min: 0.5}\n"
-                      "  - {id: noise, evidence: robustness, metric: accuracy_drop, where: {corruption: gaussian}, max: 0.5}\n")
+                      "  - {id: pgd, evidence: robustness, metric: accuracy, where: {attack: pgd-linf, eps: 0.0039},"
+                      " min: 0.5}\n"
+                      "  - {id: noise, evidence: robustness, metric: accuracy_drop, where: {corruption: gaussian},"
+                      " max: 0.5}\n")
     check = cli("--db", db, "policy", "check", "lesion-cnn@1.0", "--policy", policy, "--json").json()
     assert [r["status"] for r in check["requirements"]] == ["pass", "pass"]
     explicit = cli("--db", db, "robustness", "run", "lesion-cnn@1.0", "--data", lesion_data["test"], "--device",

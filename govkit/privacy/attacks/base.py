@@ -81,7 +81,7 @@ def true_label_stats(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.
     from scipy.special import expit, logsumexp
 
     z = np.asarray(logits, dtype=np.float64)
-    idx = np.broadcast_to(np.asarray(y)[..., None], z.shape[:-1] + (1,))
+    idx = np.broadcast_to(np.asarray(y)[..., None], (*z.shape[:-1], 1))
     z_y = np.take_along_axis(z, idx, axis=-1)[..., 0]
     rest = z.copy()
     np.put_along_axis(rest, idx, -np.inf, axis=-1)

@@ -40,7 +40,7 @@ def _masked_stats(phi: np.ndarray, mask: np.ndarray, per_record: bool) -> tuple[
 
 
 def _log_normal(x: np.ndarray, mu: np.ndarray, var: np.ndarray) -> np.ndarray:
-    return -0.5 * (np.log(2 * np.pi * var) + (x - mu) ** 2 / var)
+    return np.asarray(-0.5 * (np.log(2 * np.pi * var) + (x - mu) ** 2 / var), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,9 @@ class LiRA:
         ref_in = s.ref_in if s.ref_in is not None else np.zeros(ref_phi.shape, dtype=bool)
         mu_out, var_out = _masked_stats(ref_phi, ~ref_in, per_record)
         if not self.online:
-            return (target - mu_out) / np.sqrt(var_out)
+            return np.asarray((target - mu_out) / np.sqrt(var_out), dtype=np.float64)
         mu_in, var_in = _masked_stats(ref_phi, ref_in, per_record)
-        return _log_normal(target, mu_in, var_in) - _log_normal(target, mu_out, var_out)
+        return np.asarray(_log_normal(target, mu_in, var_in) - _log_normal(target, mu_out, var_out), dtype=np.float64)
 
     def describe(self, s: Signals) -> dict[str, object]:
         k = 0 if s.ref_phi is None else int(np.shape(s.ref_phi)[0])

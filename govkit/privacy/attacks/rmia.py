@@ -25,10 +25,10 @@ from govkit.privacy.attacks.base import EPS, Signals
 def pr_x(ref_p: np.ndarray, ref_in: np.ndarray | None, a: float, online: bool) -> np.ndarray:
     """Pr(x): online, the mean over all reference models; offline, the a-corrected mean over OUT models."""
     if online:
-        return ref_p.mean(0)
+        return np.asarray(ref_p.mean(0), dtype=np.float64)
     out = np.ones(ref_p.shape, bool) if ref_in is None else ~ref_in
     mean_out = np.where(out, ref_p, 0.0).sum(0) / np.maximum(out.sum(0), 1)
-    return 0.5 * ((1.0 + a) * mean_out + (1.0 - a))
+    return np.asarray(0.5 * ((1.0 + a) * mean_out + (1.0 - a)), dtype=np.float64)
 
 
 def rmia_scores(ratio_x: np.ndarray, ratio_z: np.ndarray, gamma: float) -> np.ndarray:
@@ -38,7 +38,7 @@ def rmia_scores(ratio_x: np.ndarray, ratio_z: np.ndarray, gamma: float) -> np.nd
     sorted_z = np.sort(ratio_z)
     counts = np.searchsorted(sorted_z, ratio_x / gamma, side="right")
     tie_break = (rankdata(ratio_x, method="average") - 1) / max(len(ratio_x), 1)  # in [0, 1)
-    return (counts + tie_break) / (len(sorted_z) + 1)
+    return np.asarray((counts + tie_break) / (len(sorted_z) + 1), dtype=np.float64)
 
 
 @dataclass(frozen=True)
