@@ -346,6 +346,7 @@ def digits(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_overfit_digits_model_leaks_and_control_is_null(cli, registry, digits):
     db = registry.url
     assert cli("--db", db, "model", "register", "digits-mlp", "--version", "1", "--spec",
