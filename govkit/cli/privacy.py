@@ -26,6 +26,8 @@ def privacy() -> None:
               help="Attack to run (repeatable; default: loss).")
 @click.option("--reference-models", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--rmia-mode", type=click.Choice(["offline", "online"]), default="offline", show_default=True)
+@click.option("--lira-variance-threshold", type=click.IntRange(min=2), default=64, show_default=True,
+              help="LiRA fits per-record variances from this many reference models on, one global variance below.")
 @click.option("--patient-level", is_flag=True, help="Membership per patient (patient_id), not per image.")
 @click.option("--control/--no-control", default=True, show_default=True,
               help="Null control: tests that the sets differ only by membership; when it fires every "
@@ -36,14 +38,15 @@ def privacy() -> None:
 @json_option
 @pass_app
 def audit(app: App, model: str, members: Path, non_members: Path, population: Path | None,
-          attacks: tuple[str, ...], reference_models: int, rmia_mode: str, patient_level: bool, control: bool,
-          device: str, seed: int, n_boot: int) -> None:
+          attacks: tuple[str, ...], reference_models: int, rmia_mode: str, lira_variance_threshold: int,
+          patient_level: bool, control: bool, device: str, seed: int, n_boot: int) -> None:
     """Run membership-inference attacks; report AUC, TPR at low FPR and an empirical ε."""
     from govkit.privacy.audit import run_audit
 
     out = run_audit(app.registry(), model, members, non_members, population, attacks=attacks or ("loss",),
                     reference_models=reference_models, patient_level=patient_level, control=control,
-                    device=device, rmia_mode=rmia_mode, seed=seed, n_boot=n_boot)
+                    device=device, rmia_mode=rmia_mode, seed=seed, n_boot=n_boot,
+                    lira_variance_threshold=lira_variance_threshold)
 
     def human() -> str:
         lines = [f"{out['model']}: membership inference"]

@@ -33,6 +33,7 @@ TPR at an FPR below 1/n (n non-member units) is reported as
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from govkit.evidence.metric import MetricValue
 from govkit.privacy import metrics as pm
 from govkit.privacy.attacks import MIA_ATTACKS, MIAAttack, Signals
 from govkit.privacy.attacks.base import true_label_stats
+from govkit.privacy.attacks.lira import VARIANCE_THRESHOLD
 
 N_EXPOSED = 10
 CONTROL_ALPHA = 0.05
@@ -168,24 +170,36 @@ def _logits(model: Any, data: Any, device: str) -> np.ndarray:
     return predict_logits(model, data, device=device)
 
 
-def _chosen(attacks: tuple[str, ...], rmia_mode: str) -> dict[str, MIAAttack]:
+def _chosen(attacks: tuple[str, ...], rmia_mode: str, options: dict[str, Any]) -> dict[str, MIAAttack]:
+    """The registry's attacks, with ``options`` applied to those (dataclass) attacks that have such fields."""
     names = ["rmia-online" if a == "rmia" and rmia_mode == "online" else a for a in attacks]
     unknown = [a for a in names if a not in MIA_ATTACKS]
     if unknown:
         raise BadInput(f"unknown attack(s) {unknown}; known: {', '.join(MIA_ATTACKS)}")
-    return {a: MIA_ATTACKS[a] for a in names}
+    out: dict[str, MIAAttack] = {}
+    for a in names:
+        attack: Any = MIA_ATTACKS[a]
+        fields: set[str] = {f.name for f in dataclasses.fields(attack)} if dataclasses.is_dataclass(attack) else set()
+        kw = {k: v for k, v in options.items() if k in fields}
+        out[a] = dataclasses.replace(attack, **kw) if kw else attack
+    return out
 
 
 def run_audit(registry: Any, model_ref: str, members: str | Path, non_members: str | Path,
               population: str | Path | None = None, *, attacks: tuple[str, ...] = ("loss",),
               reference_models: int = 4, patient_level: bool = False, control: bool = True,
               device: str = "auto", rmia_mode: str = "offline", seed: int = 0,
-              n_boot: int = 300) -> dict[str, Any]:
+              n_boot: int = 300, lira_variance_threshold: int = VARIANCE_THRESHOLD) -> dict[str, Any]:
+    """Run the chosen attacks and record a privacy evaluation (module docstring).
+
+    ``lira_variance_threshold``: LiRA uses per-record variances from this many reference models on,
+    one global variance below (recorded in each attack's details).
+    """
     from govkit.evidence.records import load_for_eval, record_evaluation
     from govkit.models.datasets import open_dataset
     from govkit.privacy.reference import load_reference, train_references
 
-    chosen = _chosen(attacks, rmia_mode)
+    chosen = _chosen(attacks, rmia_mode, {"variance_threshold": lira_variance_threshold})
     needs = frozenset().union(*(a.needs for a in chosen.values()))
     if needs and population is None:
         raise BadInput(f"attack(s) {sorted(n for n, a in chosen.items() if a.needs)} need --population")

@@ -115,6 +115,17 @@ def test_lira_by_hand_and_global_variance_below_the_threshold():
     assert on.tolist() == pytest.approx(expected)
 
 
+def test_lira_variance_threshold_option_reaches_the_attack_and_is_recorded():
+    from govkit.privacy.audit import _chosen
+
+    chosen = _chosen(("lira-offline", "loss"), "offline", {"variance_threshold": 2})
+    s = Signals(np.ones(2), np.array([2.5, 1.0]), ref_phi=np.array([[1.0, 0.0], [2.0, 4.0]]))
+    assert chosen["lira-offline"].describe(s)["variance"] == "per-record"
+    assert MIA_ATTACKS["lira-offline"].describe(s)["variance"] == "global"  # the registry is left as it was
+    assert chosen["loss"] is MIA_ATTACKS["loss"]
+    assert list(_chosen(("rmia",), "online", {})) == ["rmia-online"]
+
+
 def test_rmia_by_hand():
     # offline: Pr(x) = ((1+a) mean_ref + (1-a)) / 2 with a = 0.5
     s = Signals(target_p=np.array([0.8, 0.2]), target_phi=np.zeros(2), ref_p=np.array([[0.4, 0.4]]),
