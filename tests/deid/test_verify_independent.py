@@ -202,10 +202,17 @@ def test_attributes_the_profile_removes_are_flagged_whatever_their_value(cli, ru
     assert {"PatientBirthDate", "OtherPatientIDs", "(0008,9998)", "(0011,1001)"} <= profile, findings(res)
 
 
-def test_age_over_89_in_an_output_is_flagged(cli, runs, key, tmp_path):
-    src, dst = planted(runs, "places", tmp_path, lambda ds: setattr(ds, "PatientAge", "093Y"))
+def test_age_over_89_in_an_output_is_flagged(cli, tmp_path, key):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    next(c for c in CASES if c.name == "places").write(src)
+    assert cli("deid", "run", src, dst, "--key", key, "--option", "retain-patient-characteristics").code == 0
+    assert verify(cli, src, dst, key).code == 0  # PatientAge is kept (K) under this option
+    out = the_output(dst)
+    ds = pydicom.dcmread(out)
+    ds.PatientAge = "093Y"
+    ds.save_as(out)
     res = verify(cli, src, dst, key)
-    assert res.code == 1 and "PatientAge" in {f["where"] for f in findings(res)}
+    assert res.code == 1 and {f["where"] for f in findings(res)} == {"PatientAge"}, findings(res)
 
 
 def _in_pixels(needle: bytes) -> Callable[[bytes], bytes]:
@@ -239,6 +246,14 @@ def test_unreadable_outputs_are_per_file_results(cli, runs, key, tmp_path):
     unreadable = [f for f in findings(res) if f["check"] == "unreadable"]
     assert len(unreadable) == 2 and all(f["detail"] for f in unreadable)
     assert res.json()["n_outputs"] == 3
+
+
+def test_an_output_with_a_sequence_never_closed_is_unreadable(cli, runs, key, tmp_path):
+    unclosed = bytes.fromhex("faff faff") + b"SQ\x00\x00" + b"\xff" * 4 + bytes.fromhex("feff 00e0") + b"\xff" * 4
+    src, dst = planted(runs, "places", tmp_path, raw=lambda data: data + unclosed)  # a sequence never closed
+    res = verify(cli, src, dst, key)
+    assert res.code == 1
+    assert [f["check"] for f in findings(res)] == ["unreadable"], findings(res)
 
 
 def test_accepted_false_positives_need_reason_and_signer(cli, tmp_path, key):

@@ -47,7 +47,6 @@ import functools
 from collections import Counter
 from dataclasses import dataclass, field
 
-import pydicom
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
@@ -164,8 +163,6 @@ def deidentify(ds: Dataset, cfg: DeidConfig) -> tuple[Counter[str], set[str]]:
         _as_utf8(ds)
         ctx.notes.add("text re-encoded as UTF-8 (ISO_IR 192): a value was not in the declared character set")
     _mark(ds, ctx)
-    if getattr(ds, "file_meta", None) is not None:
-        _clean_file_meta(ds, ctx)
     return ctx.counts, ctx.notes
 
 
@@ -468,25 +465,3 @@ def add_method_code(ds: Dataset, option: str) -> None:
     ds.DeidentificationMethodCodeSequence.append(_code_item(value, meaning))
     existing = ds.get("DeidentificationMethod", [])
     ds.DeidentificationMethod = [*([existing] if isinstance(existing, str) else existing), option]
-
-
-def _clean_file_meta(ds: Dataset, ctx: _FileContext) -> None:
-    """A fresh preamble (zeros) and a File Meta Information rebuilt from the
-    required elements only (PS3.10 7.1): Source/Sending/Receiving AE titles,
-    Source Presentation Address, Private Information and anything else the
-    source carried there are not copied."""
-    from pydicom.dataset import FileMetaDataset
-
-    old = ds.file_meta
-    meta = FileMetaDataset()
-    meta.FileMetaInformationVersion = b"\x00\x01"
-    meta.MediaStorageSOPClassUID = ds.get("SOPClassUID") or old.get("MediaStorageSOPClassUID")
-    meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID") or old.get("MediaStorageSOPInstanceUID")
-    meta.TransferSyntaxUID = old.TransferSyntaxUID
-    meta.ImplementationClassUID = pydicom.uid.PYDICOM_IMPLEMENTATION_UID
-    meta.ImplementationVersionName = f"GOVKIT_{__version__}"[:16]
-    dropped = [t for t in old.keys() if t.element != 0 and t not in meta]
-    ctx.counts["X"] += len(dropped)
-    ctx.counts["U"] += 1
-    ds.file_meta = meta
-    ds.preamble = bytes(128)
