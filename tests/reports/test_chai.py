@@ -55,6 +55,7 @@ def _text(root, path: str) -> str | None:
     return None if el is None else (el.text or "")
 
 
+@pytest.mark.slow
 def test_export_fills_from_the_record_and_lists_what_is_missing(cli, evaluated, untrained_spec, tmp_path):
     import yaml
     from lxml import etree
@@ -109,6 +110,7 @@ def _signer(db: str, tmp_path: Path, name: str = "Ada Lovelace") -> Path:
     return key
 
 
+@pytest.mark.slow
 def test_signed_export_verifies_and_an_edited_one_does_not(cli, evaluated, tmp_path, monkeypatch):
     monkeypatch.setenv("GOVKIT_SIGNING_PASSPHRASE", PHRASE)
     key = _signer(evaluated, tmp_path)
@@ -149,6 +151,7 @@ def test_signed_export_verifies_and_an_edited_one_does_not(cli, evaluated, tmp_p
     assert res.code == 1 and "revoked" in res.json()["reason"]
 
 
+@pytest.mark.slow
 def test_signing_with_a_key_outside_the_roster_is_refused(cli, evaluated, tmp_path, monkeypatch):
     from govkit.governance.signatures import keygen
 
@@ -160,6 +163,7 @@ def test_signing_with_a_key_outside_the_roster_is_refused(cli, evaluated, tmp_pa
     assert res.code == 2 and "roster" in res.err and not out.exists()
 
 
+@pytest.mark.slow
 def test_output_extension_must_match(cli, evaluated, tmp_path):
     for args in (("export", REF, "--format", "chai-xml", "-o", tmp_path / "card.json"),
                  ("export", REF, "-o", tmp_path / "evidence.xml"),
@@ -170,6 +174,7 @@ def test_output_extension_must_match(cli, evaluated, tmp_path):
         assert not Path(args[-1]).exists()
 
 
+@pytest.mark.slow
 def test_key_metrics_carry_the_policy_goal_and_verdict(cli, evaluated, tmp_path):
     from lxml import etree
 

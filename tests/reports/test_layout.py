@@ -17,6 +17,8 @@ UNBROKEN = "X" * 150 + "UNBROKEN-MIDDLE" + "Y" * 150
 HUGE_END = "END-OF-THE-HUGE-FIELD"
 WHEN = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
 
+pytestmark = pytest.mark.slow  # a registry, an evaluation and real PDFs per test
+
 
 @pytest.fixture(scope="module")
 def base_evidence(tmp_path_factory, untrained_spec, lesion_data):

@@ -13,6 +13,8 @@ from tests.reports.conftest import ROOT, pdftotext, squash
 
 REF = "lesion-cnn@1.0"
 
+pytestmark = pytest.mark.slow  # a registry, an evaluation and real PDFs per test
+
 
 def has(text: str, phrase: str) -> bool:
     """``phrase`` is in the PDF text, wherever table cells wrapped it."""

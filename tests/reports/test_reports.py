@@ -118,6 +118,7 @@ def _pages_not_blank(pdf: Path, folder: Path) -> None:
             assert np.asarray(im.convert("L")).std() > 5, p.name
 
 
+@pytest.mark.slow
 def test_same_state_gives_byte_identical_pdf_and_records_it(cli, sqlite_db, untrained_spec, tmp_path):
     from govkit.reports.api import render_document
 
@@ -183,6 +184,7 @@ def test_safe_fetcher_refuses_everything_but_data_and_templates():
     assert f.fetch("data:text/plain;base64,aGk=") is not None
 
 
+@pytest.mark.slow
 def test_deid_report_and_exports(cli, sqlite_db, tmp_path):
     from govkit.testing.dicom_corpus import phi_corpus
 
@@ -205,6 +207,7 @@ def test_deid_report_and_exports(cli, sqlite_db, tmp_path):
     assert cli("--db", db, "report", "deid", "no-such-run", "-o", tmp_path / "x.pdf").code == 2
 
 
+@pytest.mark.slow
 def test_export_formats(cli, sqlite_db, untrained_spec, tmp_path):
     db = sqlite_db
     assert cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", untrained_spec).code == 0
