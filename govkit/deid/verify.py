@@ -75,7 +75,6 @@ LARGE_BINARY = 256
 CODECS = ("latin-1", "utf-8", "iso8859_2", "iso8859_3", "iso8859_4", "iso8859_5", "iso8859_6", "iso8859_7",
           "iso8859_8", "iso8859_9", "tis-620", "shift_jis", "iso2022_jp", "iso2022_jp_2", "euc_kr", "gb18030",
           "utf-16-le", "utf-16-be")
-BINARY_CODECS = ("latin-1", "utf-8", "utf-16-le", "utf-16-be")
 MAX_AGE_YEARS = 89
 _UNIT_DAYS = {"D": 1, "W": 7, "M": 30.4375, "Y": 365.25}
 
@@ -265,6 +264,15 @@ def _readings(raw: bytes, codecs: tuple[str, ...]) -> str:
     return phi.raw_readings(raw, codecs)
 
 
+def _binary_readings(raw: bytes) -> str:
+    """Readings of a large binary value, lower-cased only: full Unicode folding of
+    every byte of the pixel data would cost more than the rest of verify together."""
+    readings = [raw.decode("latin-1"), raw.decode("utf-8", "replace")]
+    for codec in ("utf-16-le", "utf-16-be"):
+        readings += [raw.decode(codec, "replace"), raw[1:].decode(codec, "replace")]
+    return "\x00".join(readings).lower()
+
+
 def _raw_value(ds: Dataset, tag: int) -> bytes | None:
     value = ds.get_item(tag).value
     return value if isinstance(value, bytes) else None
@@ -282,7 +290,7 @@ def _bytes_check(data: bytes, out: Dataset, ids: phi.Identifiers, rel: str) -> l
             continue
         raw = _raw_value(ds, tag)
         if raw is not None and ((len(raw) > LARGE_BINARY and vr not in phi.TEXT_VRS) or int(tag) == 0x7FE00010):
-            binary.add("pixel data" if int(tag) == 0x7FE00010 else path, _readings(raw, BINARY_CODECS))
+            binary.add("pixel data" if int(tag) == 0x7FE00010 else path, _binary_readings(raw))
             continue
         if raw is not None:
             header.add(path, _readings(raw, CODECS))
@@ -290,7 +298,7 @@ def _bytes_check(data: bytes, out: Dataset, ids: phi.Identifiers, rel: str) -> l
             header.add(path, phi.fold(" \\ ".join(_strings(ds, tag))))
     found: dict[tuple[str, str], Finding] = {}
     pattern = ids.text_pattern()
-    long_pattern = ids.text_pattern(ids.long_strings(PIXEL_MIN_LEN), with_dates=False)
+    long_pattern = phi.bare_pattern(frozenset(ids.long_strings(PIXEL_MIN_LEN)))
     hits = list(header.search(pattern)) if pattern is not None else []
     if long_pattern is not None:
         hits += binary.search(long_pattern)
@@ -300,7 +308,10 @@ def _bytes_check(data: bytes, out: Dataset, ids: phi.Identifiers, rel: str) -> l
             found[key] = Finding("bytes", rel, place, f"{place}: a header value of the source {mask(text)}")
     if not found and pattern is not None:  # anything outside the elements (trailing data, delimiters)
         rest = _Haystack()
-        rest.add("file", _readings(data, BINARY_CODECS))
+        pixels = _raw_value(out, 0x7FE00010) if 0x7FE00010 in out else None
+        start = data.rfind(pixels[:4096]) if pixels else -1
+        outside = data[:start] + data[start + len(pixels):] if pixels and start >= 0 else data
+        rest.add("file", _binary_readings(outside))
         for place, text in rest.search(long_pattern or pattern):
             found.setdefault((place, text), Finding("bytes", rel, place,
                                                     f"bytes outside any element hold {mask(text)}"))

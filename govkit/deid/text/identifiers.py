@@ -165,11 +165,9 @@ class Identifiers:
         """Forms specific enough to search for inside binary data (pixel bytes)."""
         return [s for s in self.strings() if len(s) >= min_len and s not in self.names]
 
-    def text_pattern(self, forms: Iterable[str] | None = None,
-                     with_dates: bool = True) -> re.Pattern[str] | None:
-        """One pattern over *folded* text for every form (or for ``forms``) and every date."""
-        literal = self.literal_forms() if forms is None else frozenset(forms)
-        return _compile(frozenset(literal), frozenset(self.dates) if with_dates else frozenset())
+    def text_pattern(self) -> re.Pattern[str] | None:
+        """One pattern over *folded* text for every form and every date, on word boundaries."""
+        return _compile(self.literal_forms(), frozenset(self.dates))
 
     def literal_forms(self) -> frozenset[str]:
         return frozenset(f for f in set(self.full_names) | self.names | self.ids | self.institutions
@@ -184,6 +182,15 @@ class Identifiers:
             return []
         folded, ends = fold_with_map(text)
         return [_original_span(ends, *m.span()) for m in pattern.finditer(folded)]
+
+
+@functools.lru_cache(maxsize=64)
+def bare_pattern(forms: frozenset[str]) -> re.Pattern[str] | None:
+    """``forms`` anywhere, without word boundaries: for long forms inside binary data,
+    where a boundary means nothing and its check at every byte costs most of the search."""
+    if not forms:
+        return None
+    return re.compile("|".join(_flexible(f) for f in sorted(forms, key=lambda s: (-len(s), s))))
 
 
 @functools.lru_cache(maxsize=64)
