@@ -179,8 +179,8 @@ def _draw(img: np.ndarray, lines, rng: np.random.Generator) -> list[Token]:
         x, y = x0, y0 + i * gap
         for word, is_phi in line:
             draw.text((x, y), word, fill=255, font=font)
-            l, t, r, b = draw.textbbox((x, y), word, font=font)
-            tokens.append(Token(word, l, t, r - l, b - t, is_phi))
+            left, top, right, bottom = draw.textbbox((x, y), word, font=font)
+            tokens.append(Token(word, left, top, right - left, bottom - top, is_phi))
             x += int(draw.textlength(word + " ", font=font))
     alpha = np.asarray(mask, np.float32) / 255
     region = (slice(max(0, y0 - 4), y0 + gap * len(lines) + 4), slice(max(0, x0 - 4), x0 + width + 4))

@@ -204,7 +204,7 @@ def burned_in(text_lines: list[str], *, size: tuple[int, int] = (256, 256), phot
     except OSError:
         font = ImageFont.load_default(size=font_size)
     planes = []
-    for f in range(frames):
+    for _ in range(frames):
         base = np.linspace(20, 90, w)[None, :] + rng.normal(0, 4, (h, w))
         img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
         draw = ImageDraw.Draw(img)

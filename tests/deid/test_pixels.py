@@ -45,8 +45,8 @@ def _deidentified(ds):
     return ds
 
 
-@pytest.mark.parametrize("photometric,frames", [("MONOCHROME2", 1), ("MONOCHROME1", 1), ("RGB", 1),
-                                                ("MONOCHROME2", 3)])
+@pytest.mark.parametrize(("photometric", "frames"), [("MONOCHROME2", 1), ("MONOCHROME1", 1), ("RGB", 1),
+                                                    ("MONOCHROME2", 3)])
 def test_burned_in_name_is_found_and_removed(any_engine, photometric, frames):
     engine = any_engine
     ds = _with_header(burned_in(["KAUFMAN SCOTT", "MRN-0042-7781", "07/22/1943"], photometric=photometric,
@@ -82,7 +82,8 @@ def test_monochrome1_fill_is_dark_on_display(engine):
     assert rendered.mean() > 100  # on a light background
 
 
-@pytest.mark.parametrize("name,token", [("examples_palette.dcm", "PatientID"), ("examples_rgb_color.dcm", "InstitutionName")])
+@pytest.mark.parametrize(("name", "token"), [("examples_palette.dcm", "PatientID"),
+                                             ("examples_rgb_color.dcm", "InstitutionName")])
 def test_real_burned_in_files(any_engine, name, token):
     engine = any_engine
     ds = pydicom.dcmread(get_testdata_file(name))
@@ -254,5 +255,6 @@ def test_pixels_that_cannot_be_decoded_are_never_written(cli, tmp_path, key_file
 
     status = {f["source"]: f for f in json.loads(report.read_text())["files"]}
     assert status["screen.dcm"]["status"] == "ok" and status["lossless_p14.dcm"]["status"] == "failed"
-    assert "decode" in status["lossless_p14.dcm"]["reason"].lower() or "decompress" in status["lossless_p14.dcm"]["reason"].lower()
-    assert len([p for p in dst.rglob("*.dcm")]) == 1
+    reason = status["lossless_p14.dcm"]["reason"].lower()
+    assert "decode" in reason or "decompress" in reason
+    assert len(list(dst.rglob("*.dcm"))) == 1
