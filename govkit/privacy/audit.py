@@ -297,7 +297,10 @@ def run_audit(registry: Any, model_ref: str, members: str | Path, non_members: s
     if results:
         best = max(results, key=lambda r: r.auc).attack
         s_m, s_n, ids = unit_scores[best]
-        groups = {} if patient_level else d1.groups
+        groups = d1.groups
+        if patient_level and d1.patient_id is not None:  # a patient's subgroup: that of their first record
+            _, first = np.unique(d1.patient_id.astype(str), return_index=True)
+            groups = {g: v[first] for g, v in d1.groups.items()}
         risk = risk_distribution(s_m, s_n, [None] * len(s_m) if ids is None else [str(i) for i in ids],
                                  groups, unit, best)
     member_risk = np.asarray(risk.pop("risk", np.zeros(0)))

@@ -343,7 +343,8 @@ def digits(tmp_path_factory):
     order = np.random.default_rng(0).permutation(len(y))
     parts = {"members": order[:600], "non_members": order[600:1200], "population": order[1200:]}
     for name, idx in parts.items():
-        np.savez(root / f"{name}.npz", x=x[idx], y=y[idx], patient_id=np.array([f"p{i}" for i in idx]))
+        np.savez(root / f"{name}.npz", x=x[idx], y=y[idx], patient_id=np.array([f"p{i}" for i in idx]),
+                 group_site=np.array(["A", "B"])[idx % 2])
     idx = parts["non_members"]
     noisy = np.clip(x[idx] + np.random.default_rng(1).normal(0, 0.25, x[idx].shape), 0, 1).astype(np.float32)
     np.savez(root / "non_members_shifted.npz", x=noisy, y=y[idx], patient_id=np.array([f"p{i}" for i in idx]))
@@ -392,6 +393,9 @@ def test_overfit_digits_model_leaks_and_control_is_null(cli, registry, digits):
                 "--attack", "rmia", "--reference-models", "2", "--device", "cpu", "--bootstrap", "50",
                 "--patient-level", "--json").json()
     assert again["reference_models"]["cached"] is True
+    risk = again["risk_distribution"]
+    assert risk["unit"] == "patient" and set(risk["by_subgroup"]["site"]) == {"A", "B"}
+    assert sum(v["n"] for v in risk["by_subgroup"]["site"].values()) == risk["overall"]["n"] == 600
     from sqlalchemy import select
 
     from govkit.registry.tables import Artifact, Evaluation, Metric
