@@ -189,3 +189,8 @@ def test_email_cleaning_never_touches_the_network(caplog, capfd):
     err = capfd.readouterr().err
     assert "Traceback" not in err and "Traceback" not in caplog.text
     assert not [r for r in caplog.records if r.name.startswith("tldextract") and r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("text", ["release 2.2.366", "v1.4.12.3", "99.99.9999", "slice 3.5-12.0"])
+def test_version_numbers_and_measurements_are_not_dates(text):
+    assert not any(p.search(text) for p in dates.ANY_DATE)
