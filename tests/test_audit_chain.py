@@ -107,6 +107,7 @@ def _writer(url: str, worker: int, n: int) -> None:
     reg.dispose()
 
 
+@pytest.mark.slow
 def test_concurrent_writers_lose_no_event(registry):
     """The load test: 8 writers × 1,000 events on PostgreSQL, 4 × 250 on SQLite, one transaction each."""
     n_proc, n_each = (8, 1000) if registry.engine.dialect.name == "postgresql" else (4, 250)

@@ -134,6 +134,7 @@ def test_killed_client_rerun_resumes(cluster, archive, tmp_path):
     assert len({r["input"] for r in manifest_records(dst)}) == N_FILES
 
 
+@pytest.mark.slow
 def test_executor_usage_errors(cli, archive, tmp_path, monkeypatch):
     src, _, key = archive
     dst = tmp_path / "dst"

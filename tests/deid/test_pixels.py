@@ -45,6 +45,7 @@ def _deidentified(ds):
     return ds
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("photometric", "frames"), [("MONOCHROME2", 1), ("MONOCHROME1", 1), ("RGB", 1),
                                                     ("MONOCHROME2", 3)])
 def test_burned_in_name_is_found_and_removed(any_engine, photometric, frames):
@@ -82,6 +83,7 @@ def test_monochrome1_fill_is_dark_on_display(engine):
     assert rendered.mean() > 100  # on a light background
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "token"), [("examples_palette.dcm", "PatientID"),
                                              ("examples_rgb_color.dcm", "InstitutionName")])
 def test_real_burned_in_files(any_engine, name, token):
@@ -155,6 +157,7 @@ def corpus_cases():
     return cases
 
 
+@pytest.mark.slow
 def test_ground_truth_tokens_are_hidden_and_the_rest_spared(engine, corpus_cases):
     from govkit.testing.burned_in_corpus import token_readable, unchanged_fraction
 

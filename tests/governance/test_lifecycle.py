@@ -117,6 +117,7 @@ def test_risk_suggestions_follow_evidence(cli, registry, evaluated):
     assert any("subgroups" in h for h in hazards)  # the site gap of the example model exceeds 0.05
 
 
+@pytest.mark.slow
 def test_drift_flags_shifted_data(cli, evaluated, lesion_data, tmp_path):
     test = np.load(lesion_data["test"])
     arrays = {k: test[k] for k in test.files}
