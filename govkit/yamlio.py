@@ -11,7 +11,9 @@ constructing any Python object:
 * more than ``max_aliases`` aliases;
 * a graph that expands to more than ``max_nodes`` nodes when aliases are
   followed (computed in linear time, memoised per node), or a recursive alias;
-* nesting deeper than ``max_depth``.
+* nesting deeper than ``max_depth``;
+* a key repeated in one mapping (PyYAML would keep the last silently, so a
+  second ``requirements:`` or ``max:`` could replace the first unseen).
 
 Booleans follow YAML 1.2 (only ``true``/``false``): ``on``, ``off``, ``yes``,
 ``no`` stay text, so a policy's ``on: point`` means what it says.
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from govkit.errors import BadInput
 
@@ -92,7 +94,12 @@ class _Limits:
                 if total > self.max_nodes:
                     break
         elif isinstance(node, MappingNode):
+            seen: set[tuple[str, str]] = set()
             for k, v in node.value:
+                if isinstance(k, ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                    if (k.tag, k.value) in seen:  # PyYAML would silently keep the last
+                        raise self.fail(k, f"duplicate key {k.value!r}")
+                    seen.add((k.tag, k.value))
                 total += self.expanded(k, depth + 1) + self.expanded(v, depth + 1)
                 if total > self.max_nodes:
                     break

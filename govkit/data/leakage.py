@@ -13,6 +13,8 @@ expanded back to the images.
 
 from __future__ import annotations
 
+import unicodedata
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,11 +45,27 @@ class PairSet:
     near: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _patient_key(value: Any) -> str:
+    text = unicodedata.normalize("NFKC", str(value)).strip().casefold()
+    try:  # 7, 7.0 and "007" are one patient when the IDs are numbers
+        number = float(text)
+    except ValueError:
+        return text
+    return repr(int(number)) if number.is_integer() else repr(number)
+
+
+def patient_keys(ids: np.ndarray) -> np.ndarray:
+    """Patient IDs as compared across splits: Unicode-normalised (NFKC, so
+    full-width digits are digits), stripped, case-folded, and numbers by value;
+    an export that changed an ID's case, padding or type is the same patient."""
+    return np.array([_patient_key(v) for v in ids.tolist()], dtype=str)
+
+
 def patient_overlap(a: Split, b: Split) -> list[dict[str, Any]] | None:
     """One entry per patient present in both splits (None when either has no patient IDs)."""
     if a.data.patient_id is None or b.data.patient_id is None:
         return None
-    pa, pb = a.data.patient_id.astype(str), b.data.patient_id.astype(str)
+    pa, pb = patient_keys(a.data.patient_id), patient_keys(b.data.patient_id)
     common, ia, ib = np.intersect1d(pa, pb, return_indices=True)  # first occurrence of each
     return [{"kind": "patient", "a": f"{a.key}[{i}]", "b": f"{b.key}[{j}]", "distance": None, "patient": str(p)}
             for p, i, j in zip(common, ia, ib, strict=True)]

@@ -57,7 +57,8 @@ from pydicom.dataset import Dataset
 
 from govkit.deid.batch.outputs import PATH_UIDS, output_relpath
 from govkit.deid.dicomio import check_pixel_data, element_vr, read_dicom, sniff
-from govkit.deid.files import MANIFEST_DIR, discover
+from govkit.deid.files import MANIFEST_DIR, discover, read_source
+from govkit.deid.refusals import Refusal
 from govkit.deid.text import identifiers as phi
 from govkit.errors import BadInput
 
@@ -388,10 +389,10 @@ def _read_source(path: Path) -> Dataset | None:
 
 def _read_output(path: Path) -> tuple[bytes, Dataset]:
     """Bytes and fully parsed dataset of an output; ValueError with a reason when unreadable."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ValueError(f"cannot read: {exc.strerror}") from None
+    try:  # regular files only: a FIFO would block, a link or device is not an output govkit wrote
+        data = read_source(path)
+    except Refusal as exc:
+        raise ValueError(f"cannot be read: {exc.text}") from None
     if sniff(data) != "part10":
         raise ValueError("not a DICOM Part 10 file (no preamble and DICM prefix)")
     try:

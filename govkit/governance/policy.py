@@ -15,8 +15,11 @@ key order do not count).  The registry keeps one content per
 name and version is refused.
 
 **Metric evidence** (``performance``, ``privacy``, ``robustness``,
-``explainability``, ``data``) takes the *newest* evaluation (data: audit)
-holding ``metric`` with parameters matching ``where``.  Metric names and
+``explainability``, ``data``) takes, for each dataset evaluated, the *newest*
+evaluation (data: audit) holding ``metric`` with parameters matching
+``where``, and every figure in it that matches: the worst one decides, so a
+newer evaluation on other data cannot hide a failing one and a ``where``
+that leaves a selector open is judged on all the figures it matches.  Metric names and
 ``where`` keys are validated per kind (:data:`VOCABULARY`).  Gates bear only
 on evidence that can carry them:
 
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -434,7 +438,7 @@ class MetricCheck:
                     raise fail(f"unknown 'where' {key} {value!r}; known: {', '.join(sorted(names))}")
 
     def figures(self, session: Session, mv: ModelVersion, req: Requirement) -> list[Figure]:
-        """Matching figures, newest first."""
+        """The figures a requirement is judged on, newest first."""
         if self.kind == "data":
             from govkit.data.records import data_metrics  # written by the dataset audit (E5)
 
@@ -443,13 +447,25 @@ class MetricCheck:
                     for m in data_metrics(session, mv)
                     if m.name == req.metric and _params_match(m.params or {}, req.where)]
         rows = session.execute(
-            select(Metric, Evaluation.id)
+            select(Metric, Evaluation.id, Evaluation.dataset_version_id, Evaluation.config)
             .join(Evaluation, Metric.evaluation_id == Evaluation.id)
             .where(Evaluation.model_version_id == mv.id, Evaluation.kind == self.kind, Metric.name == req.metric)
             .order_by(Evaluation.id.desc(), Metric.id)
         ).all()
-        return [Figure(f"evaluation {ev_id}", m.value, m.ci_low, m.ci_high, m.n, m.status, m.reason)
-                for m, ev_id in rows if _params_match(m.params or {}, req.where)]
+        # The newest evaluation on each dataset counts, and every figure in it that
+        # matches 'where': a newer evaluation on other (e.g. cherry-picked) data
+        # adds figures but never hides the older dataset's, and a 'where' that
+        # leaves a selector open (a group without its value, an attack without
+        # its eps) is judged on every figure it matches, not the first.
+        newest: dict[tuple[Any, Any], int] = {}
+        out = []
+        for m, ev_id, dv_id, config in rows:
+            if not _params_match(m.params or {}, req.where):
+                continue
+            data = (dv_id, (config or {}).get("data_sha256"))
+            if newest.setdefault(data, ev_id) == ev_id:
+                out.append(Figure(f"evaluation {ev_id}", m.value, m.ci_low, m.ci_high, m.n, m.status, m.reason))
+        return out
 
     def evaluate(self, req: Requirement, session: Session, mv: ModelVersion) -> Outcome:
         figs = self.figures(session, mv, req)
@@ -458,9 +474,7 @@ class MetricCheck:
             return Outcome(req.id, req.evidence, "missing", None, _bounds(req),
                            f"no {what} records {req.metric}" + (f" where {req.where}" if req.where else ""))
         exact = req.metric in VOCABULARY[self.kind].exact
-        if self.kind != "data":
-            return judge(req, figs[0], exact)  # the newest evaluation
-        # one figure per training dataset (each its newest audit): every one must pass
+        # every figure that counts must pass (see figures): the worst one decides
         outcomes = [judge(req, f, exact) for f in figs]
         return min(outcomes, key=lambda o: ("fail", "insufficient", "pass").index(o.status))
 
@@ -606,8 +620,20 @@ CHECKS: dict[str, Check] = {
 }
 
 
+def _tag_text(value: Any) -> str:
+    return unicodedata.normalize("NFKC", str(value)).strip().casefold()
+
+
 def _applies(req: Requirement, tags: dict[str, Any]) -> bool:
-    return all(str(tags.get(k)) == str(v) for k, v in req.applies_when.items())
+    """Whether ``applies_when`` leaves the requirement out for these tags.
+
+    Fails closed: the model's tags come from its registrant, so a tag that is
+    missing applies the requirement, and values compare without regard to
+    case, width or surrounding space (``High`` is ``high``).  Only a tag that
+    is present with another value leaves the requirement out.
+    """
+    return all(k not in tags or tags[k] is None or _tag_text(tags[k]) == _tag_text(v)
+               for k, v in req.applies_when.items())
 
 
 @dataclass

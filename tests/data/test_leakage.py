@@ -154,3 +154,22 @@ def test_png_manifests_of_different_sizes_find_a_cropped_re_export(cli, tmp_path
     out = r.json()
     pairs = [(p["kind"], p["a"].split("[")[1], p["b"].split("[")[1]) for p in out["leakage"]["pairs"]]
     assert pairs == [("near-duplicate", "5]", "17]")]
+
+
+@pytest.mark.parametrize(("mine", "theirs"), [
+    ("P00000", "p00000"), ("P00000", " P00000"), ("P00000", "P00000 "), ("P00000", "Ｐ０００００"),
+    (7, 7.0), ("07", "7"),
+])
+def test_patient_ids_match_across_case_width_space_and_type(mine, theirs):
+    """An export that changed an ID's case, width, padding or number type still shares the patient."""
+    from govkit.data.leakage import patient_keys
+
+    a, b = patient_keys(np.array([mine, "Q1"], dtype=object)), patient_keys(np.array([theirs, "Q2"], dtype=object))
+    assert len(np.intersect1d(a, b)) == 1
+
+
+def test_distinct_patient_ids_stay_distinct():
+    from govkit.data.leakage import patient_keys
+
+    keys = patient_keys(np.array(["P1", "P10", "P1a", "1.5", "15"], dtype=object))
+    assert len(set(keys.tolist())) == 5

@@ -248,6 +248,20 @@ def test_unreadable_outputs_are_per_file_results(cli, runs, key, tmp_path):
     assert res.json()["n_outputs"] == 3
 
 
+def test_a_fifo_or_link_in_dst_is_a_finding_not_a_hang(cli, runs, key, tmp_path):
+    """Verify opens regular files only: a FIFO would block it forever, a link is no output govkit wrote."""
+    import os
+
+    src, dst = planted(runs, "places", tmp_path)
+    out = the_output(dst)
+    os.mkfifo(out.parent / "stray.dcm")
+    (out.parent / "link.dcm").symlink_to(out)
+    res = verify(cli, src, dst, key)
+    assert res.code == 1
+    unreadable = sorted(f["detail"] for f in findings(res) if f["check"] == "unreadable")
+    assert len(unreadable) == 2 and any("FIFO" in d for d in unreadable) and any("link" in d for d in unreadable)
+
+
 def test_an_output_with_a_sequence_never_closed_is_unreadable(cli, runs, key, tmp_path):
     unclosed = bytes.fromhex("faff faff") + b"SQ\x00\x00" + b"\xff" * 4 + bytes.fromhex("feff 00e0") + b"\xff" * 4
     src, dst = planted(runs, "places", tmp_path, raw=lambda data: data + unclosed)  # a sequence never closed

@@ -512,3 +512,74 @@ def test_rows_recorded_before_binding_are_bound_by_the_migration(db_url):
     _tamper(db_url, "UPDATE models SET name = 'renamed'")
     with open_registry(db_url).unit_of_work() as s:
         assert verify_chain(s).problems == ("models #1: edited (does not match the hash bound at event seq 1)",)
+
+
+# --- found by an independent red-team review -------------------------------------------------
+
+
+def test_open_where_is_judged_on_every_matching_figure(registry):
+    """``where: {group: site}`` matches both sites: the failing one decides, whatever the row order."""
+    req = "{id: s, evidence: performance, metric: sensitivity, where: {group: site}, min: 0.8}"
+    good = (("performance", "sensitivity", 0.91, 0.85, 0.96), {"group": "site", "value": "A"})
+    bad = (("performance", "sensitivity", 0.47, 0.34, 0.60), {"group": "site", "value": "B"})
+    import uuid
+
+    for first, second in ((good, bad), (bad, good)):
+        with registry.unit_of_work() as s:
+            mv = _mv(s, name=f"net-{uuid.uuid4().hex[:8]}")
+            ev = m.Evaluation(model_version_id=mv.id, kind="performance", config={}, device="cpu", software={},
+                              created_by="t")
+            s.add(ev)
+            s.flush()
+            for (kind, name, value, lo, hi), params in (first, second):
+                s.add(m.Metric(evaluation_id=ev.id, name=name, value=value, ci_low=lo, ci_high=hi, n=100,
+                               params=params))
+            s.flush()
+            out = check_policy(s, mv, _one(req)).outcomes[0]
+        assert out.status == "fail", out
+
+
+def test_newer_evaluation_on_other_data_does_not_hide_a_failing_one(registry):
+    """A cherry-picked subset evaluated later adds a figure; the full test set's failure still counts."""
+    import uuid
+
+    req = "{id: auc, evidence: performance, metric: auroc, min: 0.9}"
+    with registry.unit_of_work() as s:
+        mv = _mv(s, name=f"net-{uuid.uuid4().hex[:8]}")
+        for sha, (value, lo, hi) in (("a" * 64, (0.88, 0.87, 0.90)), ("b" * 64, (0.97, 0.95, 0.99))):
+            ev = m.Evaluation(model_version_id=mv.id, kind="performance", config={"data_sha256": sha},
+                              device="cpu", software={}, created_by="t")
+            s.add(ev)
+            s.flush()
+            s.add(m.Metric(evaluation_id=ev.id, name="auroc", value=value, ci_low=lo, ci_high=hi, n=300, params={}))
+            s.flush()
+        out = check_policy(s, mv, _one(req)).outcomes[0]
+    assert out.status == "fail", out
+
+
+@pytest.mark.parametrize("tags", [{"risk_class": "High"}, {"risk_class": " high "}, {}, {"risk_class": None}])
+def test_applies_when_fails_closed(registry, tags):
+    """A tag in other case, with spaces, or missing does not switch a sign-off requirement off."""
+    import uuid
+
+    req = "{id: r, evidence: approval, roles: [clinical-lead], applies_when: {risk_class: high}}"
+    with registry.unit_of_work() as s:
+        mv = m.ModelVersion(model=m.Model(name=f"net-{uuid.uuid4().hex[:8]}"), version="1", artifact_sha256="0" * 64,
+                            spec={}, spec_sha256="0" * 64, tags=tags, created_by="registrar")
+        s.add(mv)
+        s.flush()
+        out = check_policy(s, mv, _one(req)).outcomes[0]
+    assert out.status != "not-applicable", out
+
+
+@pytest.mark.parametrize("doc", [
+    "name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: performance, metric: auroc, min: 0.95}\n"
+    "requirements: []\n",
+    "name: p\nversion: 1\nrequirements:\n  - id: a\n    evidence: performance\n    metric: auroc\n"
+    "    max: 0.01\n    max: 1\n",
+])
+def test_duplicate_yaml_keys_are_refused(doc):
+    from govkit.errors import BadInput
+
+    with pytest.raises(BadInput, match="duplicate key"):
+        parse_policy(doc)
