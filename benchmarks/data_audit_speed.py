@@ -55,8 +55,17 @@ def make_pair(out: Path, n: int, per_kind: int, seed: int) -> dict:
 
 
 def audit(pair: dict, home: Path, search: str) -> tuple[tuple[float, float], dict]:
-    cmd = [str(Path(sys.executable).parent / "govkit"), "data", "audit", str(pair["a"]), "--against",
-           str(pair["b"]), "--search", search, "--json"]
+    cmd = [
+        str(Path(sys.executable).parent / "govkit"),
+        "data",
+        "audit",
+        str(pair["a"]),
+        "--against",
+        str(pair["b"]),
+        "--search",
+        search,
+        "--json",
+    ]
     if shutil.which("taskset"):
         cmd = ["taskset", "-c", "0,1", *cmd]
     start = clocks()
@@ -74,11 +83,14 @@ def check(out: dict, truth: dict) -> dict:
     got_dup = {(p["a"], p["b"]) for p in out["leakage"]["pairs"] if p["kind"] == "duplicate"}
     got_near = {(p["a"], p["b"]) for p in out["leakage"]["pairs"] if p["kind"] == "near-duplicate"}
     got_pat = {p["patient"] for p in out["leakage"]["pairs"] if p["kind"] == "patient"}
-    return {"planted_pairs": len(want_dup) + len(want_near),
-            "missed": len(want_dup - got_dup) + len(want_near - got_near),
-            "false": len(got_dup - want_dup) + len(got_near - want_near),
-            "patients_found": len(got_pat & truth["patients"]), "patients_planted": len(truth["patients"]),
-            "method": out["search"]["method"]}
+    return {
+        "planted_pairs": len(want_dup) + len(want_near),
+        "missed": len(want_dup - got_dup) + len(want_near - got_near),
+        "false": len(got_dup - want_dup) + len(got_near - want_near),
+        "patients_found": len(got_pat & truth["patients"]),
+        "patients_planted": len(truth["patients"]),
+        "method": out["search"]["method"],
+    }
 
 
 def clocks() -> tuple[float, float]:
@@ -121,7 +133,7 @@ def pixel_brute_force(pair: dict) -> tuple[tuple[float, float], set]:
     va, vb = prep(xa), prep(xb)
     found = set()
     for s in range(0, len(va), 1024):
-        sim = va[s:s + 1024] @ vb.T
+        sim = va[s : s + 1024] @ vb.T
         i, j = np.nonzero(sim >= 1 - PIXEL_THRESHOLD)
         found |= {(int(s + a), int(b)) for a, b in zip(i, j, strict=True)}
     return since(start), found
@@ -133,8 +145,10 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=10_000)
     ap.add_argument("--per-kind", type=int, default=20)
     a = ap.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"numpy {np.__version__}; load average before: {os.getloadavg()[0]:.1f}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"numpy {np.__version__}; load average before: {os.getloadavg()[0]:.1f}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         rows = []
@@ -157,8 +171,11 @@ def main() -> None:
                 (f"{n}: `data audit --search lsh` (whole command)", t_lsh, check(out_lsh, pair["truth"])),
                 (f"{n}: `data audit --search exhaustive` (whole command)", t_ex, check(out_ex, pair["truth"])),
                 (f"{n}: govkit signatures + index search (in-process)", s_lsh, {**res(f_lsh), "method": "lsh"}),
-                (f"{n}: govkit signatures + exhaustive search (in-process)", s_ex,
-                 {**res(f_ex), "method": "exhaustive"}),
+                (
+                    f"{n}: govkit signatures + exhaustive search (in-process)",
+                    s_ex,
+                    {**res(f_ex), "method": "exhaustive"},
+                ),
                 (f"{n}: brute-force pixel comparison of every cross pair (in-process)", t_bf, res(f_bf)),
             ]
             for name, s in (("index", s_lsh), ("exhaustive", s_ex)):
@@ -169,13 +186,20 @@ def main() -> None:
             d.mkdir()
             pair = make_pair(d, a.large, a.per_kind, seed=2)
             t_large, out_large = audit(pair, tmp_path / "home", "auto")
-            rows.append((f"{a.large:,} images (2 × {a.large // 2:,}): `data audit` (whole command)", t_large,
-                         check(out_large, pair["truth"])))
+            rows.append(
+                (
+                    f"{a.large:,} images (2 × {a.large // 2:,}): `data audit` (whole command)",
+                    t_large,
+                    check(out_large, pair["truth"]),
+                )
+            )
         print("| run | wall s | CPU s | planted pairs | missed | false pairs | search |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
         for name, (wall, cpu), r in rows:
-            print(f"| {name} | {wall:.1f} | {cpu:.1f} | {r['planted_pairs']} | {r['missed']} | {r['false']} | "
-                  f"{r.get('method', '—')} |")
+            print(
+                f"| {name} | {wall:.1f} | {cpu:.1f} | {r['planted_pairs']} | {r['missed']} | {r['false']} | "
+                f"{r.get('method', '—')} |"
+            )
         print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 

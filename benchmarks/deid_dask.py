@@ -64,15 +64,18 @@ def main() -> None:
         reference = outputs(root / "local")
         rows = [("local, 1 process", args.files / local, 1.0)]
         for n in args.workers:
-            with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                              silence_logs=logging.ERROR) as cluster:
+            with LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+            ) as cluster:
                 kw = {"executor": "dask", "scheduler": cluster.scheduler_address}
                 timed_run(warm, root / "warm-out", key, **kw)
                 t = statistics.median(timed_run(src, root / "dask", key, **kw) for _ in range(args.repeats))
                 assert outputs(root / "dask") == reference, "Dask output differs from the local run"
             rows.append((f"dask, {n} worker{'s' * (n > 1)}", args.files / t, local / t))
-    print(f"{args.files} files, median of {args.repeats}; {platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}")
+    print(
+        f"{args.files} files, median of {args.repeats}; {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
     print(f"{'executor':<20} {'files/s':>8} {'x local':>8}")
     for name, rate, ratio in rows:
         print(f"{name:<20} {rate:8.1f} {ratio:8.2f}")

@@ -79,8 +79,10 @@ def main() -> None:
             results[name].append(args.files / timed(fn, out))
             shutil.rmtree(out)
     med = {k: statistics.median(v) for k, v in results.items()}
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, pydicom {pydicom.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, pydicom {pydicom.__version__}"
+    )
     print(f"files: {args.files} x CT_small.dcm, repeats: {args.repeats} (median files/s)")
     for k, v in med.items():
         print(f"  {k:9s} {v:7.1f} files/s   ({v / med['plain']:.2f} x plain read+write)")

@@ -58,8 +58,10 @@ def main() -> None:
             report = verify(dst, src, key, text_check=text, pixel_check=False)
             times[name].append((time.perf_counter() - t) * 1000 / args.files)
             assert report.n_paired == args.files and report.ok, report.findings[:3]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, pydicom {pydicom.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, pydicom {pydicom.__version__}"
+    )
     print(f"files: {args.files} x CT_small.dcm, repeats: {args.repeats} (median ms per file)")
     for k, v in times.items():
         print(f"  {k:16s} {statistics.median(v):7.1f} ms/file")

@@ -58,11 +58,13 @@ def main() -> None:
         batched.append(time.perf_counter() - t)
         t = time.perf_counter()
         for i in range(len(x)):
-            ig.attribute(model, x[i:i + 1], y[i:i + 1])
+            ig.attribute(model, x[i : i + 1], y[i : i + 1])
         loop.append(time.perf_counter() - t)
     b, l_ = min(batched), min(loop)
-    print(f"IntegratedGradients ({ig.n_steps} steps), {len(x)} images: batched {len(x) / b:.1f}/s, "
-          f"per-image loop {len(x) / l_:.1f}/s ({l_ / b:.1f}x)")
+    print(
+        f"IntegratedGradients ({ig.n_steps} steps), {len(x)} images: batched {len(x) / b:.1f}/s, "
+        f"per-image loop {len(x) / l_:.1f}/s ({l_ / b:.1f}x)"
+    )
 
 
 if __name__ == "__main__":

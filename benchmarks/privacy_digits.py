@@ -50,9 +50,24 @@ def main() -> None:
     torch.save(model.net.state_dict(), work / "weights.pt")
 
     def audit(*args: str) -> dict:
-        cmd = [sys.executable, "-m", "govkit.cli.main", "privacy", "audit", str(work / "model.yaml"),
-               "--members", str(work / "members.npz"), "--non-members", str(work / "non_members.npz"),
-               "--population", str(work / "population.npz"), "--device", "cpu", "--json", *args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "govkit.cli.main",
+            "privacy",
+            "audit",
+            str(work / "model.yaml"),
+            "--members",
+            str(work / "members.npz"),
+            "--non-members",
+            str(work / "non_members.npz"),
+            "--population",
+            str(work / "population.npz"),
+            "--device",
+            "cpu",
+            "--json",
+            *args,
+        ]
         return json.loads(subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout)
 
     off = audit("--attack", "loss", "--attack", "rmia", "--attack", "lira-offline", "--reference-models", "1")
@@ -60,13 +75,17 @@ def main() -> None:
     rows = [(f"{a['attack']}, 1 ref" if a["attack"] != "loss" else "loss", a) for a in off["attacks"]]
     rows += [(f"{a['attack']}, 4 refs", a) for a in on["attacks"]]
     for name, a in rows:
-        print(f"{name:<22} AUC {a['auc']:.3f} [{a['auc_ci'][0]:.3f}, {a['auc_ci'][1]:.3f}]  "
-              f"TPR@1%FPR {a['tpr_at_fpr']['0.01']:.3f}  eps>= {a['epsilon_lower_bound']:.2f}  "
-              f"{a['details'].get('variance', '')}")
+        print(
+            f"{name:<22} AUC {a['auc']:.3f} [{a['auc_ci'][0]:.3f}, {a['auc_ci'][1]:.3f}]  "
+            f"TPR@1%FPR {a['tpr_at_fpr']['0.01']:.3f}  eps>= {a['epsilon_lower_bound']:.2f}  "
+            f"{a['details'].get('variance', '')}"
+        )
     for label, out in (("offline", off), ("online", on)):
         for t in out["control"]["tests"]:
-            print(f"control ({label} audit): {t['test']}: AUC {t['auc']:.3f}, p={t['p_value']:.3g}"
-                  f"{' FIRED' if t['rejected'] else ''}")
+            print(
+                f"control ({label} audit): {t['test']}: AUC {t['auc']:.3f}, p={t['p_value']:.3g}"
+                f"{' FIRED' if t['rejected'] else ''}"
+            )
     shutil.rmtree(work)
 
 

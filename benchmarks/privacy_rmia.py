@@ -25,7 +25,7 @@ import numpy as np
 def brute_force(rx: np.ndarray, rz: np.ndarray, gamma: float, chunk: int = 2000) -> np.ndarray:
     out = np.empty(len(rx))
     for i in range(0, len(rx), chunk):
-        out[i:i + chunk] = ((rx[i:i + chunk, None] / rz[None, :]) >= gamma).mean(1)
+        out[i : i + chunk] = ((rx[i : i + chunk, None] / rz[None, :]) >= gamma).mean(1)
     return out
 
 
@@ -45,10 +45,13 @@ def rmia_bench() -> None:
     rx, rz = rng.lognormal(size=20_000), rng.lognormal(size=10_000)
     fast = best_of(lambda: rmia_scores(rx, rz, 1.0))
     slow = best_of(lambda: brute_force(rx, rz, 1.0), repeats=1)
-    agree = np.array_equal(np.floor(rmia_scores(rx, rz, 1.0) * 10_001).astype(int),
-                           (brute_force(rx, rz, 1.0) * 10_000).round().astype(int))
-    print(f"RMIA 20,000 x 10,000: govkit {fast * 1000:.1f} ms, brute force {slow * 1000:.0f} ms "
-          f"({slow / fast:.0f}x), identical counts: {agree}")
+    agree = np.array_equal(
+        np.floor(rmia_scores(rx, rz, 1.0) * 10_001).astype(int), (brute_force(rx, rz, 1.0) * 10_000).round().astype(int)
+    )
+    print(
+        f"RMIA 20,000 x 10,000: govkit {fast * 1000:.1f} ms, brute force {slow * 1000:.0f} ms "
+        f"({slow / fast:.0f}x), identical counts: {agree}"
+    )
 
 
 def training_bench(k: int = 4) -> None:
@@ -69,8 +72,10 @@ def training_bench(k: int = 4) -> None:
     member = membership_matrix(k, len(y), np.random.default_rng(0))
     seq = best_of(lambda: train_sequential(spec, x, y, member, device="cpu", seed=0), repeats=1)
     con = best_of(lambda: train_concurrent(spec, x, y, member, device="cpu", seed=0), repeats=1)
-    print(f"reference models (digits MLP, {len(y) // 2} records each, 20 epochs, K={k}): "
-          f"sequential {seq / k:.2f} s/model, concurrent {con / k:.2f} s/model ({seq / con:.2f}x)")
+    print(
+        f"reference models (digits MLP, {len(y) // 2} records each, 20 epochs, K={k}): "
+        f"sequential {seq / k:.2f} s/model, concurrent {con / k:.2f} s/model ({seq / con:.2f}x)"
+    )
     shutil.rmtree(root)
 
 

@@ -45,8 +45,13 @@ def run(url: str, procs: int, events: int) -> dict:
         got = {(e.entity_id, e.payload["i"]) for e in list_events(s, action="load.write")}
     reg.dispose()
     expected = {(str(w), i) for w in range(procs) for i in range(events)}
-    return {"seconds": elapsed, "events_per_s": procs * events / elapsed, "chain_ok": report.ok,
-            "all_events": got == expected, "exit_codes": [p.exitcode for p in ps]}
+    return {
+        "seconds": elapsed,
+        "events_per_s": procs * events / elapsed,
+        "chain_ok": report.ok,
+        "all_events": got == expected,
+        "exit_codes": [p.exitcode for p in ps],
+    }
 
 
 if __name__ == "__main__":
@@ -56,5 +61,8 @@ if __name__ == "__main__":
     ap.add_argument("--events", type=int, default=1000)
     a = ap.parse_args()
     r = run(a.db, a.procs, a.events)
-    print(f"{a.procs} writers x {a.events} events ({a.db.split(':')[0]}): {r['seconds']:.1f} s, "
-          f"{r['events_per_s']:.0f} events/s, every event on the chain: {r['all_events']}, chain verifies: {r['chain_ok']}")
+    print(
+        f"{a.procs} writers x {a.events} events ({a.db.split(':')[0]}): {r['seconds']:.1f} s, "
+        f"{r['events_per_s']:.0f} events/s, every event on the chain: {r['all_events']}, "
+        f"chain verifies: {r['chain_ok']}"
+    )

@@ -65,11 +65,11 @@ def pgd_bench(model, x, y, device, batch=128, steps=10, eps=8 / 255):
 
     def run_ours():
         for i in range(0, len(x), batch):
-            ours.perturb(model, x[i:i + batch], y[i:i + batch], eps, steps=steps, restarts=1, generator=g)
+            ours.perturb(model, x[i : i + batch], y[i : i + batch], eps, steps=steps, restarts=1, generator=g)
 
     def run_theirs():
         for i in range(0, len(x), batch):
-            theirs(x[i:i + batch], y[i:i + batch])
+            theirs(x[i : i + batch], y[i : i + batch])
 
     run_ours(), run_theirs()  # warm-up: thread pools and allocator caches
     t_ours, t_theirs = [], []
@@ -77,9 +77,11 @@ def pgd_bench(model, x, y, device, batch=128, steps=10, eps=8 / 255):
         t_ours.append(timed(run_ours, repeats=1))
         t_theirs.append(timed(run_theirs, repeats=1))
     ratio = float(np.median(np.array(t_theirs) / np.array(t_ours)))
-    print(f"PGD-Linf eps={eps:.4f}, {len(x)} images, batch {batch}, {steps} steps, 5 interleaved rounds: "
-          f"govkit {len(x) / np.median(t_ours):.0f} img/s, torchattacks {len(x) / np.median(t_theirs):.0f} img/s "
-          f"(median ratio {ratio:.2f}x)")
+    print(
+        f"PGD-Linf eps={eps:.4f}, {len(x)} images, batch {batch}, {steps} steps, 5 interleaved rounds: "
+        f"govkit {len(x) / np.median(t_ours):.0f} img/s, torchattacks {len(x) / np.median(t_theirs):.0f} img/s "
+        f"(median ratio {ratio:.2f}x)"
+    )
 
 
 def corruption_bench(x, device):
@@ -99,14 +101,18 @@ def corruption_bench(x, device):
     g = torch.Generator(device=device).manual_seed(0)
     total_ours = total_monai = 0.0
     for name, tr in shared.items():
-        t_ours = timed(lambda: CORRUPTIONS[name].apply(x, 3, g))
-        t_monai = timed(lambda: [tr(img) for img in x], repeats=1)
+        t_ours = timed(lambda name=name: CORRUPTIONS[name].apply(x, 3, g))
+        t_monai = timed(lambda tr=tr: [tr(img) for img in x], repeats=1)
         total_ours += t_ours
         total_monai += t_monai
-        print(f"  {name:<11} govkit {len(x) / t_ours:9.0f} img/s   MONAI per-image {len(x) / t_monai:7.0f} img/s "
-              f"({t_monai / t_ours:.0f}x)")
-    print(f"corruption suite ({len(shared)} shared corruptions, {len(x)} images): govkit {total_ours * 1000:.0f} ms, "
-          f"MONAI loop {total_monai * 1000:.0f} ms ({total_monai / total_ours:.0f}x)")
+        print(
+            f"  {name:<11} govkit {len(x) / t_ours:9.0f} img/s   MONAI per-image {len(x) / t_monai:7.0f} img/s "
+            f"({t_monai / t_ours:.0f}x)"
+        )
+    print(
+        f"corruption suite ({len(shared)} shared corruptions, {len(x)} images): govkit {total_ours * 1000:.0f} ms, "
+        f"MONAI loop {total_monai * 1000:.0f} ms ({total_monai / total_ours:.0f}x)"
+    )
 
 
 def main() -> None:
@@ -115,8 +121,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=512)
     a = ap.parse_args()
     os.environ.setdefault("GOVKIT_HOME", tempfile.mkdtemp())
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, device {a.device}"
-          + (f" ({torch.cuda.get_device_name()})" if a.device.startswith("cuda") else ""))
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, device {a.device}"
+        + (f" ({torch.cuda.get_device_name()})" if a.device.startswith("cuda") else "")
+    )
     model, x, y = model_and_data(a.device, a.n)
     for eps in (8 / 255, 1 / 255):  # many samples break early / almost none do
         pgd_bench(model, x, y, a.device, eps=eps)

@@ -32,8 +32,9 @@ def _load(name: str, path: Path):
 
 
 def _cli(*args: object) -> str:
-    out = subprocess.run([sys.executable, "-m", "govkit.cli.main", *map(str, args)], capture_output=True, text=True,
-                         cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "govkit.cli.main", *map(str, args)], capture_output=True, text=True, cwd=ROOT
+    )
     if out.returncode not in (0, 1):
         raise SystemExit(f"govkit {' '.join(map(str, args))}: {out.stderr.strip()}")
     return out.stdout
@@ -50,8 +51,9 @@ def _sign(db: str, work: Path, name: str, role: str, decision: str, meaning: str
     with reg.unit_of_work() as s:
         add_signer(s, name, [role], pub.read_text())
     with reg.unit_of_work() as s:
-        sign_approval(s, model_version(s, REF), load_private_key(key, PHRASE), role=role, decision=decision,
-                      meaning=meaning)
+        sign_approval(
+            s, model_version(s, REF), load_private_key(key, PHRASE), role=role, decision=decision, meaning=meaning
+        )
     reg.dispose()
 
 
@@ -69,22 +71,67 @@ def main(work: Path) -> None:
     data = {"train": work / "data" / "train.npz", "test": work / "data" / "test.npz"}
     if not data["test"].exists():
         _load("lesion_task", ROOT / "examples" / "lesion" / "lesion_task.py").write(
-            work / "data", n_train=1200, n_test=300, n_population=200)
+            work / "data", n_train=1200, n_test=300, n_population=200
+        )
     spec = work / "model" / "model.yaml"
     if not spec.exists():
-        _load("lesion_train", ROOT / "examples" / "lesion" / "train.py").train(data["train"], work / "model",
-                                                                              "lesion-cnn", "1.0")
+        _load("lesion_train", ROOT / "examples" / "lesion" / "train.py").train(
+            data["train"], work / "model", "lesion-cnn", "1.0"
+        )
     _cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", spec)
     _cli("--db", db, "eval", "performance", REF, "--data", data["test"], "--device", "cpu")
-    _cli("--db", db, "robustness", "run", REF, "--data", data["test"], "--device", "cpu", "--corruption",
-         "gaussian:1", "--corruption", "gaussian:3", "--corruption", "contrast:2", "--attack", "pgd-linf", "--eps",
-         "0.0039", "--steps", "5")
+    _cli(
+        "--db",
+        db,
+        "robustness",
+        "run",
+        REF,
+        "--data",
+        data["test"],
+        "--device",
+        "cpu",
+        "--corruption",
+        "gaussian:1",
+        "--corruption",
+        "gaussian:3",
+        "--corruption",
+        "contrast:2",
+        "--attack",
+        "pgd-linf",
+        "--eps",
+        "0.0039",
+        "--steps",
+        "5",
+    )
     _cli("--db", db, "policy", "attach", REF, "--policy", ROOT / "examples" / "lesion" / "policy.yaml")
-    _cli("--db", db, "risk", "add", REF, "--hazard", "Lesion missed at the image border", "--situation",
-         "A lesion lies within 4 pixels of the edge", "--harm", "Delayed diagnosis", "--severity", "S4",
-         "--probability", "P4")
-    _cli("--db", db, "incident", "report", REF, "--description", "Lesion missed at the image border",
-         "--severity", "high")
+    _cli(
+        "--db",
+        db,
+        "risk",
+        "add",
+        REF,
+        "--hazard",
+        "Lesion missed at the image border",
+        "--situation",
+        "A lesion lies within 4 pixels of the edge",
+        "--harm",
+        "Delayed diagnosis",
+        "--severity",
+        "S4",
+        "--probability",
+        "P4",
+    )
+    _cli(
+        "--db",
+        db,
+        "incident",
+        "report",
+        REF,
+        "--description",
+        "Lesion missed at the image border",
+        "--severity",
+        "high",
+    )
     _sign(db, work, "Grace Hopper", "clinical-lead", "reject", "Robustness evidence missing")
     src, dst = work / "dicom", work / "deid"
     for folder in (src, dst, work / "home"):
@@ -94,16 +141,43 @@ def main(work: Path) -> None:
     ds.SOPInstanceUID += ".9"
     ds.BitsAllocated = 12
     ds.save_as(src / "undecodable.dcm")
-    run = json.loads(_cli("--db", db, "deid", "run", src, dst, "--option", "clean-pixel-data", "--option",
-                          "retain-longitudinal-modified-dates", "--json"))
+    run = json.loads(
+        _cli(
+            "--db",
+            db,
+            "deid",
+            "run",
+            src,
+            dst,
+            "--option",
+            "clean-pixel-data",
+            "--option",
+            "retain-longitudinal-modified-dates",
+            "--json",
+        )
+    )
     _cli("--db", db, "deid", "verify", dst, "--source", src)
     reports = work / "reports"
     _cli("--db", db, "report", "deid", run["run_id"], "-o", reports / "deid-report.pdf")
     _cli("--db", db, "report", "model-card", REF, "-o", reports / "model-card.pdf")
     _cli("--db", db, "report", "audit", REF, "-o", reports / "audit-report.pdf")
     for name in ("deid-report", "model-card", "audit-report"):
-        subprocess.run(["pdftoppm", "-f", "1", "-l", "1", "-r", "70", "-png", "-singlefile",
-                        str(reports / f"{name}.pdf"), str(ROOT / "docs" / f"{name}-page1")], check=True)
+        subprocess.run(
+            [
+                "pdftoppm",
+                "-f",
+                "1",
+                "-l",
+                "1",
+                "-r",
+                "70",
+                "-png",
+                "-singlefile",
+                str(reports / f"{name}.pdf"),
+                str(ROOT / "docs" / f"{name}-page1"),
+            ],
+            check=True,
+        )
         print(ROOT / "docs" / f"{name}-page1.png")
 
 

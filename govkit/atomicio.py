@@ -71,8 +71,15 @@ def sync_filesystem(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def write_temp(folder: str | os.PathLike[str], data: Data, *, mode: int = 0o644, prefix: str = TMP_PREFIX,
-               suffix: str = "", durable: bool = True) -> str:
+def write_temp(
+    folder: str | os.PathLike[str],
+    data: Data,
+    *,
+    mode: int = 0o644,
+    prefix: str = TMP_PREFIX,
+    suffix: str = "",
+    durable: bool = True,
+) -> str:
     """Write ``data`` (bytes, text as UTF-8, or a function writing to a binary file)
     to a new temporary file in ``folder``, fsync it and return its path.
 

@@ -56,14 +56,18 @@ def check_text(text: str, field: str) -> None:
     """:class:`BadInput` (exit 2) naming the entity types found in ``text``; nothing is echoed."""
     if not text or not text.strip():
         return
-    found = sorted({s.entity for s in _detector().find(text) if _counts(s.entity, text[s.start:s.end])})
+    found = sorted({s.entity for s in _detector().find(text) if _counts(s.entity, text[s.start : s.end])})
     if found:
-        raise BadInput(f"{field} looks like it contains PHI ({', '.join(found)}); the registry is insert-only, "
-                       "so nothing was stored: rephrase without patient details")
+        raise BadInput(
+            f"{field} looks like it contains PHI ({', '.join(found)}); the registry is insert-only, "
+            "so nothing was stored: rephrase without patient details"
+        )
 
 
 def check_case_ref(ref: str) -> None:
     """A case reference is a pseudonymous ID (``PREFIX-HEXTOKEN``), never an MRN, name or accession number."""
     if not CASE_REF.fullmatch(ref):
-        raise BadInput("--case-ref must be a pseudonymous ID such as case-7f3a91c2 (a prefix, '-', and at least "
-                       "8 hex digits), never an MRN, accession number or name; nothing was stored")
+        raise BadInput(
+            "--case-ref must be a pseudonymous ID such as case-7f3a91c2 (a prefix, '-', and at least "
+            "8 hex digits), never an MRN, accession number or name; nothing was stored"
+        )

@@ -56,9 +56,7 @@ def convert(rows: list[dict]) -> list[dict]:
                 "keyword": keyword,
                 "in_std_comp_iod": row["stdCompIOD"] == "Y",
                 "basic": row["basicProfile"],
-                "options": {
-                    OPTION_COLUMNS[k]: v for k, v in sorted(row.items()) if k in OPTION_COLUMNS
-                },
+                "options": {OPTION_COLUMNS[k]: v for k, v in sorted(row.items()) if k in OPTION_COLUMNS},
             }
         )
     return sorted(out, key=lambda r: r["tag"])
@@ -68,7 +66,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("source", type=Path)
     ap.add_argument(
-        "-o", "--output", type=Path,
+        "-o",
+        "--output",
+        type=Path,
         default=Path(__file__).resolve().parents[1] / "policies" / "deid" / "ps3.15-table-e.1-1-2024b.json",
     )
     args = ap.parse_args()

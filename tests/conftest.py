@@ -57,8 +57,7 @@ def lesion_spec(lesion_data, tmp_path_factory):
 def shortcut_spec(lesion_data, tmp_path_factory):
     """The example CNN trained on the site-marker shortcut variant."""
     train = _load_example("lesion_train", ROOT / "examples" / "lesion" / "train.py")
-    return train.train(lesion_data["train_shortcut"], tmp_path_factory.mktemp("shortcut"),
-                       "lesion-cnn-shortcut", "1.0")
+    return train.train(lesion_data["train_shortcut"], tmp_path_factory.mktemp("shortcut"), "lesion-cnn-shortcut", "1.0")
 
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", ""})
@@ -160,7 +159,8 @@ def pg_server_url():
         port = str(probe.getsockname()[1])
     out = subprocess.run(
         [str(ROOT / "scripts" / "testpg.sh"), "start", str(data), port],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if out.returncode != 0:
         pytest.fail(f"could not start PostgreSQL for the tests: {out.stderr.strip()}")
@@ -176,8 +176,12 @@ def _pg_admin(server_url: str):
 
     u = make_url(server_url)
     return psycopg.connect(
-        host=u.host, port=u.port, user=u.username, password=u.password,
-        dbname=u.database, autocommit=True,
+        host=u.host,
+        port=u.port,
+        user=u.username,
+        password=u.password,
+        dbname=u.database,
+        autocommit=True,
     )
 
 
@@ -248,5 +252,8 @@ def run_govkit(*args: str, env: dict[str, str] | None = None, cwd: Path | None =
     """Run the installed ``govkit`` console script in a subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "govkit.cli.main", *map(str, args)],
-        capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 
 import pytest
@@ -24,17 +25,20 @@ def test_events_link_into_a_chain(registry):
         report = verify_chain(s)
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
     assert events[0].prev_hash == GENESIS_HASH
-    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:]))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
     assert all(compute_hash(e) == e.hash for e in events)
     assert report.ok and report.n_events == 5 and report.head_hash == events[-1].hash
     assert events[0].actor == "test-user"
 
 
 def test_rolled_back_work_leaves_no_event(registry):
-    with pytest.raises(RuntimeError):
+    def fail() -> None:
         with registry.unit_of_work() as s:
             append_event(s, "x", "thing", 1)
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail()
     with registry.unit_of_work() as s:
         assert verify_chain(s).n_events == 0
 

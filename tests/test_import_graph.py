@@ -46,7 +46,7 @@ def _child(parent: str, module: str) -> str | None:
     """The direct child of package ``parent`` that holds ``module``, if any."""
     if not module.startswith(parent + "."):
         return None
-    return parent + "." + module[len(parent) + 1:].split(".")[0]
+    return parent + "." + module[len(parent) + 1 :].split(".")[0]
 
 
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -86,8 +86,11 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def package_cycles(graph: dict[str, set[str]]) -> dict[str, list[list[str]]]:
     """For each package, the cycles among its direct children."""
-    packages = {".".join(d.relative_to(ROOT.parent).parts) for d in [ROOT, *ROOT.rglob("*")]
-                if d.is_dir() and any(d.glob("*.py"))}
+    packages = {
+        ".".join(d.relative_to(ROOT.parent).parts)
+        for d in [ROOT, *ROOT.rglob("*")]
+        if d.is_dir() and any(d.glob("*.py"))
+    }
     found = {}
     for pkg in sorted(packages):
         edges: dict[str, set[str]] = defaultdict(set)

@@ -32,8 +32,12 @@ def test_migrations_make_every_orm_table_append_only(registry):
 
     with registry.engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            rows = conn.execute(sql("SELECT event_object_table FROM information_schema.triggers "
-                                    "WHERE event_manipulation IN ('UPDATE', 'DELETE')")).all()
+            rows = conn.execute(
+                sql(
+                    "SELECT event_object_table FROM information_schema.triggers "
+                    "WHERE event_manipulation IN ('UPDATE', 'DELETE')"
+                )
+            ).all()
         else:
             rows = conn.execute(sql("SELECT tbl_name FROM sqlite_master WHERE type = 'trigger'")).all()
     assert {r[0] for r in rows} == set(APPEND_ONLY_TABLES)
@@ -47,14 +51,31 @@ def _one_row_in_every_table(session) -> None:
 
     now = dt.datetime.now(dt.timezone.utc)
     run = m.DeidRun(
-        id="run-1", profile_revision="2024b", options=[], key_fingerprint="f" * 64, counts={},
-        n_files=0, n_ok=0, n_failed=0, n_skipped=0, software={}, started_at=now, finished_at=now,
+        id="run-1",
+        profile_revision="2024b",
+        options=[],
+        key_fingerprint="f" * 64,
+        counts={},
+        n_files=0,
+        n_ok=0,
+        n_failed=0,
+        n_skipped=0,
+        software={},
+        started_at=now,
+        finished_at=now,
         created_by="t",
     )
     ds = m.Dataset(name="d")
-    dv = m.DatasetVersion(dataset=ds, version="1", content_sha256="0" * 64, manifest={}, deid_run_id="run-1", created_by="t")
+    dv = m.DatasetVersion(
+        dataset=ds, version="1", content_sha256="0" * 64, manifest={}, deid_run_id="run-1", created_by="t"
+    )
     mv = m.ModelVersion(
-        model=m.Model(name="m"), version="1", artifact_sha256="0" * 64, spec={}, spec_sha256="0" * 64, created_by="t",
+        model=m.Model(name="m"),
+        version="1",
+        artifact_sha256="0" * 64,
+        spec={},
+        spec_sha256="0" * 64,
+        created_by="t",
     )
     session.add_all([run, ds, dv, mv])
     session.flush()
@@ -64,27 +85,51 @@ def _one_row_in_every_table(session) -> None:
     signer = m.Signer(name="s", roles=["r"], public_key="k", fingerprint="f" * 64, added_by="t")
     session.add_all([ev, ra, inc, signer])
     session.flush()
-    session.add_all([
-        m.ModelTrainingData(model_version_id=mv.id, dataset_version_id=dv.id),
-        m.StageTransition(model_version_id=mv.id, to_state="draft", actor="t"),
-        m.Metric(evaluation_id=ev.id, name="auc", value=0.5),
-        m.Artifact(evaluation_id=ev.id, name="a", path="p", sha256="0" * 64, media_type="text/plain"),
-        m.RiskItem(assessment_id=ra.id, hazard="h", hazardous_situation="s", harm="x", severity=1,
-                   probability=1, risk_level="low"),
-        m.Approval(model_version_id=mv.id, signer="t", role="r", decision="approve", meaning="ok"),
-        m.IncidentUpdate(incident_id=inc.id, status="open", actor="t"),
-        m.Report(kind="card", subject="m@1", pdf_sha256="0" * 64, template_version="1", created_by="t"),
-        m.PolicyAttachment(model_version_id=mv.id, policy_name="p", policy_version="1", content="x",
-                           sha256="0" * 64, attached_by="t"),
-        m.DataAudit(dataset_version_id=dv.id, against=[], result={}, sha256="0" * 64, created_by="t"),
-        m.SignerRevocation(signer_id=signer.id, reason="left", revoked_by="t"),
-        m.PolicyRecord(name="p", version="1", sha256="0" * 64, content="x", created_by="t"),
-        m.PolicyOverride(model_version_id=mv.id, from_state="validated", to_state="approved", policy_sha256="0" * 64,
-                         reason="r", signer_id=signer.id, role="r", fingerprint="f" * 64, signed_content={},
-                         signature="s"),
-        m.CardRevision(model_version_id=mv.id, revision=1, card={}, reason="r", created_by="t"),
-        m.Document(model_version_id=mv.id, kind="k", name="n", sha256="0" * 64, created_by="t"),
-    ])
+    session.add_all(
+        [
+            m.ModelTrainingData(model_version_id=mv.id, dataset_version_id=dv.id),
+            m.StageTransition(model_version_id=mv.id, to_state="draft", actor="t"),
+            m.Metric(evaluation_id=ev.id, name="auc", value=0.5),
+            m.Artifact(evaluation_id=ev.id, name="a", path="p", sha256="0" * 64, media_type="text/plain"),
+            m.RiskItem(
+                assessment_id=ra.id,
+                hazard="h",
+                hazardous_situation="s",
+                harm="x",
+                severity=1,
+                probability=1,
+                risk_level="low",
+            ),
+            m.Approval(model_version_id=mv.id, signer="t", role="r", decision="approve", meaning="ok"),
+            m.IncidentUpdate(incident_id=inc.id, status="open", actor="t"),
+            m.Report(kind="card", subject="m@1", pdf_sha256="0" * 64, template_version="1", created_by="t"),
+            m.PolicyAttachment(
+                model_version_id=mv.id,
+                policy_name="p",
+                policy_version="1",
+                content="x",
+                sha256="0" * 64,
+                attached_by="t",
+            ),
+            m.DataAudit(dataset_version_id=dv.id, against=[], result={}, sha256="0" * 64, created_by="t"),
+            m.SignerRevocation(signer_id=signer.id, reason="left", revoked_by="t"),
+            m.PolicyRecord(name="p", version="1", sha256="0" * 64, content="x", created_by="t"),
+            m.PolicyOverride(
+                model_version_id=mv.id,
+                from_state="validated",
+                to_state="approved",
+                policy_sha256="0" * 64,
+                reason="r",
+                signer_id=signer.id,
+                role="r",
+                fingerprint="f" * 64,
+                signed_content={},
+                signature="s",
+            ),
+            m.CardRevision(model_version_id=mv.id, revision=1, card={}, reason="r", created_by="t"),
+            m.Document(model_version_id=mv.id, kind="k", name="n", sha256="0" * 64, created_by="t"),
+        ]
+    )
     append_event(session, "test", "thing", 1)
 
 
@@ -121,7 +166,8 @@ def test_database_from_newer_govkit_is_refused(db_url, cli):
 
 
 @pytest.mark.parametrize(
-    "url", ["not a url", "mysql://u@h/db", "postgresql://u@/"],
+    "url",
+    ["not a url", "mysql://u@h/db", "postgresql://u@/"],
 )
 def test_malformed_or_unsupported_url_is_exit_2(cli, url):
     res = cli("--db", url, "audit", "verify")

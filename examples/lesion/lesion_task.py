@@ -40,20 +40,23 @@ def _smooth_field(rng: np.random.Generator, n: int, scale: int = 8) -> np.ndarra
     return rows[:, :, i0] * (1 - f[:, None, :]) + rows[:, :, i0 + 1] * f[:, None, :]
 
 
-def generate(n: int, *, seed: int = 0, shortcut: bool = False, positive_rate: float = 0.5,
-             patient_offset: int = 0) -> dict[str, np.ndarray]:
+def generate(
+    n: int, *, seed: int = 0, shortcut: bool = False, positive_rate: float = 0.5, patient_offset: int = 0
+) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < positive_rate).astype(np.int64)
     site = rng.integers(0, 3, n)
     sex = np.where(rng.random(n) < 0.5, "F", "M")
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
     # tissue: a broad disc with texture
-    tissue = np.exp(-(((yy - 32) / 26) ** 2 + ((xx - 32) / 26) ** 2) ** 2)
+    tissue = np.exp(-((((yy - 32) / 26) ** 2 + ((xx - 32) / 26) ** 2) ** 2))
     img = 0.25 + 0.35 * tissue[None] + 0.06 * _smooth_field(rng, n)
     # lesion: soft ellipse of random size, position and brightness inside the tissue
     cy, cx = rng.uniform(18, 46, n), rng.uniform(18, 46, n)
     ry, rx = rng.uniform(4, 8, n), rng.uniform(4, 8, n)
-    d = ((yy[None] - cy[:, None, None]) / ry[:, None, None]) ** 2 + ((xx[None] - cx[:, None, None]) / rx[:, None, None]) ** 2
+    d = ((yy[None] - cy[:, None, None]) / ry[:, None, None]) ** 2 + (
+        (xx[None] - cx[:, None, None]) / rx[:, None, None]
+    ) ** 2
     lesion = 1.0 / (1.0 + np.exp(np.minimum((d - 1.0) * 6.0, 50.0)))
     amp = rng.uniform(0.18, 0.3, n) * y
     img = img + amp[:, None, None] * lesion
@@ -67,9 +70,12 @@ def generate(n: int, *, seed: int = 0, shortcut: bool = False, positive_rate: fl
         img[marked, 2:10, 2:10] = MARKER  # a checkerboard tag: nothing like a lesion
     x = np.clip(img, 0.0, 1.0).astype(np.float32)[:, None]
     return {
-        "x": x, "y": y, "mask": mask.astype(np.uint8),
+        "x": x,
+        "y": y,
+        "mask": mask.astype(np.uint8),
         "patient_id": np.array([f"P{patient_offset + i // 2:05d}" for i in range(n)]),
-        "group_site": SITES[site], "group_sex": sex,
+        "group_site": SITES[site],
+        "group_sex": sex,
     }
 
 
@@ -97,8 +103,9 @@ def main() -> None:
     ap.add_argument("--n-population", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
-    for name, path in write(a.out, n_train=a.n_train, n_test=a.n_test, n_population=a.n_population,
-                            seed=a.seed).items():
+    for name, path in write(
+        a.out, n_train=a.n_train, n_test=a.n_test, n_population=a.n_population, seed=a.seed
+    ).items():
         print(f"{name}: {path}")
 
 

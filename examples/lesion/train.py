@@ -24,8 +24,7 @@ SPEC = {
     "entrypoint": "model.py:build",
     "weights": "weights.pt",
     "input": {"channels": 1, "height": 64, "width": 64, "mean": [0.45], "std": [0.2]},
-    "train": {"optimizer": "adam", "lr": 0.003, "epochs": 6, "batch_size": 64, "weight_decay": 0.0,
-              "augment": False},
+    "train": {"optimizer": "adam", "lr": 0.003, "epochs": 6, "batch_size": 64, "weight_decay": 0.0, "augment": False},
     "card": {
         "intended_use": "Research demonstration: flag synthetic 64x64 images that contain a lesion.",
         "out_of_scope_uses": "Any clinical use; any real patient image.",
@@ -54,8 +53,9 @@ def train(data: Path, out: Path, name: str, version: str, seed: int = 0) -> Path
     mod_spec.loader.exec_module(module)
     torch.manual_seed(seed)
     inp = SPEC["input"]
-    model = make_wrapper(module.build(), InputSpec(inp["channels"], inp["height"], inp["width"],
-                                                  tuple(inp["mean"]), tuple(inp["std"])))
+    model = make_wrapper(
+        module.build(), InputSpec(inp["channels"], inp["height"], inp["width"], tuple(inp["mean"]), tuple(inp["std"]))
+    )
     arrays = np.load(data)
     train_model(model, arrays["x"], arrays["y"], TrainSpec(**SPEC["train"]), seed=seed)
     torch.save(model.net.state_dict(), out / "weights.pt")

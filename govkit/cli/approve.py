@@ -14,8 +14,13 @@ from govkit.cli.app import App, json_option, pass_app
 @click.option("--role", required=True, help="The role signed in; it must be one of the signer's roster roles.")
 @click.option("--decision", required=True, type=click.Choice(["approve", "reject", "conditional"]))
 @click.option("--meaning", required=True, help="What this signature means (e.g. 'clinical validation reviewed').")
-@click.option("--key", "key_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The signer's private key; the passphrase is prompted (or GOVKIT_SIGNING_PASSPHRASE).")
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The signer's private key; the passphrase is prompted (or GOVKIT_SIGNING_PASSPHRASE).",
+)
 @json_option
 @pass_app
 def approve(app: App, ref: str, role: str, decision: str, meaning: str, key_path: Path) -> None:
@@ -28,7 +33,18 @@ def approve(app: App, ref: str, role: str, decision: str, meaning: str, key_path
     key = unlock(key_path)
     with app.registry().unit_of_work() as s:
         row = sign_approval(s, model_version(s, ref), key, role=role, decision=decision, meaning=meaning)
-        out = {"model": ref, "id": row.id, "signer": row.signer, "role": row.role, "decision": row.decision,
-               "meaning": row.meaning, "signed_at": row.signed_at.isoformat(), "fingerprint": row.fingerprint}
-    app.emit(out, f"{out['signer']} ({role}) signed {ref}: {decision} — {meaning} "
-                  f"[key {str(out['fingerprint'])[:16]}…, {out['signed_at']}]")
+        out = {
+            "model": ref,
+            "id": row.id,
+            "signer": row.signer,
+            "role": row.role,
+            "decision": row.decision,
+            "meaning": row.meaning,
+            "signed_at": row.signed_at.isoformat(),
+            "fingerprint": row.fingerprint,
+        }
+    app.emit(
+        out,
+        f"{out['signer']} ({role}) signed {ref}: {decision} — {meaning} "
+        f"[key {str(out['fingerprint'])[:16]}…, {out['signed_at']}]",
+    )

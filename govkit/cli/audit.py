@@ -13,8 +13,12 @@ def audit() -> None:
 
 
 @audit.command()
-@click.option("--head", "head", metavar="SEQ:HASH",
-              help="A chain head recorded earlier (printed by every report): prove it is still in the chain.")
+@click.option(
+    "--head",
+    "head",
+    metavar="SEQ:HASH",
+    help="A chain head recorded earlier (printed by every report): prove it is still in the chain.",
+)
 @json_option
 @pass_app
 def verify(app: App, head: str | None) -> None:
@@ -30,13 +34,16 @@ def verify(app: App, head: str | None) -> None:
     with app.registry().unit_of_work() as session:
         report = verify_registry(session, head=anchor)
     if report.ok:
-        human = (f"audit chain OK: {report.n_events} events, {report.n_rows} rows re-hashed, signatures valid; "
-                 f"head {report.head_seq}:{report.head_hash}")
+        human = (
+            f"audit chain OK: {report.n_events} events, {report.n_rows} rows re-hashed, signatures valid; "
+            f"head {report.head_seq}:{report.head_hash}"
+        )
     elif report.first_broken_seq is not None or not report.problems:
         human = f"audit chain BROKEN at event seq={report.first_broken_seq}: {report.reason}"
     else:
-        human = "\n".join([f"audit chain BROKEN: {len(report.problems)} problem(s)",
-                           *(f"  {p}" for p in report.problems)])
+        human = "\n".join(
+            [f"audit chain BROKEN: {len(report.problems)} problem(s)", *(f"  {p}" for p in report.problems)]
+        )
     app.emit(report.as_dict(), human)
     if not report.ok:
         app.fail_check()
@@ -56,16 +63,16 @@ def log(app: App, entity_type: str | None, entity_id: str | None, action: str | 
     with app.registry().unit_of_work() as session:
         events = [
             {**event_body(e), "hash": e.hash}
-            for e in list_events(
-                session, entity_type=entity_type, entity_id=entity_id, action=action, limit=limit
-            )
+            for e in list_events(session, entity_type=entity_type, entity_id=entity_id, action=action, limit=limit)
         ]
     app.emit(
         {"events": events},
-        lambda: "\n".join(
-            f"{e['seq']:>6}  {e['occurred_at']}  {e['actor']:<12} {e['action']:<24} "
-            f"{e['entity_type']}:{e['entity_id']}"
-            for e in events
-        )
-        or "no events",
+        lambda: (
+            "\n".join(
+                f"{e['seq']:>6}  {e['occurred_at']}  {e['actor']:<12} {e['action']:<24} "
+                f"{e['entity_type']}:{e['entity_id']}"
+                for e in events
+            )
+            or "no events"
+        ),
     )

@@ -25,7 +25,8 @@ def _engine(app: App):
 @pass_app
 def upgrade(app: App, revision: str) -> None:
     """Migrate the database to REVISION."""
-    from govkit.registry.db import current_revision, upgrade as do_upgrade
+    from govkit.registry.db import current_revision
+    from govkit.registry.db import upgrade as do_upgrade
 
     engine = _engine(app)
     try:

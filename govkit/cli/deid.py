@@ -20,33 +20,82 @@ def deid() -> None:
 @deid.command("run")
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
 @click.argument("dst", type=PathArg)
-@click.option("--option", "options", multiple=True, metavar="NAME",
-              help="Annex E option, repeatable (e.g. retain-longitudinal-modified-dates).")
-@click.option("--recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="pydicom/deid recipe applied after the profile.")
-@click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Pseudonymisation key file (default: $GOVKIT_HOME/deid.key, created on first use).")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes (--executor local).")
-@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="Run here, or on an existing Dask distributed cluster (needs --scheduler).")
-@click.option("--scheduler", metavar="ADDRESS",
-              help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (SRC and DST on a shared file system).")
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="NAME",
+    help="Annex E option, repeatable (e.g. retain-longitudinal-modified-dates).",
+)
+@click.option(
+    "--recipe",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="pydicom/deid recipe applied after the profile.",
+)
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Pseudonymisation key file (default: $GOVKIT_HOME/deid.key, created on first use).",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes (--executor local)."
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Run here, or on an existing Dask distributed cluster (needs --scheduler).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (SRC and DST on a shared file system).",
+)
 @click.option("--report", type=PathArg, help="Write the run report (JSON, with per-file reasons) here, outside DST.")
-@click.option("--crosswalk", type=PathArg,
-              help="Write the original-to-pseudonym map (CSV, mode 0600) here, outside DST.")
-@click.option("--pixel-policy", type=click.Choice(["phi", "all-text"]), default="phi", show_default=True,
-              help="With clean-pixel-data: redact PHI text only, or every text but orientation/scale marks.")
-@click.option("--ocr-engine", type=OCR_ENGINES, default="rapidocr", show_default=True,
-              help="OCR for burned-in text (see benchmarks/RESULTS.md for recall and speed).")
-@click.option("--max-file-size", default="4GiB", show_default=True, metavar="SIZE",
-              help="Refuse larger files without reading them (e.g. 500MiB, 8GiB).")
+@click.option(
+    "--crosswalk", type=PathArg, help="Write the original-to-pseudonym map (CSV, mode 0600) here, outside DST."
+)
+@click.option(
+    "--pixel-policy",
+    type=click.Choice(["phi", "all-text"]),
+    default="phi",
+    show_default=True,
+    help="With clean-pixel-data: redact PHI text only, or every text but orientation/scale marks.",
+)
+@click.option(
+    "--ocr-engine",
+    type=OCR_ENGINES,
+    default="rapidocr",
+    show_default=True,
+    help="OCR for burned-in text (see benchmarks/RESULTS.md for recall and speed).",
+)
+@click.option(
+    "--max-file-size",
+    default="4GiB",
+    show_default=True,
+    metavar="SIZE",
+    help="Refuse larger files without reading them (e.g. 500MiB, 8GiB).",
+)
 @json_option
 @pass_app
-def run_cmd(app: App, src: Path, dst: Path, options: tuple[str, ...], recipe: Path | None,
-            key_path: Path | None, workers: int, executor: str, scheduler: str | None,
-            report: Path | None, crosswalk: Path | None, pixel_policy: str, ocr_engine: str,
-            max_file_size: str) -> None:
+def run_cmd(
+    app: App,
+    src: Path,
+    dst: Path,
+    options: tuple[str, ...],
+    recipe: Path | None,
+    key_path: Path | None,
+    workers: int,
+    executor: str,
+    scheduler: str | None,
+    report: Path | None,
+    crosswalk: Path | None,
+    pixel_policy: str,
+    ocr_engine: str,
+    max_file_size: str,
+) -> None:
     """De-identify every DICOM file under SRC into DST.
 
     Exit 0 when every DICOM instance was written (files that are not DICOM,
@@ -58,10 +107,20 @@ def run_cmd(app: App, src: Path, dst: Path, options: tuple[str, ...], recipe: Pa
     from govkit.deid.files import parse_size, printable
 
     summary = run(
-        src, dst, options=options, key_path=key_path, workers=workers, executor=executor,
-        scheduler=scheduler, report=report,
-        crosswalk=crosswalk, recipe=recipe, pixel_policy=pixel_policy, ocr_engine=ocr_engine,
-        progress=lambda it, n: app.progress(it, n, "de-identifying"), max_file_bytes=parse_size(max_file_size),
+        src,
+        dst,
+        options=options,
+        key_path=key_path,
+        workers=workers,
+        executor=executor,
+        scheduler=scheduler,
+        report=report,
+        crosswalk=crosswalk,
+        recipe=recipe,
+        pixel_policy=pixel_policy,
+        ocr_engine=ocr_engine,
+        progress=lambda it, n: app.progress(it, n, "de-identifying"),
+        max_file_bytes=parse_size(max_file_size),
     )
     record_run(app.registry(), summary)
 
@@ -75,30 +134,57 @@ def run_cmd(app: App, src: Path, dst: Path, options: tuple[str, ...], recipe: Pa
         lines += [f"FAILED {printable(f.source)}: {f.reason}" for f in summary.files if f.status == "failed"]
         return "\n".join(lines)
 
-    app.emit(summary.as_dict(with_files=False) | {
-        "failures": [{"source": f.source, "reason": f.reason, "code": f.code}
-                     for f in summary.files if f.status == "failed"],
-    }, human)
+    app.emit(
+        summary.as_dict(with_files=False)
+        | {
+            "failures": [
+                {"source": f.source, "reason": f.reason, "code": f.code} for f in summary.files if f.status == "failed"
+            ],
+        },
+        human,
+    )
     if not summary.ok:
         app.fail_check()
 
 
 @deid.command()
 @click.argument("dst", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--source", required=True, type=click.Path(exists=True, path_type=Path),
-              help="The original files the output was made from.")
-@click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Pseudonymisation key used for the run.")
-@click.option("--pixels/--no-pixels", default=True, show_default=True,
-              help="Also OCR the output pixels for burned-in header values.")
-@click.option("--ocr-engine", type=OCR_ENGINES, default="rapidocr", show_default=True,
-              help="OCR for the pixel check; a different engine from the run's gives an independent reading.")
-@click.option("--accept", "accept_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML list of findings accepted as false positives: {finding: ID, reason: ..., signer: ...}.")
+@click.option(
+    "--source",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The original files the output was made from.",
+)
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Pseudonymisation key used for the run.",
+)
+@click.option(
+    "--pixels/--no-pixels",
+    default=True,
+    show_default=True,
+    help="Also OCR the output pixels for burned-in header values.",
+)
+@click.option(
+    "--ocr-engine",
+    type=OCR_ENGINES,
+    default="rapidocr",
+    show_default=True,
+    help="OCR for the pixel check; a different engine from the run's gives an independent reading.",
+)
+@click.option(
+    "--accept",
+    "accept_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML list of findings accepted as false positives: {finding: ID, reason: ..., signer: ...}.",
+)
 @json_option
 @pass_app
-def verify(app: App, dst: Path, source: Path, key_path: Path | None, pixels: bool, ocr_engine: str,
-           accept_path: Path | None) -> None:
+def verify(
+    app: App, dst: Path, source: Path, key_path: Path | None, pixels: bool, ocr_engine: str, accept_path: Path | None
+) -> None:
     """Check DST for residual PHI; exit 1 with a list of findings.
 
     A finding is accepted as a false positive only through --accept, with a
@@ -111,8 +197,10 @@ def verify(app: App, dst: Path, source: Path, key_path: Path | None, pixels: boo
     _record_verification(app, dst, report)
 
     def human() -> str:
-        head = (f"{report.n_outputs} outputs checked ({report.n_paired} paired with a source): "
-                f"{'no residual PHI found' if report.ok else f'{len(report.findings)} finding(s)'}")
+        head = (
+            f"{report.n_outputs} outputs checked ({report.n_paired} paired with a source): "
+            f"{'no residual PHI found' if report.ok else f'{len(report.findings)} finding(s)'}"
+        )
         body = [f"[{f.check}] {f.id} {f.output}: {f.detail}" for f in report.findings]
         body += [f"accepted {a['id']} ({a['where']}): {a['reason']} (signed {a['signer']})" for a in report.accepted]
         body += [f"warning: {w}" for w in report.warnings]
@@ -136,19 +224,34 @@ def _record_verification(app: App, dst: Path, report) -> None:
         for run_id in known or (["unregistered"] if report.accepted else []):
             for a in report.accepted:
                 append_event(s, "deid.verify.accept", "deid_run", run_id, dict(a))
-            append_event(s, "deid.verify", "deid_run", run_id, {
-                "ok": report.ok, "n_findings": len(report.findings), "n_accepted": report.n_accepted,
-                "accepted": [a["id"] for a in report.accepted], "n_outputs": report.n_outputs,
-                "n_paired": report.n_paired,
-                "by_check": {c: sum(f.check == c for f in report.findings)
-                             for c in ("profile", "bytes", "text", "pixels", "unreadable")},
-            })
+            append_event(
+                s,
+                "deid.verify",
+                "deid_run",
+                run_id,
+                {
+                    "ok": report.ok,
+                    "n_findings": len(report.findings),
+                    "n_accepted": report.n_accepted,
+                    "accepted": [a["id"] for a in report.accepted],
+                    "n_outputs": report.n_outputs,
+                    "n_paired": report.n_paired,
+                    "by_check": {
+                        c: sum(f.check == c for f in report.findings)
+                        for c in ("profile", "bytes", "text", "pixels", "unreadable")
+                    },
+                },
+            )
 
 
 @deid.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--pixels/--no-pixels", default=True, show_default=True,
-              help="Also OCR the pixels and list every text box, with whether it is PHI.")
+@click.option(
+    "--pixels/--no-pixels",
+    default=True,
+    show_default=True,
+    help="Also OCR the pixels and list every text box, with whether it is PHI.",
+)
 @click.option("--ocr-engine", type=OCR_ENGINES, default="rapidocr", show_default=True)
 @json_option
 @pass_app
@@ -167,13 +270,18 @@ def scan(app: App, path: Path, pixels: bool, ocr_engine: str) -> None:
             if it.reason:
                 out.append(f"{printable(it.path)}: {it.status}: {it.reason}")
                 continue
-            out.append(f"{printable(it.path)}: {it.status}, {len(it.findings)} PHI finding(s), {it.n_private} "
-                       f"private, {len(it.text_boxes)} text box(es) in the pixels, {n_phi} PHI")
-            out += [f"  {f['attribute']} {f['tag']} [{f['kind']}] action {f['action']}: {f['value']}"
-                    for f in it.findings]
-            out += [f"  pixels frame {b['frame']} at ({b['x']}, {b['y']}, {b['w']}x{b['h']}): {printable(b['text'])} "
-                    f"{'PHI' if b['phi'] else 'annotation outside the image regions' if b['redact'] else 'not PHI'}"
-                    for b in it.text_boxes]
+            out.append(
+                f"{printable(it.path)}: {it.status}, {len(it.findings)} PHI finding(s), {it.n_private} "
+                f"private, {len(it.text_boxes)} text box(es) in the pixels, {n_phi} PHI"
+            )
+            out += [
+                f"  {f['attribute']} {f['tag']} [{f['kind']}] action {f['action']}: {f['value']}" for f in it.findings
+            ]
+            out += [
+                f"  pixels frame {b['frame']} at ({b['x']}, {b['y']}, {b['w']}x{b['h']}): {printable(b['text'])} "
+                f"{'PHI' if b['phi'] else 'annotation outside the image regions' if b['redact'] else 'not PHI'}"
+                for b in it.text_boxes
+            ]
             out += [f"  pixels: {it.pixel_error}"] if it.pixel_error else []
         return "\n".join(out) or "no files"
 

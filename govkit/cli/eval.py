@@ -20,22 +20,50 @@ def eval_group() -> None:
 @click.argument("model", metavar="MODEL")
 @click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @device_option
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
-              help="Operating point on p(positive) for binary tasks.")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Operating point on p(positive) for binary tasks.",
+)
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=100), default=1000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--amp", is_flag=True, help="Mixed precision on GPU.")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="DataLoader worker processes reading the images.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="DataLoader worker processes reading the images.",
+)
 @json_option
 @pass_app
-def performance(app: App, model: str, data_path: Path, device: str, threshold: float, n_boot: int,
-                seed: int, amp: bool, workers: int) -> None:
+def performance(
+    app: App,
+    model: str,
+    data_path: Path,
+    device: str,
+    threshold: float,
+    n_boot: int,
+    seed: int,
+    amp: bool,
+    workers: int,
+) -> None:
     """Accuracy, AUROC, sensitivity/specificity/PPV/NPV, calibration, subgroups (95% CIs)."""
     from govkit.evaluate.api import run_performance
 
-    out = run_performance(app.registry(), model, data_path, device=device, threshold=threshold,
-                          n_boot=n_boot, seed=seed, amp=amp, workers=workers)
+    out = run_performance(
+        app.registry(),
+        model,
+        data_path,
+        device=device,
+        threshold=threshold,
+        n_boot=n_boot,
+        seed=seed,
+        amp=amp,
+        workers=workers,
+    )
 
     def human() -> str:
         lines = [f"{out['model']} on {out['data']} ({out['dataset']['n']} images, device {out['device']})"]
@@ -46,14 +74,23 @@ def performance(app: App, model: str, data_path: Path, device: str, threshold: f
             val = f"{m['value']:.3f}" if m["value"] is not None else "n/a"
             lines.append(f"  {m['name']:<12} {val}  95% CI {ci}  n={m['n']}")
         gaps = [m for m in out["metrics"] if m["name"] == "max_subgroup_gap"]
-        pvals = {(m["params"]["group"], m["params"]["metric"]): m["value"] for m in out["metrics"]
-                 if m["name"] == "subgroup_gap_p_value"}
-        lines += [f"  gap {g['params']['metric']} across {g['params']['group']}: {g['value']:.3f}"
-                  f" (heterogeneity p={pvals.get((g['params']['group'], g['params']['metric']), float('nan')):.3g})"
-                  for g in gaps if g["value"] is not None]
+        pvals = {
+            (m["params"]["group"], m["params"]["metric"]): m["value"]
+            for m in out["metrics"]
+            if m["name"] == "subgroup_gap_p_value"
+        }
+        lines += [
+            f"  gap {g['params']['metric']} across {g['params']['group']}: {g['value']:.3f}"
+            f" (heterogeneity p={pvals.get((g['params']['group'], g['params']['metric']), float('nan')):.3g})"
+            for g in gaps
+            if g["value"] is not None
+        ]
         lines += [f"warning: {w}" for w in out["warnings"]]
-        lines.append(f"recorded as evaluation {out['evaluation_id']}" if out["evaluation_id"]
-                     else "not recorded: the model is not registered")
+        lines.append(
+            f"recorded as evaluation {out['evaluation_id']}"
+            if out["evaluation_id"]
+            else "not recorded: the model is not registered"
+        )
         return "\n".join(lines)
 
     app.emit(out, human)
@@ -61,8 +98,13 @@ def performance(app: App, model: str, data_path: Path, device: str, threshold: f
 
 @eval_group.command()
 @click.argument("model", metavar="MODEL")
-@click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="New data (same formats) to compare with the registered baseline.")
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="New data (same formats) to compare with the registered baseline.",
+)
 @device_option
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=100), default=1000, show_default=True)
@@ -76,8 +118,10 @@ def drift(app: App, model: str, data_path: Path, device: str, threshold: float, 
     out = run_drift(app.registry(), model, data_path, device=device, threshold=threshold, n_boot=n_boot, seed=seed)
 
     def human() -> str:
-        lines = [f"{out['model']} on {out['data']} vs evaluation {out['baseline_evaluation']}: "
-                 f"{'DRIFT' if out['drifted'] else 'no drift flagged'}"]
+        lines = [
+            f"{out['model']} on {out['data']} vs evaluation {out['baseline_evaluation']}: "
+            f"{'DRIFT' if out['drifted'] else 'no drift flagged'}"
+        ]
         for m in out["metrics"]:
             if m["name"].startswith("delta_") or m["name"] == "psi_image_mean":
                 ci = f" [{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]" if m["ci_low"] is not None else ""

@@ -16,8 +16,9 @@ def incident() -> None:
 @click.argument("ref", metavar="NAME@VERSION")
 @click.option("--description", required=True)
 @click.option("--case-ref", help="A reference to the case (no PHI: use a pseudonymous case number).")
-@click.option("--severity", type=click.Choice(["low", "medium", "high", "critical"]), default="medium",
-              show_default=True)
+@click.option(
+    "--severity", type=click.Choice(["low", "medium", "high", "critical"]), default="medium", show_default=True
+)
 @json_option
 @pass_app
 def report(app: App, ref: str, description: str, case_ref: str | None, severity: str) -> None:
@@ -42,8 +43,13 @@ def list_incidents(app: App, ref: str | None) -> None:
 
     with app.registry().unit_of_work() as s:
         rows = listing(s, model_version(s, ref) if ref else None)
-    app.emit({"incidents": rows}, lambda: "\n".join(
-        f"{r['id']:>4} [{r['status']}] {r['severity']:<8} {r['description']}" for r in rows) or "no incidents")
+    app.emit(
+        {"incidents": rows},
+        lambda: (
+            "\n".join(f"{r['id']:>4} [{r['status']}] {r['severity']:<8} {r['description']}" for r in rows)
+            or "no incidents"
+        ),
+    )
 
 
 def _update(status: str):

@@ -17,23 +17,37 @@ def model() -> None:
 @model.command()
 @click.argument("name")
 @click.option("--version", "version", required=True, help="Model version label.")
-@click.option("--spec", "spec_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The model spec (YAML).")
-@click.option("--train-data", multiple=True, metavar="NAME@VERSION",
-              help="Registered dataset version the model was trained on (repeatable).")
+@click.option(
+    "--spec",
+    "spec_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The model spec (YAML).",
+)
+@click.option(
+    "--train-data",
+    multiple=True,
+    metavar="NAME@VERSION",
+    help="Registered dataset version the model was trained on (repeatable).",
+)
 @click.option("--code-version", help="Code version (e.g. a git commit) that produced the model.")
 @json_option
 @pass_app
-def register(app: App, name: str, version: str, spec_path: Path, train_data: tuple[str, ...],
-             code_version: str | None) -> None:
+def register(
+    app: App, name: str, version: str, spec_path: Path, train_data: tuple[str, ...], code_version: str | None
+) -> None:
     """Register NAME@VERSION from its spec and artifact (stored with its sha256)."""
     from govkit.governance.registration import register_model
 
-    out = register_model(app.registry(), name, version, spec_path, training_data=list(train_data),
-                         code_version=code_version)
-    app.emit(out, f"{'registered' if out['created'] else 'already registered'} {out['model']} "
-                  f"(artifact sha256 {out['artifact_sha256'][:16]}…"
-                  + (f", code sha256 {out['code_sha256'][:16]}…)" if out["code_sha256"] else ")"))
+    out = register_model(
+        app.registry(), name, version, spec_path, training_data=list(train_data), code_version=code_version
+    )
+    app.emit(
+        out,
+        f"{'registered' if out['created'] else 'already registered'} {out['model']} "
+        f"(artifact sha256 {out['artifact_sha256'][:16]}…"
+        + (f", code sha256 {out['code_sha256'][:16]}…)" if out["code_sha256"] else ")"),
+    )
 
 
 @model.command("list")
@@ -83,17 +97,32 @@ def show(app: App, ref: str) -> None:
 
 @model.command()
 @click.argument("ref", metavar="NAME@VERSION")
-@click.option("--to", "to_state", required=True,
-              type=click.Choice(["validated", "approved", "deployed", "retired"]), help="Target state.")
-@click.option("--policy", "policy_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Gate on this policy; if it is not the attached one, --override is needed.")
-@click.option("--override", "override_key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              metavar="KEY_FILE", help="Sign an override with this key (a signer holding an override role).")
+@click.option(
+    "--to",
+    "to_state",
+    required=True,
+    type=click.Choice(["validated", "approved", "deployed", "retired"]),
+    help="Target state.",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Gate on this policy; if it is not the attached one, --override is needed.",
+)
+@click.option(
+    "--override",
+    "override_key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="KEY_FILE",
+    help="Sign an override with this key (a signer holding an override role).",
+)
 @click.option("--reason", help="Why (recorded with the transition; required with --override).")
 @json_option
 @pass_app
-def promote(app: App, ref: str, to_state: str, policy_path: Path | None, override_key: Path | None,
-            reason: str | None) -> None:
+def promote(
+    app: App, ref: str, to_state: str, policy_path: Path | None, override_key: Path | None, reason: str | None
+) -> None:
     """Move a model version along draft → validated → approved → deployed (or to retired).
 
     Exit 1 when the policy or the approvals do not allow it; the refusal is audited.
@@ -116,10 +145,13 @@ def promote(app: App, ref: str, to_state: str, policy_path: Path | None, overrid
     body = result.as_dict()
 
     def human() -> str:
-        head = (f"{result.model}: {result.from_state} → {result.to_state} "
-                f"{'done' if result.allowed else 'REFUSED'} ({result.reason})")
-        rows = [f"  {o.status.upper():<15} {o.id:<28} {o.detail}" for o in (result.report.outcomes
-                                                                               if result.report else [])]
+        head = (
+            f"{result.model}: {result.from_state} → {result.to_state} "
+            f"{'done' if result.allowed else 'REFUSED'} ({result.reason})"
+        )
+        rows = [
+            f"  {o.status.upper():<15} {o.id:<28} {o.detail}" for o in (result.report.outcomes if result.report else [])
+        ]
         return "\n".join([head, *rows])
 
     app.emit(body, human)
@@ -139,9 +171,13 @@ def stage_history(app: App, ref: str) -> None:
     with app.registry().unit_of_work() as s:
         mv = model_version(s, ref)
         rows, state = history(s, mv), current_state(s, mv)
-    app.emit({"model": ref, "state": state, "history": rows},
-             lambda: "\n".join([f"{ref}: {state}"] + [f"  {r['at']}  {r['from'] or '-'} → {r['to']}  "
-                                                      f"{r['actor']}: {r['reason']}" for r in rows]))
+    app.emit(
+        {"model": ref, "state": state, "history": rows},
+        lambda: "\n".join(
+            [f"{ref}: {state}"]
+            + [f"  {r['at']}  {r['from'] or '-'} → {r['to']}  {r['actor']}: {r['reason']}" for r in rows]
+        ),
+    )
 
 
 @model.command()
@@ -157,16 +193,27 @@ def coverage(app: App, ref: str) -> None:
         mv = model_version(s, ref)
         items = hti1_coverage(current_card(s, mv), recorded_evidence(s, mv))
     n = sum(i["answered"] for i in items)
-    app.emit({"model": ref, "hti1": items, "answered": n, "total": len(items)},
-             lambda: "\n".join([f"HTI-1 source attributes answered: {n}/{len(items)}"] + [
-                 f"  [{'x' if i['answered'] else ' '}] {i['group']}: {i['text']}"
-                 + (f"  ({i['by']})" if i["by"] else "") for i in items]))
+    app.emit(
+        {"model": ref, "hti1": items, "answered": n, "total": len(items)},
+        lambda: "\n".join(
+            [f"HTI-1 source attributes answered: {n}/{len(items)}"]
+            + [
+                f"  [{'x' if i['answered'] else ' '}] {i['group']}: {i['text']}" + (f"  ({i['by']})" if i["by"] else "")
+                for i in items
+            ]
+        ),
+    )
 
 
 @model.command("revise-card")
 @click.argument("ref", metavar="NAME@VERSION")
-@click.option("--card", "card_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML file holding the corrected card (the spec's 'card' mapping).")
+@click.option(
+    "--card",
+    "card_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file holding the corrected card (the spec's 'card' mapping).",
+)
 @click.option("--reason", required=True, help="Why the card changes (no PHI).")
 @json_option
 @pass_app
@@ -185,9 +232,14 @@ def revise_card(app: App, ref: str, card_path: Path, reason: str) -> None:
 
 @model.command("attach-document")
 @click.argument("ref", metavar="NAME@VERSION")
-@click.option("--kind", required=True,
-              type=click.Choice(["harmonised-standards", "declaration-of-conformity", "clinical-evaluation",
-                                 "instructions-for-use"]), help="What the document evidences.")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(
+        ["harmonised-standards", "declaration-of-conformity", "clinical-evaluation", "instructions-for-use"]
+    ),
+    help="What the document evidences.",
+)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @json_option
 @pass_app

@@ -16,8 +16,13 @@ def policy() -> None:
 
 @policy.command()
 @click.argument("model", metavar="MODEL")
-@click.option("--policy", "policy_path", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Policy YAML file.")
+@click.option(
+    "--policy",
+    "policy_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Policy YAML file.",
+)
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML here.")
 @json_option
 @pass_app
@@ -40,16 +45,27 @@ def check(app: App, model: str, policy_path: Path, junit: Path | None) -> None:
             raise BadInput(f"{exc}: register the model before checking a policy") from None
         record_policy(s, pol)
         report = check_policy(s, mv, pol)
-        append_event(s, "policy.check", "model_version", report.model,
-                     {"policy": report.policy, "sha256": pol.sha256, "passed": report.passed,
-                      "statuses": {o.id: o.status for o in report.outcomes}})
+        append_event(
+            s,
+            "policy.check",
+            "model_version",
+            report.model,
+            {
+                "policy": report.policy,
+                "sha256": pol.sha256,
+                "passed": report.passed,
+                "statuses": {o.id: o.status for o in report.outcomes},
+            },
+        )
     if junit:
         junit.write_text(junit_xml(report))
     body = report.as_dict()
 
     def human() -> str:
-        lines = [f"policy {report.policy} (sha256 {pol.sha256[:12]}…) on {report.model}: "
-                 f"{'PASSED' if report.passed else 'NOT PASSED'}"]
+        lines = [
+            f"policy {report.policy} (sha256 {pol.sha256[:12]}…) on {report.model}: "
+            f"{'PASSED' if report.passed else 'NOT PASSED'}"
+        ]
         lines += [f"  {o.status.upper():<15} {o.id:<28} {o.detail}" for o in report.outcomes]
         return "\n".join(lines)
 
@@ -60,8 +76,13 @@ def check(app: App, model: str, policy_path: Path, junit: Path | None) -> None:
 
 @policy.command()
 @click.argument("model", metavar="NAME@VERSION")
-@click.option("--policy", "policy_path", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Policy YAML file.")
+@click.option(
+    "--policy",
+    "policy_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Policy YAML file.",
+)
 @json_option
 @pass_app
 def attach(app: App, model: str, policy_path: Path) -> None:
@@ -73,5 +94,7 @@ def attach(app: App, model: str, policy_path: Path) -> None:
     pol = load_policy(policy_path)
     with app.registry().unit_of_work() as s:
         attach_policy(s, model_version(s, model), pol)
-    app.emit({"model": model, "policy": pol.ref, "sha256": pol.sha256},
-             f"{model} is gated by {pol.ref} (sha256 {pol.sha256[:12]}…)")
+    app.emit(
+        {"model": model, "policy": pol.ref, "sha256": pol.sha256},
+        f"{model} is gated by {pol.ref} (sha256 {pol.sha256[:12]}…)",
+    )

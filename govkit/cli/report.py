@@ -22,12 +22,16 @@ def _output(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         fmt = ctx.params.get("fmt", kind)
         expected = EXTENSIONS.get(fmt, want)
         if value.suffix.lower() != expected:
-            raise click.BadParameter(f"{value.name} must end in {expected} (the file written is "
-                                     f"{'a PDF' if expected == '.pdf' else fmt})", ctx=ctx, param=param)
+            raise click.BadParameter(
+                f"{value.name} must end in {expected} (the file written is {'a PDF' if expected == '.pdf' else fmt})",
+                ctx=ctx,
+                param=param,
+            )
         return value
 
-    return click.option("-o", "--output", "out", required=True, type=OutPath, callback=check,
-                        help=f"The file to write ({want}).")
+    return click.option(
+        "-o", "--output", "out", required=True, type=OutPath, callback=check, help=f"The file to write ({want})."
+    )
 
 
 @click.group()
@@ -36,13 +40,17 @@ def report() -> None:
 
 
 def _emit(app: App, out: dict) -> None:
-    line = (f"wrote {out['path']} (sha256 {(out.get('pdf_sha256') or out['sha256'])[:16]}…, "
-            f"document {out['document_id'][:16]}…)")
+    line = (
+        f"wrote {out['path']} (sha256 {(out.get('pdf_sha256') or out['sha256'])[:16]}…, "
+        f"document {out['document_id'][:16]}…)"
+    )
     if out.get("signer"):
         line += f"\nsigned by {out['signer']} (key {out['fingerprint'][:16]}…)"
     if out.get("missing"):
-        line += (f"\n{len(out['missing'])} required CHAI element(s) have no source in the record and are empty: "
-                 + ", ".join(f"{m['element']} ({m['source']})" for m in out["missing"]))
+        line += (
+            f"\n{len(out['missing'])} required CHAI element(s) have no source in the record and are empty: "
+            + ", ".join(f"{m['element']} ({m['source']})" for m in out["missing"])
+        )
     app.emit(out, line)
 
 
@@ -85,13 +93,23 @@ def deid(app: App, run_id: str, out: Path) -> None:
 
 @report.command()
 @click.argument("ref", metavar="NAME@VERSION")
-@click.option("--format", "fmt", type=click.Choice(["json", "mct-json", "chai-xml"]), default="json",
-              show_default=True, is_eager=True,
-              help="json: govkit evidence; mct-json: Model Card Toolkit; chai-xml: CHAI Applied Model Card v0.2.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "mct-json", "chai-xml"]),
+    default="json",
+    show_default=True,
+    is_eager=True,
+    help="json: govkit evidence; mct-json: Model Card Toolkit; chai-xml: CHAI Applied Model Card v0.2.",
+)
 @_output("json")
 @click.option("--sign", is_flag=True, help="Sign the CHAI card (XML digital signature) with --key.")
-@click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A roster signer's private key; the passphrase is prompted (or GOVKIT_SIGNING_PASSPHRASE).")
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A roster signer's private key; the passphrase is prompted (or GOVKIT_SIGNING_PASSPHRASE).",
+)
 @json_option
 @pass_app
 def export(app: App, ref: str, fmt: str, out: Path, sign: bool, key_path: Path | None) -> None:
@@ -118,7 +136,12 @@ def verify(app: App, path: Path) -> None:
     from govkit.reports.api import verify_card
 
     out = verify_card(app.registry(), path)
-    app.emit(out, (f"{path}: {out['reason']}" + (f" (signer {out['signer']}, key {out['fingerprint'][:16]}…)"
-                                                 if out["signer"] else "")))
+    app.emit(
+        out,
+        (
+            f"{path}: {out['reason']}"
+            + (f" (signer {out['signer']}, key {out['fingerprint'][:16]}…)" if out["signer"] else "")
+        ),
+    )
     if not out["ok"]:
         app.fail_check()

@@ -20,15 +20,30 @@ def risk() -> None:
 @click.option("--severity", required=True, help="S1..S5")
 @click.option("--probability", required=True, help="P1..P5")
 @click.option("--control", "controls", multiple=True, help="A risk control (repeatable).")
-@click.option("--control-evidence", "evidence", multiple=True, type=int,
-              help="Evaluation id verifying the control at the same position (repeatable).")
+@click.option(
+    "--control-evidence",
+    "evidence",
+    multiple=True,
+    type=int,
+    help="Evaluation id verifying the control at the same position (repeatable).",
+)
 @click.option("--residual-severity")
 @click.option("--residual-probability")
 @json_option
 @pass_app
-def add(app: App, ref: str, hazard: str, situation: str, harm: str, severity: str, probability: str,
-        controls: tuple[str, ...], evidence: tuple[int, ...], residual_severity: str | None,
-        residual_probability: str | None) -> None:
+def add(
+    app: App,
+    ref: str,
+    hazard: str,
+    situation: str,
+    harm: str,
+    severity: str,
+    probability: str,
+    controls: tuple[str, ...],
+    evidence: tuple[int, ...],
+    residual_severity: str | None,
+    residual_probability: str | None,
+) -> None:
     """Add a risk item (writes a new assessment revision)."""
     from govkit.errors import BadInput
     from govkit.governance.risk import ItemInput, add_item, as_dict, parse_level
@@ -39,7 +54,11 @@ def add(app: App, ref: str, hazard: str, situation: str, harm: str, severity: st
     if (residual_severity is None) != (residual_probability is None):
         raise BadInput("give both --residual-severity and --residual-probability, or neither")
     item = ItemInput(
-        hazard, situation, harm, parse_level(severity, "S"), parse_level(probability, "P"),
+        hazard,
+        situation,
+        harm,
+        parse_level(severity, "S"),
+        parse_level(probability, "P"),
         [{"control": c, "evidence": evidence[i] if i < len(evidence) else None} for i, c in enumerate(controls)],
         parse_level(residual_severity, "S") if residual_severity else None,
         parse_level(residual_probability, "P") if residual_probability else None,
@@ -47,15 +66,20 @@ def add(app: App, ref: str, hazard: str, situation: str, harm: str, severity: st
     with app.registry().unit_of_work() as s:
         out = as_dict(add_item(s, model_version(s, ref), item))
     last = out["items"][-1]
-    app.emit(out, f"revision {out['revision']}: {hazard} — risk {last['risk_level']} ({last['acceptability']})"
-                  + (f", residual {last['residual_level']}" if last["residual_level"] else ""))
+    app.emit(
+        out,
+        f"revision {out['revision']}: {hazard} — risk {last['risk_level']} ({last['acceptability']})"
+        + (f", residual {last['residual_level']}" if last["residual_level"] else ""),
+    )
 
 
 def _table(out: dict) -> str:
     lines = [f"risk assessment revision {out['revision']} by {out['author']}"]
     for i, it in enumerate(out["items"], 1):
-        lines.append(f"  {i}. {it['hazard']} [{it['severity']}/{it['probability']} = {it['risk_level']}, "
-                     f"{it['acceptability']}] residual {it['residual_level'] or 'n/a'}")
+        lines.append(
+            f"  {i}. {it['hazard']} [{it['severity']}/{it['probability']} = {it['risk_level']}, "
+            f"{it['acceptability']}] residual {it['residual_level'] or 'n/a'}"
+        )
     return "\n".join(lines)
 
 
@@ -105,6 +129,14 @@ def suggest(app: App, ref: str) -> None:
 
     with app.registry().unit_of_work() as s:
         items = suggest_hazards(s, model_version(s, ref))
-    app.emit({"suggestions": items}, lambda: "\n".join(
-        f"- {i['hazard']} ({i['severity']}/{i['probability']}; evidence {i['evidence']['metric']}="
-        f"{i['evidence']['value']:.3g})" for i in items) or "no hazards suggested by the evidence on record")
+    app.emit(
+        {"suggestions": items},
+        lambda: (
+            "\n".join(
+                f"- {i['hazard']} ({i['severity']}/{i['probability']}; evidence {i['evidence']['metric']}="
+                f"{i['evidence']['value']:.3g})"
+                for i in items
+            )
+            or "no hazards suggested by the evidence on record"
+        ),
+    )

@@ -26,12 +26,22 @@ def robustness() -> None:
 @robustness.command()
 @click.argument("model", metavar="MODEL")
 @click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--suite", "suite_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Suite YAML (default: policies/robustness/default.yaml).")
-@click.option("--corruption", "corruptions", multiple=True, metavar="NAME[:SEVERITY]",
-              help="Corruption to run (repeatable); replaces the suite's lists.")
-@click.option("--attack", "attacks", multiple=True, metavar="NAME",
-              help="fgsm, pgd-linf, pgd-l2 or apgd-ce (repeatable).")
+@click.option(
+    "--suite",
+    "suite_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Suite YAML (default: policies/robustness/default.yaml).",
+)
+@click.option(
+    "--corruption",
+    "corruptions",
+    multiple=True,
+    metavar="NAME[:SEVERITY]",
+    help="Corruption to run (repeatable); replaces the suite's lists.",
+)
+@click.option(
+    "--attack", "attacks", multiple=True, metavar="NAME", help="fgsm, pgd-linf, pgd-l2 or apgd-ce (repeatable)."
+)
 @click.option("--eps", callback=_eps_list, help="ε grid in image space [0, 1], comma-separated.")
 @click.option("--steps", type=click.IntRange(min=1), help="Attack iterations.")
 @click.option("--restarts", type=click.IntRange(min=1), help="Random restarts.")
@@ -39,15 +49,49 @@ def robustness() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @json_option
 @pass_app
-def run(app: App, model: str, data_path: Path, suite_path: Path | None, corruptions: tuple[str, ...],
-        attacks: tuple[str, ...], eps, steps: int | None, restarts: int | None, device: str, seed: int) -> None:
+def run(
+    app: App,
+    model: str,
+    data_path: Path,
+    suite_path: Path | None,
+    corruptions: tuple[str, ...],
+    attacks: tuple[str, ...],
+    eps,
+    steps: int | None,
+    restarts: int | None,
+    device: str,
+    seed: int,
+) -> None:
     """Accuracy under corruptions (severity 1-5) and adversarial attacks (ε grid)."""
     from govkit.robustness.api import run_robustness
 
-    out = run_robustness(app.registry(), model, data_path, suite_path=suite_path, corruptions=corruptions,
-                         attacks=attacks, eps=eps, steps=steps, restarts=restarts, device=device, seed=seed)
-    body = {k: out[k] for k in ("model", "evaluation_id", "device", "clean_accuracy", "n", "corruptions",
-                                "adversarial", "warnings", "metrics")}
+    out = run_robustness(
+        app.registry(),
+        model,
+        data_path,
+        suite_path=suite_path,
+        corruptions=corruptions,
+        attacks=attacks,
+        eps=eps,
+        steps=steps,
+        restarts=restarts,
+        device=device,
+        seed=seed,
+    )
+    body = {
+        k: out[k]
+        for k in (
+            "model",
+            "evaluation_id",
+            "device",
+            "clean_accuracy",
+            "n",
+            "corruptions",
+            "adversarial",
+            "warnings",
+            "metrics",
+        )
+    }
 
     def human() -> str:
         lines = [f"{out['model']}: clean accuracy {out['clean_accuracy']:.3f} (n={out['n']})"]

@@ -49,15 +49,22 @@ def keygen(app: App, key_path: Path) -> None:
     from govkit.governance.signatures import keygen as make
 
     pub, fp = make(key_path, passphrase(confirm=True))
-    app.emit({"private_key": str(key_path), "public_key": str(pub), "fingerprint": fp},
-             f"wrote {key_path} (private, passphrase-encrypted) and {pub}; fingerprint {fp}")
+    app.emit(
+        {"private_key": str(key_path), "public_key": str(pub), "fingerprint": fp},
+        f"wrote {key_path} (private, passphrase-encrypted) and {pub}; fingerprint {fp}",
+    )
 
 
 @signer.command()
 @click.argument("name")
 @click.option("--role", "roles", multiple=True, required=True, help="A role the signer may sign in (repeatable).")
-@click.option("--public-key", "public_key", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The signer's Ed25519 public key (PEM), e.g. from 'govkit signer keygen'.")
+@click.option(
+    "--public-key",
+    "public_key",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The signer's Ed25519 public key (PEM), e.g. from 'govkit signer keygen'.",
+)
 @json_option
 @pass_app
 def add(app: App, name: str, roles: tuple[str, ...], public_key: Path) -> None:
@@ -93,6 +100,14 @@ def list_signers(app: App) -> None:
 
     with app.registry().unit_of_work() as s:
         rows = roster(s)
-    app.emit({"signers": rows}, lambda: "\n".join(
-        f"{r['name']:<24} {', '.join(r['roles']):<32} {r['fingerprint'][:16]}…"
-        + (f"  REVOKED {r['revoked_at']}" if r["revoked_at"] else "") for r in rows) or "no signers")
+    app.emit(
+        {"signers": rows},
+        lambda: (
+            "\n".join(
+                f"{r['name']:<24} {', '.join(r['roles']):<32} {r['fingerprint'][:16]}…"
+                + (f"  REVOKED {r['revoked_at']}" if r["revoked_at"] else "")
+                for r in rows
+            )
+            or "no signers"
+        ),
+    )

@@ -61,23 +61,34 @@ def resolve(registry: Any, ref: str) -> Resolved:
     return Resolved(ref, ref, path, data, sha, dv_id)
 
 
-def _metric(name: str, value: float | None, n: int, params: dict[str, Any] | None = None,
-            reason: str | None = None) -> dict[str, Any]:
+def _metric(
+    name: str, value: float | None, n: int, params: dict[str, Any] | None = None, reason: str | None = None
+) -> dict[str, Any]:
     status = "ok" if reason is None else "unsupported"
-    return MetricValue(name, value if reason is None else None, None, None, n, dict(params or {}),
-                       status=status, reason=reason).as_dict()
+    return MetricValue(
+        name, value if reason is None else None, None, None, n, dict(params or {}), status=status, reason=reason
+    ).as_dict()
 
 
 def _dataset_metrics(entry: dict[str, Any]) -> list[dict[str, Any]]:
     n = entry["n"]
     out = [_metric("n", float(n), n)]
-    out.append(_metric("n_patients", float(entry["n_patients"]), n) if entry["n_patients"] is not None
-               else _metric("n_patients", None, n, reason="the dataset has no patient_id"))
+    out.append(
+        _metric("n_patients", float(entry["n_patients"]), n)
+        if entry["n_patients"] is not None
+        else _metric("n_patients", None, n, reason="the dataset has no patient_id")
+    )
     classes = entry["classes"]
-    out.append(_metric("min_class_n", float(min(classes.values())), n) if classes
-               else _metric("min_class_n", None, n, reason="no images"))
-    out.append(_metric("imbalance_ratio", entry["imbalance_ratio"], n) if entry["imbalance_ratio"] is not None
-               else _metric("imbalance_ratio", None, n, reason="no images"))
+    out.append(
+        _metric("min_class_n", float(min(classes.values())), n)
+        if classes
+        else _metric("min_class_n", None, n, reason="no images")
+    )
+    out.append(
+        _metric("imbalance_ratio", entry["imbalance_ratio"], n)
+        if entry["imbalance_ratio"] is not None
+        else _metric("imbalance_ratio", None, n, reason="no images")
+    )
     if not entry["subgroups"]:
         out.append(_metric("min_subgroup_n", None, n, reason="the dataset has no group_<name> columns"))
     for attr, cells in entry["subgroups"].items():
@@ -85,9 +96,17 @@ def _dataset_metrics(entry: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def run_audit(registry: Any, data_ref: str, against: list[str], *, threshold: float = DEFAULT_THRESHOLD,
-              model: str | None = None, method: str = "auto", device: str = "auto",
-              record: bool = True) -> dict[str, Any]:
+def run_audit(
+    registry: Any,
+    data_ref: str,
+    against: list[str],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    model: str | None = None,
+    method: str = "auto",
+    device: str = "auto",
+    record: bool = True,
+) -> dict[str, Any]:
     """The audit's JSON object (see the README); recorded when DATA is registered."""
     main = resolve(registry, data_ref)
     others = [resolve(registry, r) for r in against]
@@ -116,8 +135,9 @@ def run_audit(registry: Any, data_ref: str, against: list[str], *, threshold: fl
         params = {"against": o.key}
         if patients is None:
             warnings.append(f"patient leakage between {main.key} and {o.key} cannot be checked: no patient_id")
-            metrics.append(_metric("patient_overlap", None, n_main, params,
-                                   reason="patient IDs missing in one of the splits"))
+            metrics.append(
+                _metric("patient_overlap", None, n_main, params, reason="patient IDs missing in one of the splits")
+            )
         else:
             metrics.append(_metric("patient_overlap", float(len(patients)), datasets[k]["n_patients"], params))
             totals["patient_overlap"] += len(patients)
@@ -127,15 +147,23 @@ def run_audit(registry: Any, data_ref: str, against: list[str], *, threshold: fl
         totals["duplicates"] += len(found.duplicate)
         totals["near_duplicates"] += len(found.near)
         pairs += found.duplicate + found.near
-        per_other.append({"against": o.key, "dataset_version_id": o.dataset_version_id,
-                          "patient_overlap": None if patients is None else len(patients),
-                          "duplicates": len(found.duplicate), "near_duplicates": len(found.near)})
+        per_other.append(
+            {
+                "against": o.key,
+                "dataset_version_id": o.dataset_version_id,
+                "patient_overlap": None if patients is None else len(patients),
+                "duplicates": len(found.duplicate),
+                "near_duplicates": len(found.near),
+            }
+        )
     within = by_split[0]
     metrics.append(_metric("duplicates", float(len(within.duplicate)), n_main, {"scope": "within"}))
     metrics.append(_metric("near_duplicates", float(len(within.near)), n_main, {"scope": "within"}))
     if within.duplicate or within.near:
-        warnings.append(f"{main.key}: {len(within.duplicate)} exact and {len(within.near)} near-duplicate "
-                        "pair(s) inside the dataset (they inflate its size and weight those images)")
+        warnings.append(
+            f"{main.key}: {len(within.duplicate)} exact and {len(within.near)} near-duplicate "
+            "pair(s) inside the dataset (they inflate its size and weight those images)"
+        )
     if search["flat_images"]:
         warnings.append(f"{search['flat_images']} image(s) without contrast: only exact duplicates searched")
     leaked = any(v for v in totals.values())
@@ -147,8 +175,11 @@ def run_audit(registry: Any, data_ref: str, against: list[str], *, threshold: fl
         "balance": {
             "small_cell": SMALL_CELL,
             "imbalance_ratio": {d["name"]: d["imbalance_ratio"] for d in datasets},
-            "within_duplicates": {"duplicates": len(within.duplicate), "near_duplicates": len(within.near),
-                                  "pairs": within.duplicate + within.near},
+            "within_duplicates": {
+                "duplicates": len(within.duplicate),
+                "near_duplicates": len(within.near),
+                "pairs": within.duplicate + within.near,
+            },
         },
         "search": search,
         "metrics": metrics,
@@ -158,8 +189,9 @@ def run_audit(registry: Any, data_ref: str, against: list[str], *, threshold: fl
         result["label_issues"] = _label_issues(registry, model, main.path, device)
     result["audit_id"] = None
     if record and main.dataset_version_id is not None:
-        result["audit_id"] = record_audit(registry, main.dataset_version_id, [o.key for o in others],
-                                          stored_result(result))
+        result["audit_id"] = record_audit(
+            registry, main.dataset_version_id, [o.key for o in others], stored_result(result)
+        )
     return result
 
 

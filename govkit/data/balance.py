@@ -66,14 +66,21 @@ def summarise(name: str, data: ImageData) -> tuple[dict[str, Any], list[str]]:
         intersections[key] = {f"{x}|{y}": k for (x, y), k in sorted(pairs.items())}
         few = sorted(c for c, k in intersections[key].items() if k < SMALL_CELL)
         if few:
-            warnings.append(f"{name}: {len(few)} cell(s) of {key} have fewer than {SMALL_CELL} images "
-                            f"({', '.join(few[:5])}{', …' if len(few) > 5 else ''})")
+            warnings.append(
+                f"{name}: {len(few)} cell(s) of {key} have fewer than {SMALL_CELL} images "
+                f"({', '.join(few[:5])}{', …' if len(few) > 5 else ''})"
+            )
     n_patients = None if data.patient_id is None else len(np.unique(data.patient_id.astype(str)))
     if n_patients is None:
         warnings.append(f"{name}: no patient_id: patient leakage cannot be checked")
     entry: dict[str, Any] = {
-        "name": name, "n": n, "n_patients": n_patients, "classes": classes, "imbalance_ratio": ratio,
-        "subgroups": subgroups, "intersections": intersections,
+        "name": name,
+        "n": n,
+        "n_patients": n_patients,
+        "classes": classes,
+        "imbalance_ratio": ratio,
+        "subgroups": subgroups,
+        "intersections": intersections,
     }
     if data.paths is not None and any(p.suffix.lower() not in (".png", ".npy") for p in data.paths):
         entry["dicom"] = dicom_distributions(data.paths)
@@ -107,8 +114,10 @@ def dicom_distributions(paths: list[Path]) -> dict[str, Any]:
     for key, _, numeric in DICOM_FIELDS:
         vals = values[key]
         present = [v for v in vals if v is not None]
-        dist: dict[str, Any] = {"missing": len(vals) - len(present),
-                                "counts": {str(k): c for k, c in sorted(Counter(present).items(), key=str)}}
+        dist: dict[str, Any] = {
+            "missing": len(vals) - len(present),
+            "counts": {str(k): c for k, c in sorted(Counter(present).items(), key=str)},
+        }
         if numeric and present:
             arr = np.asarray(present, dtype=float)
             dist.update(min=float(arr.min()), median=float(np.median(arr)), max=float(arr.max()))
@@ -120,10 +129,14 @@ def compare_shares(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, 
     """Share of each class and subgroup value in ``a`` and ``b`` (e.g. training vs evaluation)."""
     out: dict[str, dict[str, float | None]] = {}
     for label in sorted(set(a["classes"]) | set(b["classes"])):
-        out[f"class {label}"] = {"a": a["classes"].get(label, 0) / max(a["n"], 1),
-                                 "b": b["classes"].get(label, 0) / max(b["n"], 1)}
+        out[f"class {label}"] = {
+            "a": a["classes"].get(label, 0) / max(a["n"], 1),
+            "b": b["classes"].get(label, 0) / max(b["n"], 1),
+        }
     for attr in sorted(set(a["subgroups"]) & set(b["subgroups"])):
         for v in sorted(set(a["subgroups"][attr]) | set(b["subgroups"][attr])):
-            out[f"{attr} {v}"] = {"a": a["subgroups"][attr].get(v, {}).get("share", 0.0),
-                                  "b": b["subgroups"][attr].get(v, {}).get("share", 0.0)}
+            out[f"{attr} {v}"] = {
+                "a": a["subgroups"][attr].get(v, {}).get("share", 0.0),
+                "b": b["subgroups"][attr].get(v, {}).get("share", 0.0),
+            }
     return out

@@ -28,11 +28,12 @@ def share_bars(rows: dict[str, dict[str, float | None]], label_a: str, label_b: 
     labels = list(rows)
     y = np.arange(len(labels))
     fig, ax = plt.subplots(figsize=(4.2, 0.28 * len(labels) + 0.9))
-    for off, key, label, colour, hatch in ((-0.2, "a", label_a, OKABE_ITO_BLUE, ""),
-                                           (0.2, "b", label_b, OKABE_ITO_ORANGE, "//")):
+    for off, key, label, colour, hatch in (
+        (-0.2, "a", label_a, OKABE_ITO_BLUE, ""),
+        (0.2, "b", label_b, OKABE_ITO_ORANGE, "//"),
+    ):
         vals = [rows[k][key] or 0.0 for k in labels]
-        ax.barh(y + off, vals, height=0.4, color=colour, hatch=hatch, edgecolor="#333333", linewidth=0.3,
-                label=label)
+        ax.barh(y + off, vals, height=0.4, color=colour, hatch=hatch, edgecolor="#333333", linewidth=0.3, label=label)
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)

@@ -54,8 +54,7 @@ def build_datasheet(path: Path | None, provenance: dict[str, Any]) -> dict[str, 
     sch = schema()
     unknown = sorted(set(doc) - set(sch["sections"]) - set(sch["provenance"]))
     if unknown:
-        raise BadInput(f"{where}: unknown field(s) {', '.join(map(str, unknown))}; "
-                       f"see policies/datasheet-schema.yaml")
+        raise BadInput(f"{where}: unknown field(s) {', '.join(map(str, unknown))}; see policies/datasheet-schema.yaml")
     prov: dict[str, Any] = {}
     for key, spec in sch["provenance"].items():
         file_value, cli_value = doc.get(key), provenance.get(key)
@@ -78,8 +77,10 @@ def build_datasheet(path: Path | None, provenance: dict[str, Any]) -> dict[str, 
             raise BadInput(f"{where}: section {name} must be a mapping of its questions to text")
         bad = sorted(set(given) - set(questions))
         if bad:
-            raise BadInput(f"{where}: unknown question(s) {', '.join(map(str, bad))} in section {name} "
-                           f"(known: {', '.join(questions)})")
+            raise BadInput(
+                f"{where}: unknown question(s) {', '.join(map(str, bad))} in section {name} "
+                f"(known: {', '.join(questions)})"
+            )
         for q, v in given.items():
             _texts(v, f"{where}: {name}.{q}")
         sections[name] = dict(given)
@@ -110,7 +111,12 @@ def summary(datasheet: dict[str, Any] | None) -> dict[str, Any]:
     if not datasheet:
         return {}
     out = {k: v for k, v in datasheet.items() if k != "sections"}
-    out["sections"] = {name: {q: (v if isinstance(v, str) else "; ".join(v)).strip().splitlines()[0][:300]
-                              for q, v in answers.items() if v}
-                       for name, answers in (datasheet.get("sections") or {}).items()}
+    out["sections"] = {
+        name: {
+            q: (v if isinstance(v, str) else "; ".join(v)).strip().splitlines()[0][:300]
+            for q, v in answers.items()
+            if v
+        }
+        for name, answers in (datasheet.get("sections") or {}).items()
+    }
     return out

@@ -85,8 +85,9 @@ def batch_signatures(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     images = np.ascontiguousarray(images, dtype=np.float32)
     n, _, h, w = images.shape
     shape = repr(images.shape[1:]).encode()
-    digest = np.array([hashlib.sha1(shape + im.tobytes(), usedforsecurity=False).digest()[:16] for im in images],
-                      dtype="S16")
+    digest = np.array(
+        [hashlib.sha1(shape + im.tobytes(), usedforsecurity=False).digest()[:16] for im in images], dtype="S16"
+    )
     grey = images.mean(axis=1) if images.shape[1] > 1 else images[:, 0]
     d = dct_matrix(THUMB, BAND)
     # resampling and the DCT are both linear: one product per axis

@@ -55,8 +55,9 @@ def lsh_plan(threshold: float, n: int, recall: float = RECALL) -> LshPlan:
     return LshPlan(bits, tables, (1.0 - q) ** tables)
 
 
-def near_pairs(emb: np.ndarray, first: np.ndarray, threshold: float, *, method: str = "auto",
-               recall: float = RECALL, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+def near_pairs(
+    emb: np.ndarray, first: np.ndarray, threshold: float, *, method: str = "auto", recall: float = RECALL, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """Pairs ``(i, j, distance)`` with ``i < j``, ``1 − cos ≤ threshold`` and ``first[i] or first[j]``.
 
     ``emb`` holds unit vectors (rows of zeros take no part); ``first`` marks the
@@ -75,8 +76,9 @@ def near_pairs(emb: np.ndarray, first: np.ndarray, threshold: float, *, method: 
     if method == "auto":
         method = "exhaustive" if exhaustive_cost <= lsh_cost or plan.tables > MAX_TABLES else "lsh"
     if method == "lsh" and plan.tables > MAX_TABLES:
-        raise BadInput(f"threshold {threshold} is too loose for the index ({plan.tables} tables); "
-                       "use a smaller threshold")
+        raise BadInput(
+            f"threshold {threshold} is too loose for the index ({plan.tables} tables); use a smaller threshold"
+        )
     e = np.ascontiguousarray(emb[active], dtype=np.float32)
     f = first[active].astype(bool)
     if method == "exhaustive":

@@ -37,7 +37,15 @@ def label_issues(probs: np.ndarray, labels: np.ndarray, classes: list[str], top:
         "n": int(n),
         "n_candidates": len(flagged),
         "thresholds": {classes[j]: (float(t) if np.isfinite(t) else None) for j, t in enumerate(thresholds)},
-        "candidates": [{"index": int(i), "given": classes[labels[i]], "suggested": classes[suggested[i]],
-                        "p_given": float(probs[i, labels[i]]), "p_suggested": float(probs[i, suggested[i]]),
-                        "margin": float(margin[i])} for i in ranked[:top]],
+        "candidates": [
+            {
+                "index": int(i),
+                "given": classes[labels[i]],
+                "suggested": classes[suggested[i]],
+                "p_given": float(probs[i, labels[i]]),
+                "p_suggested": float(probs[i, suggested[i]]),
+                "margin": float(margin[i]),
+            }
+            for i in ranked[:top]
+        ],
     }

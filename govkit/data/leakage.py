@@ -14,7 +14,6 @@ expanded back to the images.
 from __future__ import annotations
 
 import unicodedata
-
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,12 +66,15 @@ def patient_overlap(a: Split, b: Split) -> list[dict[str, Any]] | None:
         return None
     pa, pb = patient_keys(a.data.patient_id), patient_keys(b.data.patient_id)
     common, ia, ib = np.intersect1d(pa, pb, return_indices=True)  # first occurrence of each
-    return [{"kind": "patient", "a": f"{a.key}[{i}]", "b": f"{b.key}[{j}]", "distance": None, "patient": str(p)}
-            for p, i, j in zip(common, ia, ib, strict=True)]
+    return [
+        {"kind": "patient", "a": f"{a.key}[{i}]", "b": f"{b.key}[{j}]", "distance": None, "patient": str(p)}
+        for p, i, j in zip(common, ia, ib, strict=True)
+    ]
 
 
-def image_pairs(splits: list[Split], threshold: float, *, method: str = "auto",
-                seed: int = 0) -> tuple[dict[int, PairSet], dict[str, Any]]:
+def image_pairs(
+    splits: list[Split], threshold: float, *, method: str = "auto", seed: int = 0
+) -> tuple[dict[int, PairSet], dict[str, Any]]:
     """Exact and near-duplicate pairs of ``splits[0]`` with itself (key 0) and each other split (key k)."""
     sizes = [len(s.data) for s in splits]
     owner = np.repeat(np.arange(len(splits)), sizes)
@@ -96,8 +98,12 @@ def image_pairs(splits: list[Split], threshold: float, *, method: str = "auto",
                 a, b, oa, ob = b, a, ob, oa
             if oa != 0:
                 continue
-            entry = {"kind": kind, "a": f"{splits[0].key}[{local[a]}]",
-                     "b": f"{splits[ob].key}[{local[b]}]", "distance": round(float(d), 6)}
+            entry = {
+                "kind": kind,
+                "a": f"{splits[0].key}[{local[a]}]",
+                "b": f"{splits[ob].key}[{local[b]}]",
+                "distance": round(float(d), 6),
+            }
             target = out[int(ob)]
             (target.duplicate if kind == "duplicate" else target.near).append(entry)
 
@@ -108,10 +114,9 @@ def image_pairs(splits: list[Split], threshold: float, *, method: str = "auto",
     emb = embed(coeffs[rep], flat[rep])
     gi, gj, dist, used = near_pairs(emb, in_first, threshold, method=method, seed=seed)
     for g1, g2, d in zip(gi.tolist(), gj.tolist(), dist.tolist(), strict=True):
-        m1 = order[starts[g1]: starts[g1] + counts[g1]]
-        m2 = order[starts[g2]: starts[g2] + counts[g2]]
+        m1 = order[starts[g1] : starts[g1] + counts[g1]]
+        m2 = order[starts[g2] : starts[g2] + counts[g2]]
         i, j = np.meshgrid(m1, m2, indexing="ij")
         add("near-duplicate", i.ravel(), j.ravel(), np.full(i.size, d))
-    info = {"method": used, "threshold": threshold, "distinct_images": len(rep),
-            "flat_images": int(flat.sum())}
+    info = {"method": used, "threshold": threshold, "distinct_images": len(rep), "flat_images": int(flat.sum())}
     return out, info

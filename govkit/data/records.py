@@ -35,8 +35,11 @@ def stored_result(result: dict[str, Any]) -> dict[str, Any]:
 
     out = {k: v for k, v in result.items() if k not in ("audit_id", "label_issues")}
     out["datasets"] = [{k: v for k, v in d.items() if k != "source"} for d in result["datasets"]]
-    out["leakage"] = {**result["leakage"], "pairs": pairs(result["leakage"]["pairs"]),
-                      "pairs_total": len(result["leakage"]["pairs"])}
+    out["leakage"] = {
+        **result["leakage"],
+        "pairs": pairs(result["leakage"]["pairs"]),
+        "pairs_total": len(result["leakage"]["pairs"]),
+    }
     within = result["balance"]["within_duplicates"]
     out["balance"] = {**result["balance"], "within_duplicates": {**within, "pairs": pairs(within["pairs"])}}
     if "label_issues" in result:
@@ -50,16 +53,30 @@ def record_audit(registry: Any, dataset_version_id: int, against: list[str], res
     sha = sha256_hex(canonical_json(result))
     with registry.unit_of_work() as s:
         dv = s.get(DatasetVersion, dataset_version_id)
-        row = DataAudit(dataset_version_id=dataset_version_id, against=list(against), result=result, sha256=sha,
-                        created_by=current_actor())
+        row = DataAudit(
+            dataset_version_id=dataset_version_id,
+            against=list(against),
+            result=result,
+            sha256=sha,
+            created_by=current_actor(),
+        )
         s.add(row)
         s.flush()
         leak = result["leakage"]
-        append_event(s, "data.audit", "data_audit", row.id, {
-            "dataset": f"{dv.dataset.name}@{dv.version}", "against": list(against), "sha256": sha,
-            "patient_overlap": leak["patient_overlap"], "duplicates": leak["duplicates"],
-            "near_duplicates": leak["near_duplicates"],
-        })
+        append_event(
+            s,
+            "data.audit",
+            "data_audit",
+            row.id,
+            {
+                "dataset": f"{dv.dataset.name}@{dv.version}",
+                "against": list(against),
+                "sha256": sha,
+                "patient_overlap": leak["patient_overlap"],
+                "duplicates": leak["duplicates"],
+                "near_duplicates": leak["near_duplicates"],
+            },
+        )
         return row.id
 
 
@@ -69,14 +86,20 @@ def _ref(dv: DatasetVersion) -> str:
 
 def _links(session: Session, mv: ModelVersion) -> tuple[list[tuple[DatasetVersion, str]], set[int]]:
     """(training dataset versions with their roles, ids of the datasets the model was evaluated on)."""
-    trained = [(dv, role) for dv, role in session.execute(
-        select(DatasetVersion, ModelTrainingData.role)
-        .join(ModelTrainingData, ModelTrainingData.dataset_version_id == DatasetVersion.id)
-        .where(ModelTrainingData.model_version_id == mv.id).order_by(ModelTrainingData.id)
-    ).all()]
-    evaluated = {i for i in session.scalars(
-        select(Evaluation.dataset_version_id).where(Evaluation.model_version_id == mv.id)
-    ) if i is not None}
+    trained = [
+        (dv, role)
+        for dv, role in session.execute(
+            select(DatasetVersion, ModelTrainingData.role)
+            .join(ModelTrainingData, ModelTrainingData.dataset_version_id == DatasetVersion.id)
+            .where(ModelTrainingData.model_version_id == mv.id)
+            .order_by(ModelTrainingData.id)
+        ).all()
+    ]
+    evaluated = {
+        i
+        for i in session.scalars(select(Evaluation.dataset_version_id).where(Evaluation.model_version_id == mv.id))
+        if i is not None
+    }
     return trained, evaluated
 
 
@@ -88,8 +111,9 @@ def _role(other_id: int | None, trained: list[tuple[DatasetVersion, str]], evalu
 
 
 def _audits(session: Session, dv: DatasetVersion) -> list[DataAudit]:
-    return list(session.scalars(select(DataAudit).where(DataAudit.dataset_version_id == dv.id)
-                                .order_by(DataAudit.id.desc())))
+    return list(
+        session.scalars(select(DataAudit).where(DataAudit.dataset_version_id == dv.id).order_by(DataAudit.id.desc()))
+    )
 
 
 def _figures(session: Session, mv: ModelVersion) -> list[tuple[DatasetVersion, DataAudit, dict[str, Any], str | None]]:
@@ -108,8 +132,9 @@ def _figures(session: Session, mv: ModelVersion) -> list[tuple[DatasetVersion, D
             ids = {a["against"]: a.get("dataset_version_id") for a in audit.result.get("against", [])}
             for other in sorted(set(ids) - compared):
                 role = _role(ids[other], trained, evaluated)
-                out += [(dv, audit, m, role) for m in audit.result.get("metrics", [])
-                        if m["params"].get("against") == other]
+                out += [
+                    (dv, audit, m, role) for m in audit.result.get("metrics", []) if m["params"].get("against") == other
+                ]
             compared |= set(ids)
     return out
 
@@ -121,9 +146,19 @@ def data_metrics(session: Session, model_version: ModelVersion) -> list[MetricVa
         params = {**m["params"], "dataset": _ref(dv), "audit": audit.id}
         if role is not None:
             params["role"] = role
-        out.append(MetricValue(m["name"], m["value"], m.get("ci_low"), m.get("ci_high"), m["n"], params,
-                               ci_level=m.get("ci_level", 0.95), status=m.get("status", "ok"),
-                               reason=m.get("reason")))
+        out.append(
+            MetricValue(
+                m["name"],
+                m["value"],
+                m.get("ci_low"),
+                m.get("ci_high"),
+                m["n"],
+                params,
+                ci_level=m.get("ci_level", 0.95),
+                status=m.get("status", "ok"),
+                reason=m.get("reason"),
+            )
+        )
     return out
 
 
@@ -147,17 +182,27 @@ def _dataset_info(session: Session, dv: DatasetVersion, role: str) -> dict[str, 
     audits = _audits(session, dv)
     sheet = summary(dv.manifest.get("datasheet"))
     info: dict[str, Any] = {
-        "dataset": _ref(dv), "role": role, "n": dv.manifest.get("n"),
-        "classes": dv.manifest.get("label_counts", {}), "subgroups": {}, "deid_run": dv.deid_run_id,
-        "datasheet": sheet, "external": sheet.get("external"),
-        "audit": None if not audits else {"id": audits[0].id, "created_at": audits[0].created_at.isoformat(),
-                                          "as_other": False},
+        "dataset": _ref(dv),
+        "role": role,
+        "n": dv.manifest.get("n"),
+        "classes": dv.manifest.get("label_counts", {}),
+        "subgroups": {},
+        "deid_run": dv.deid_run_id,
+        "datasheet": sheet,
+        "external": sheet.get("external"),
+        "audit": None
+        if not audits
+        else {"id": audits[0].id, "created_at": audits[0].created_at.isoformat(), "as_other": False},
     }
     found = _entry_for(session, dv)
     if found is not None:
         audit, entry = found
-        info.update(classes=entry["classes"], subgroups=entry["subgroups"], n_patients=entry["n_patients"],
-                    imbalance_ratio=entry["imbalance_ratio"])
+        info.update(
+            classes=entry["classes"],
+            subgroups=entry["subgroups"],
+            n_patients=entry["n_patients"],
+            imbalance_ratio=entry["imbalance_ratio"],
+        )
         if info["audit"] is None:
             info["audit"] = {"id": audit.id, "created_at": audit.created_at.isoformat(), "as_other": True}
     return info
@@ -200,9 +245,12 @@ def data_section(session: Session, model_version: ModelVersion) -> dict[str, Any
     if not trained and not evaluated:
         return None
     training = [_dataset_info(session, dv, role) for dv, role in trained]
-    evaluation = [_dataset_info(session, dv, "test") for dv in
-                  session.scalars(select(DatasetVersion).where(DatasetVersion.id.in_(evaluated))
-                                  .order_by(DatasetVersion.id))]
+    evaluation = [
+        _dataset_info(session, dv, "test")
+        for dv in session.scalars(
+            select(DatasetVersion).where(DatasetVersion.id.in_(evaluated)).order_by(DatasetVersion.id)
+        )
+    ]
     leakage: list[dict[str, Any]] = []
     for dv, audit, m, role in _figures(session, model_version):
         if role is None or m["name"] not in ("patient_overlap", "duplicates", "near_duplicates"):
@@ -210,15 +258,21 @@ def data_section(session: Session, model_version: ModelVersion) -> dict[str, Any
         against = m["params"]["against"]
         row = next((r for r in leakage if r["dataset"] == _ref(dv) and r["against"] == against), None)
         if row is None:
-            row = {"dataset": _ref(dv), "against": against, "role": role, "audit": audit.id,
-                   "created_at": audit.created_at.isoformat()}
+            row = {
+                "dataset": _ref(dv),
+                "against": against,
+                "role": role,
+                "audit": audit.id,
+                "created_at": audit.created_at.isoformat(),
+            }
             leakage.append(row)
         row[m["name"]] = m["value"]
         row[m["name"] + "_status"] = m.get("status", "ok")
     for row in leakage:
         vals = [row.get(k) for k in ("patient_overlap", "duplicates", "near_duplicates")]
-        row["verdict"] = ("leakage" if any(v for v in vals if v) else
-                          "clean" if all(v is not None for v in vals) else "incomplete")
+        row["verdict"] = (
+            "leakage" if any(v for v in vals if v) else "clean" if all(v is not None for v in vals) else "incomplete"
+        )
     chart = None
     balance = {}
     if training and evaluation:
@@ -230,8 +284,13 @@ def data_section(session: Session, model_version: ModelVersion) -> dict[str, Any
         "evaluation": evaluation,
         "leakage": leakage,
         "audited": any(i["audit"] for i in training),
-        "external_evaluation": (True if any(e is True for e in external) else
-                                False if external and all(e is False for e in external) else None),
+        "external_evaluation": (
+            True
+            if any(e is True for e in external)
+            else False
+            if external and all(e is False for e in external)
+            else None
+        ),
         "augmentations": _augmentations(model_version),
         "balance": balance,
         "chart": chart,

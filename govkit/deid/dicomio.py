@@ -44,8 +44,9 @@ ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 PIXEL_DATA = 0x7FE00010
 #: VRs with a 2-byte reserved field and a 4-byte length in explicit VR (PS3.5 Table 7.1-1)
 LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV"})
-TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI",
-                      "UR", "UT"})
+TEXT_VRS = frozenset(
+    {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"}
+)
 NUMBER_VRS = frozenset({"AT", "FL", "FD", "SL", "SS", "UL", "US", "SV", "UV"})
 BULK_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW"})
 VALID_VRS = TEXT_VRS | NUMBER_VRS | BULK_VRS | {"SQ", "UN"}
@@ -90,8 +91,7 @@ def parse(data: bytes) -> Dataset:
     ds.set_original_encoding(implicit, little)
     if "TransferSyntaxUID" not in ds.file_meta:
         ds.file_meta.TransferSyntaxUID = _syntax_for(implicit, little)
-    for keyword, meta in (("SOPClassUID", "MediaStorageSOPClassUID"),
-                          ("SOPInstanceUID", "MediaStorageSOPInstanceUID")):
+    for keyword, meta in (("SOPClassUID", "MediaStorageSOPClassUID"), ("SOPInstanceUID", "MediaStorageSOPInstanceUID")):
         if not str(ds.get(keyword, "") or "").strip():
             value = str(ds.file_meta.get(meta, "") or "").strip()
             if not value:
@@ -124,8 +124,10 @@ def read_dicom(path: Path) -> tuple[bytes, Dataset] | None:
 
 def _is_dicomdir(ds: Dataset) -> bool:
     meta = getattr(ds, "file_meta", None)
-    return MEDIA_DIRECTORY in (str(ds.get("SOPClassUID", "")), str(meta.get("MediaStorageSOPClassUID", "")
-                                                                     if meta is not None else ""))
+    return MEDIA_DIRECTORY in (
+        str(ds.get("SOPClassUID", "")),
+        str(meta.get("MediaStorageSOPClassUID", "") if meta is not None else ""),
+    )
 
 
 def _syntax_for(implicit: bool, little: bool) -> UID:
@@ -240,8 +242,17 @@ class _Walker:
             return True
         return found
 
-    def dataset(self, pos: int, end: int, depth: int, *, top: bool = False, meta: bool = False,
-                implicit: bool | None = None, in_item: int | None = None) -> int:
+    def dataset(
+        self,
+        pos: int,
+        end: int,
+        depth: int,
+        *,
+        top: bool = False,
+        meta: bool = False,
+        implicit: bool | None = None,
+        in_item: int | None = None,
+    ) -> int:
         """Walk a dataset from ``pos`` to ``end``; an item of undefined length (``in_item`` is its
         sequence's tag) ends at its delimiter.  Returns the position after it."""
         implicit = self._detect(pos, end, self.implicit if implicit is None else implicit, top)
@@ -297,8 +308,17 @@ class _Walker:
             self._items(start, start + length, tag, depth + 1, implicit, defined=True)
         return start + length
 
-    def _items(self, pos: int, end: int, seq: int, depth: int, implicit: bool, *, fragments: bool = False,
-               defined: bool = False) -> int:
+    def _items(
+        self,
+        pos: int,
+        end: int,
+        seq: int,
+        depth: int,
+        implicit: bool,
+        *,
+        fragments: bool = False,
+        defined: bool = False,
+    ) -> int:
         if depth > MAX_DEPTH:
             raise Refusal("too-deep", depth=MAX_DEPTH)
         what = "compressed Pixel Data" if fragments else "sequence"
@@ -345,9 +365,12 @@ def check_pixel_data(ds: Dataset) -> None:
             raise ValueError
         expected = int(get_expected_length(ds))
     except (AttributeError, KeyError, TypeError, ValueError):
-        raise Refusal("pixel-attributes", detail="Rows, Columns, Bits Allocated, Samples per Pixel, "
-                                                 "Number of Frames or Photometric Interpretation missing "
-                                                 "or invalid") from None
+        raise Refusal(
+            "pixel-attributes",
+            detail="Rows, Columns, Bits Allocated, Samples per Pixel, "
+            "Number of Frames or Photometric Interpretation missing "
+            "or invalid",
+        ) from None
     data = ds.PixelData
     if not data:
         raise Refusal("pixel-data-size", actual=0, expected=expected)

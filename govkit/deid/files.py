@@ -43,8 +43,10 @@ def check_paths(src: Path, dst: Path, *outside: Path | None) -> tuple[Path, Path
     src_r, dst_r = src.resolve(), dst.resolve()
     src_root = src_r if src_r.is_dir() else src_r.parent
     if is_within(dst_r, src_root):
-        raise BadInput(f"destination {printable(str(dst))} is inside the source {printable(str(src))}: "
-                       "govkit never writes into SRC")
+        raise BadInput(
+            f"destination {printable(str(dst))} is inside the source {printable(str(src))}: "
+            "govkit never writes into SRC"
+        )
     if src_r.is_dir() and is_within(src_r, dst_r):
         raise BadInput(f"source {printable(str(src))} is inside the destination {printable(str(dst))}")
     for p in outside:

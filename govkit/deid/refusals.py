@@ -20,8 +20,10 @@ import struct
 REASONS: dict[str, tuple[str, str]] = {
     # what the file is
     "not-dicom": ("skipped", "not a DICOM file"),
-    "dicomdir": ("skipped", "a DICOMDIR (a media index holding patient names): left out; "
-                            "the de-identified tree has no DICOMDIR"),
+    "dicomdir": (
+        "skipped",
+        "a DICOMDIR (a media index holding patient names): left out; the de-identified tree has no DICOMDIR",
+    ),
     "not-an-instance": ("failed", "holds no SOP Class or SOP Instance UID: not an image or other DICOM instance"),
     # reading it safely
     "not-regular-file": ("failed", "not a regular file ({kind}): not read"),
@@ -36,8 +38,10 @@ REASONS: dict[str, tuple[str, str]] = {
     "unclosed-item": ("failed", "an item of sequence {tag} of undefined length is never closed"),
     "stray-delimiter": ("failed", "a sequence or item delimiter {tag} outside any sequence"),
     "bad-sequence": ("failed", "sequence {tag} holds something other than items"),
-    "undefined-length": ("failed", "element {tag} has an undefined length, which only sequences and compressed "
-                                   "Pixel Data may have"),
+    "undefined-length": (
+        "failed",
+        "element {tag} has an undefined length, which only sequences and compressed Pixel Data may have",
+    ),
     "too-deep": ("failed", "sequences nested more than {depth} deep"),
     "invalid-vr": ("failed", "element {tag} has an invalid value representation"),
     "vr-mismatch": ("failed", "element {tag} is stored as {vr}, but the DICOM dictionary defines it as {expected}"),
@@ -46,8 +50,10 @@ REASONS: dict[str, tuple[str, str]] = {
     "bad-value": ("failed", "element {tag} has a value that cannot be read as its value representation"),
     # its pixels
     "pixel-attributes": ("failed", "Pixel Data cannot be read: {detail}"),
-    "pixel-data-size": ("failed", "Pixel Data holds {actual} bytes, fewer than the {expected} its image "
-                                  "attributes declare"),
+    "pixel-data-size": (
+        "failed",
+        "Pixel Data holds {actual} bytes, fewer than the {expected} its image attributes declare",
+    ),
     "pixel-encapsulation": ("failed", "compressed Pixel Data is damaged: {detail}"),
     "pixel-cleaning": ("failed", "burned-in text could not be cleaned: {detail}"),
     # the output

@@ -84,13 +84,27 @@ def _scan_header(ds: Dataset, rel: str, cfg: DeidConfig, cleaner: TextCleaner | 
         if action is not None:
             action = resolve_type_dependent(action, tag, sop)
         if action not in (None, "K"):
-            item.findings.append({"tag": str(tag), "attribute": where, "action": action,
-                                  "kind": "header", "value": mask("\\".join(values))})
+            item.findings.append(
+                {
+                    "tag": str(tag),
+                    "attribute": where,
+                    "action": action,
+                    "kind": "header",
+                    "value": mask("\\".join(values)),
+                }
+            )
         if cleaner is not None and vr in TEXT_CHECK_VRS:
             for v in values:
                 for s in cleaner.find(v):
-                    item.findings.append({"tag": str(tag), "attribute": where, "action": action or "K",
-                                          "kind": s.entity, "value": mask(v[s.start:s.end])})
+                    item.findings.append(
+                        {
+                            "tag": str(tag),
+                            "attribute": where,
+                            "action": action or "K",
+                            "kind": s.entity,
+                            "value": mask(v[s.start : s.end]),
+                        }
+                    )
     return item
 
 

@@ -73,9 +73,26 @@ MARKING = frozenset({0x00120063})
 #: Binary values longer than this are searched like pixel data (long forms only).
 LARGE_BINARY = 256
 #: Every character set a DICOM file can declare (PS3.3 C.12.1.1.2) as Python codecs, and UTF-16.
-CODECS = ("latin-1", "utf-8", "iso8859_2", "iso8859_3", "iso8859_4", "iso8859_5", "iso8859_6", "iso8859_7",
-          "iso8859_8", "iso8859_9", "tis-620", "shift_jis", "iso2022_jp", "iso2022_jp_2", "euc_kr", "gb18030",
-          "utf-16-le", "utf-16-be")
+CODECS = (
+    "latin-1",
+    "utf-8",
+    "iso8859_2",
+    "iso8859_3",
+    "iso8859_4",
+    "iso8859_5",
+    "iso8859_6",
+    "iso8859_7",
+    "iso8859_8",
+    "iso8859_9",
+    "tis-620",
+    "shift_jis",
+    "iso2022_jp",
+    "iso2022_jp_2",
+    "euc_kr",
+    "gb18030",
+    "utf-16-le",
+    "utf-16-be",
+)
 MAX_AGE_YEARS = 89
 _UNIT_DAYS = {"D": 1, "W": 7, "M": 30.4375, "Y": 365.25}
 
@@ -141,10 +158,13 @@ def load_acceptances(path: Path) -> list[Acceptance]:
             raise BadInput(f"{path}: entry {i} is not a mapping with finding, reason and signer")
         missing = [k for k in ("finding", "reason", "signer") if not str(entry.get(k) or "").strip()]
         if missing:
-            raise BadInput(f"{path}: entry {i} has no {' and no '.join(missing)}: an accepted false "
-                           "positive needs the finding, a reason and a signer")
-        out.append(Acceptance(str(entry["finding"]).strip(), str(entry["reason"]).strip(),
-                              str(entry["signer"]).strip()))
+            raise BadInput(
+                f"{path}: entry {i} has no {' and no '.join(missing)}: an accepted false "
+                "positive needs the finding, a reason and a signer"
+            )
+        out.append(
+            Acceptance(str(entry["finding"]).strip(), str(entry["reason"]).strip(), str(entry["signer"]).strip())
+        )
     return out
 
 
@@ -202,8 +222,11 @@ def _profile_check(src: Dataset | None, out: Dataset, options: frozenset[str], p
         values = _strings(ds, tag)
         if tag.is_private:
             if not keep_safe or tag not in kept_private(ds):
-                flag(path, tag, "private attribute present; only safe private attributes may be kept "
-                                "(retain-safe-private)")
+                flag(
+                    path,
+                    tag,
+                    "private attribute present; only safe private attributes may be kept (retain-safe-private)",
+                )
             continue
         if tag.element == 0:
             continue  # group lengths carry no value of their own
@@ -311,11 +334,12 @@ def _bytes_check(data: bytes, out: Dataset, ids: phi.Identifiers, rel: str) -> l
         rest = _Haystack()
         pixels = _raw_value(out, 0x7FE00010) if 0x7FE00010 in out else None
         start = data.rfind(pixels[:4096]) if pixels else -1
-        outside = data[:start] + data[start + len(pixels):] if pixels and start >= 0 else data
+        outside = data[:start] + data[start + len(pixels) :] if pixels and start >= 0 else data
         rest.add("file", _binary_readings(outside))
         for place, text in rest.search(long_pattern or pattern):
-            found.setdefault((place, text), Finding("bytes", rel, place,
-                                                    f"bytes outside any element hold {mask(text)}"))
+            found.setdefault(
+                (place, text), Finding("bytes", rel, place, f"bytes outside any element hold {mask(text)}")
+            )
     return list(found.values())
 
 
@@ -353,11 +377,18 @@ def _text_check(out: Dataset, cfg, cleaner, rel: str) -> list[Finding]:
             entities = DIRECT_ENTITIES | {"PERSON"} if "ContentSequence" in path else DIRECT_ENTITIES
             for v in _strings(ds, tag):
                 for span in cleaner.find(v):
-                    if span.entity in NAME_LIKE and _not_a_name(v[span.start:span.end]):
+                    if span.entity in NAME_LIKE and _not_a_name(v[span.start : span.end]):
                         continue
                     if everything or span.entity in entities:
-                        found.append(Finding("text", rel, name, f"{name}: {span.entity} "
-                                             f"{mask(v[span.start:span.end])} (score {span.score:.2f})", str(tag)))
+                        found.append(
+                            Finding(
+                                "text",
+                                rel,
+                                name,
+                                f"{name}: {span.entity} {mask(v[span.start : span.end])} (score {span.score:.2f})",
+                                str(tag),
+                            )
+                        )
 
     walk(out, "", False)
     return found
@@ -408,9 +439,16 @@ def _read_output(path: Path) -> tuple[bytes, Dataset]:
     return data, ds
 
 
-def verify(dst: str | Path, source: str | Path, key_path: str | Path | None = None,
-           *, text_check: bool = True, pixel_check: bool = True, ocr_engine: str | None = None,
-           accept: list[Acceptance] | None = None) -> VerifyReport:
+def verify(
+    dst: str | Path,
+    source: str | Path,
+    key_path: str | Path | None = None,
+    *,
+    text_check: bool = True,
+    pixel_check: bool = True,
+    ocr_engine: str | None = None,
+    accept: list[Acceptance] | None = None,
+) -> VerifyReport:
     """Run checks (a), (b), (c) on every output under ``dst``; (d), OCR of the
     output pixels, with ``ocr_engine`` (default :data:`govkit.deid.pixels.ocr.DEFAULT_ENGINE`).
     Findings named in ``accept`` move to :attr:`VerifyReport.accepted`."""
@@ -484,8 +522,16 @@ def _apply_acceptances(report: VerifyReport, accept: list[Acceptance]) -> None:
         if a is None:
             kept.append(f)
         else:
-            report.accepted.append({"id": f.id, "check": f.check, "output": f.output, "where": f.where,
-                                    "reason": a.reason, "signer": a.signer})
+            report.accepted.append(
+                {
+                    "id": f.id,
+                    "check": f.check,
+                    "output": f.output,
+                    "where": f.where,
+                    "reason": a.reason,
+                    "signer": a.signer,
+                }
+            )
     report.findings = kept
     report.warnings += [f"acceptance of {fid} matches no finding of this verification" for fid in by_id]
 

@@ -36,8 +36,14 @@ def _expand(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray, pick: np.n
     return order[np.repeat(starts[pick], lens) + offsets]
 
 
-def resample(n: int, n_boot: int, rng: np.random.Generator, *, clusters: np.ndarray | None = None,
-             strata: np.ndarray | None = None) -> Iterator[np.ndarray]:
+def resample(
+    n: int,
+    n_boot: int,
+    rng: np.random.Generator,
+    *,
+    clusters: np.ndarray | None = None,
+    strata: np.ndarray | None = None,
+) -> Iterator[np.ndarray]:
     """Yield ``n_boot`` index arrays into ``range(n)``: records, or whole clusters, drawn with
     replacement (within each stratum when ``strata`` is given)."""
     keys = np.arange(n) if clusters is None else np.asarray(clusters)
@@ -47,13 +53,21 @@ def resample(n: int, n_boot: int, rng: np.random.Generator, *, clusters: np.ndar
         order, starts, sizes = _groups(keys[rows])
         plans.append((rows, order, starts, sizes))
     for _ in range(n_boot):
-        parts = [rows[_expand(order, starts, sizes, rng.integers(0, len(sizes), len(sizes)))]
-                 for rows, order, starts, sizes in plans]
+        parts = [
+            rows[_expand(order, starts, sizes, rng.integers(0, len(sizes), len(sizes)))]
+            for rows, order, starts, sizes in plans
+        ]
         yield parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-def resample_counts(n: int, n_boot: int, rng: np.random.Generator, *, clusters: np.ndarray | None = None,
-                    strata: np.ndarray | None = None) -> np.ndarray:
+def resample_counts(
+    n: int,
+    n_boot: int,
+    rng: np.random.Generator,
+    *,
+    clusters: np.ndarray | None = None,
+    strata: np.ndarray | None = None,
+) -> np.ndarray:
     """Multiplicities (n_boot × n) of each record in each replicate, drawn like :func:`resample`."""
     keys = np.arange(n) if clusters is None else np.asarray(clusters)
     layers = [np.arange(n)] if strata is None else [np.nonzero(strata == s)[0] for s in np.unique(strata)]

@@ -65,8 +65,15 @@ def psi_test(expected: list[int], actual: list[int], *, n_perm: int = 2000, seed
     p = float((1 + np.sum(null >= value - 1e-12)) / (1 + n_perm))
     bins = max(int((pooled > 0).sum()), 2)
     chance = float((1 / max(n_e, 1) + 1 / max(n_a, 1)) * chi2.ppf(0.95, bins - 1))
-    return {"psi": value, "p_value": p, "chance_psi_95": chance, "n_baseline": n_e, "n_new": n_a,
-            "drifted": bool(value > PSI_FLAG and p < PSI_ALPHA), "too_small": chance > PSI_FLAG}
+    return {
+        "psi": value,
+        "p_value": p,
+        "chance_psi_95": chance,
+        "n_baseline": n_e,
+        "n_new": n_a,
+        "drifted": bool(value > PSI_FLAG and p < PSI_ALPHA),
+        "too_small": chance > PSI_FLAG,
+    }
 
 
 def _se(m: MetricValue | dict) -> float | None:

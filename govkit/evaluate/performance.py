@@ -32,8 +32,9 @@ GAP_METRICS = ("accuracy", "auroc", "sensitivity", "specificity")
 GAP_ALPHA = 0.05
 
 
-def predict_logits(model, data, *, device: str = "cpu", batch_size: int = 256, amp: bool = False,
-                   workers: int = 0) -> np.ndarray:
+def predict_logits(
+    model, data, *, device: str = "cpu", batch_size: int = 256, amp: bool = False, workers: int = 0
+) -> np.ndarray:
     """Logits (N×K, float64) for every image, in dataset order; a single sigmoid output z becomes [0, z]."""
     import torch
 
@@ -57,13 +58,13 @@ def predict_logits(model, data, *, device: str = "cpu", batch_size: int = 256, a
     return np.concatenate(out) if out else np.zeros((0, 2))
 
 
-def predict_proba(model, data, *, device: str = "cpu", batch_size: int = 256, amp: bool = False,
-                  workers: int = 0) -> np.ndarray:
+def predict_proba(
+    model, data, *, device: str = "cpu", batch_size: int = 256, amp: bool = False, workers: int = 0
+) -> np.ndarray:
     """Class probabilities (N×K) for every image, in dataset order (softmax of :func:`predict_logits`)."""
     from scipy.special import softmax
 
-    return softmax(predict_logits(model, data, device=device, batch_size=batch_size, amp=amp, workers=workers),
-                   axis=1)
+    return softmax(predict_logits(model, data, device=device, batch_size=batch_size, amp=amp, workers=workers), axis=1)
 
 
 @dataclass
@@ -111,8 +112,10 @@ def dataset_report(y: np.ndarray, classes, groups: dict[str, np.ndarray], patien
             report["subgroup_classes"][name][str(v)] = {str(c): int(m) for c, m in zip(classes, per_class, strict=True)}
             for c, m in zip(classes, per_class, strict=True):
                 if m < MIN_SUPPORT:
-                    warnings.append(f"subgroup {name}={v} has {m} cases of class {c!r} (< {MIN_SUPPORT}): its "
-                                    "class-conditional figures (sensitivity, specificity) are not supported")
+                    warnings.append(
+                        f"subgroup {name}={v} has {m} cases of class {c!r} (< {MIN_SUPPORT}): its "
+                        "class-conditional figures (sensitivity, specificity) are not supported"
+                    )
     return report, warnings
 
 
@@ -125,8 +128,12 @@ def denominators(probs: np.ndarray, y: np.ndarray, threshold: float) -> dict[str
     total = int(cm.sum())
     pos = [int(cm[c].sum()) for c in classes]
     pred = [int(cm[:, c].sum()) for c in classes]
-    return {"sensitivity": min(pos), "specificity": min(total - p for p in pos),
-            "ppv": min(pred), "npv": min(total - p for p in pred)}
+    return {
+        "sensitivity": min(pos),
+        "specificity": min(total - p for p in pos),
+        "ppv": min(pred),
+        "npv": min(total - p for p in pred),
+    }
 
 
 def _set_denominators(metrics: list[MetricValue], probs: np.ndarray, y: np.ndarray, threshold: float) -> None:
@@ -139,8 +146,9 @@ def _set_denominators(metrics: list[MetricValue], probs: np.ndarray, y: np.ndarr
             m.status, m.reason = "unsupported", f"{m.name} rests on {n} cases (< {MIN_SUPPORT})"
 
 
-def gap_metrics(probs: np.ndarray, y: np.ndarray, threshold: float,
-                which: tuple[str, ...] = GAP_METRICS) -> dict[str, float]:
+def gap_metrics(
+    probs: np.ndarray, y: np.ndarray, threshold: float, which: tuple[str, ...] = GAP_METRICS
+) -> dict[str, float]:
     """The figures compared between subgroups (those of :data:`GAP_METRICS` in ``which``)."""
     pred = predictions(probs, threshold)
     out = {"accuracy": float((pred == y).mean()) if len(y) else float("nan")}
@@ -153,8 +161,10 @@ def gap_metrics(probs: np.ndarray, y: np.ndarray, threshold: float,
 
 
 def _per_group(probs, y, labels, values, threshold, which=GAP_METRICS) -> list[dict[str, float] | None]:
-    return [gap_metrics(probs[labels == v], y[labels == v], threshold, which) if (labels == v).any() else None
-            for v in values]
+    return [
+        gap_metrics(probs[labels == v], y[labels == v], threshold, which) if (labels == v).any() else None
+        for v in values
+    ]
 
 
 def _max_gaps(per: list[dict[str, float] | None], which: tuple[str, ...] = GAP_METRICS) -> dict[str, float]:
@@ -165,9 +175,17 @@ def _max_gaps(per: list[dict[str, float] | None], which: tuple[str, ...] = GAP_M
     return out
 
 
-def heterogeneity_test(probs: np.ndarray, y: np.ndarray, labels: np.ndarray, *, clusters: np.ndarray | None = None,
-                       threshold: float = 0.5, n_perm: int = 1000, seed: int = 0,
-                       which: tuple[str, ...] = GAP_METRICS) -> dict[str, float]:
+def heterogeneity_test(
+    probs: np.ndarray,
+    y: np.ndarray,
+    labels: np.ndarray,
+    *,
+    clusters: np.ndarray | None = None,
+    threshold: float = 0.5,
+    n_perm: int = 1000,
+    seed: int = 0,
+    which: tuple[str, ...] = GAP_METRICS,
+) -> dict[str, float]:
     """Permutation p-value of the largest subgroup gap, per metric (Good 2005, ch. 3).
 
     Under "no difference between subgroups" the group labels are exchangeable:
@@ -229,15 +247,17 @@ def evaluate_performance(
         for v in values:
             sel = np.nonzero(labels == v)[0]
             sub_pid = patient_id[sel] if patient_id is not None else None
+
             def in_group(idx: np.ndarray, sel: np.ndarray = sel) -> dict[str, float]:
                 return point_metrics(probs[sel[idx]], y[sel[idx]], threshold)
 
-            sub = with_ci(in_group, len(sel), clusters=sub_pid, n_boot=n_boot, seed=seed,
-                          params={"group": name, "value": str(v)})
+            sub = with_ci(
+                in_group, len(sel), clusters=sub_pid, n_boot=n_boot, seed=seed, params={"group": name, "value": str(v)}
+            )
             _set_denominators(sub, probs[sel], y[sel], threshold)
             metrics += sub
         if len(values) > 1:
-            pairs = [(a, b) for i, a in enumerate(values) for b in values[i + 1:]]
+            pairs = [(a, b) for i, a in enumerate(values) for b in values[i + 1 :]]
             keys: list[tuple[str, str, tuple[str, str] | None]] = [("max_subgroup_gap", g, None) for g in GAP_METRICS]
             keys += [("subgroup_difference", g, pair) for pair in pairs for g in GAP_METRICS]
 
@@ -253,20 +273,30 @@ def evaluate_performance(
                         out[str(i)] = a[g] - b[g] if a is not None and b is not None else float("nan")
                 return out
 
-            for mv, (kind, g, pair) in zip(with_ci(gaps, len(y), clusters=patient_id, n_boot=n_boot, seed=seed),
-                                           keys, strict=True):
+            for mv, (kind, g, pair) in zip(
+                with_ci(gaps, len(y), clusters=patient_id, n_boot=n_boot, seed=seed), keys, strict=True
+            ):
                 mv.name = kind
                 mv.params = {"group": name, "metric": g, **({"a": str(pair[0]), "b": str(pair[1])} if pair else {})}
                 metrics.append(mv)
-            pvals = heterogeneity_test(probs, y, labels, clusters=patient_id, threshold=threshold, n_perm=n_perm,
-                                       seed=seed)
+            pvals = heterogeneity_test(
+                probs, y, labels, clusters=patient_id, threshold=threshold, n_perm=n_perm, seed=seed
+            )
             for g, p in pvals.items():
                 params = {"group": name, "metric": g}
                 if not np.isfinite(p):
                     continue
                 metrics.append(MetricValue("subgroup_gap_p_value", p, None, None, len(y), dict(params)))
-                metrics.append(MetricValue("subgroup_gap_detected", float(p < gap_alpha), None, None, len(y),
-                                           {**params, "alpha": gap_alpha, "permutations": n_perm}))
+                metrics.append(
+                    MetricValue(
+                        "subgroup_gap_detected",
+                        float(p < gap_alpha),
+                        None,
+                        None,
+                        len(y),
+                        {**params, "alpha": gap_alpha, "permutations": n_perm},
+                    )
+                )
     pred = predictions(probs, threshold)
     for m in metrics:
         if m.value is None:

@@ -87,9 +87,7 @@ def dataset_version_id(session, content_sha256: str) -> int | None:
 
     from govkit.registry.tables import DatasetVersion
 
-    return session.scalar(
-        select(DatasetVersion.id).where(DatasetVersion.content_sha256 == content_sha256).limit(1)
-    )
+    return session.scalar(select(DatasetVersion.id).where(DatasetVersion.content_sha256 == content_sha256).limit(1))
 
 
 def record_evaluation(
@@ -124,15 +122,34 @@ def record_evaluation(
         s.add(ev)
         s.flush()
         for m in metrics:
-            s.add(Metric(evaluation_id=ev.id, name=m.name, value=m.value, ci_low=m.ci_low,
-                         ci_high=m.ci_high, ci_level=m.ci_level, n=m.n, params=m.params,
-                         status=m.status, reason=m.reason))
+            s.add(
+                Metric(
+                    evaluation_id=ev.id,
+                    name=m.name,
+                    value=m.value,
+                    ci_low=m.ci_low,
+                    ci_high=m.ci_high,
+                    ci_level=m.ci_level,
+                    n=m.n,
+                    params=m.params,
+                    status=m.status,
+                    reason=m.reason,
+                )
+            )
         for name, path, media in artifacts:
-            s.add(Artifact(evaluation_id=ev.id, name=name, path=str(path), sha256=sha256_file(path),
-                           media_type=media))
-        append_event(s, f"evaluation.{kind}", "evaluation", ev.id, {
-            "model": model.spec.ref, "n_metrics": len(metrics), "device": device, "seed": seed,
-        })
+            s.add(Artifact(evaluation_id=ev.id, name=name, path=str(path), sha256=sha256_file(path), media_type=media))
+        append_event(
+            s,
+            f"evaluation.{kind}",
+            "evaluation",
+            ev.id,
+            {
+                "model": model.spec.ref,
+                "n_metrics": len(metrics),
+                "device": device,
+                "seed": seed,
+            },
+        )
         return ev.id
 
 

@@ -90,6 +90,7 @@ class ExplanationCheck(Protocol):
 
 # --------------------------------------------------------------------------- similarity
 
+
 def _average_ranks(a: torch.Tensor) -> torch.Tensor:
     from scipy.stats import rankdata
 
@@ -109,6 +110,7 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def global_ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """SSIM computed once over the whole map (no sliding window) per map pair, maps rescaled to [0, 1]."""
+
     def norm(m: torch.Tensor) -> torch.Tensor:
         m = m.flatten(1).double()
         lo, hi = m.min(1, keepdim=True).values, m.max(1, keepdim=True).values
@@ -124,8 +126,11 @@ def global_ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def _parameterised(model: torch.nn.Module) -> list[torch.nn.Module]:
     """Layers with their own parameters, from the input side to the output side."""
-    return [m for m in model.modules() if m is not model and hasattr(m, "reset_parameters")
-            and any(True for _ in m.parameters(recurse=False))]
+    return [
+        m
+        for m in model.modules()
+        if m is not model and hasattr(m, "reset_parameters") and any(True for _ in m.parameters(recurse=False))
+    ]
 
 
 def reinitialised(model: torch.nn.Module, top: int | None = None, seed: int = SEED) -> torch.nn.Module:
@@ -135,7 +140,7 @@ def reinitialised(model: torch.nn.Module, top: int | None = None, seed: int = SE
     """
     clone = copy.deepcopy(model)
     layers = _parameterised(clone)
-    chosen = layers if top is None else layers[len(layers) - top:]
+    chosen = layers if top is None else layers[len(layers) - top :]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for m in chosen:
@@ -150,37 +155,58 @@ def _similarity(maps: torch.Tensor, other: torch.Tensor) -> tuple[float, float, 
     return float(rho.mean()), float(global_ssim(maps.abs(), other.abs()).mean()), constant
 
 
-def _randomisation_verdict(name: str, method: str, rho: float, s: float, constant: int, n: int,
-                           cfg: dict[str, Any], what: str) -> Verdict:
+def _randomisation_verdict(
+    name: str, method: str, rho: float, s: float, constant: int, n: int, cfg: dict[str, Any], what: str
+) -> Verdict:
     if constant:
-        return Verdict(name, method, None, cfg["max_spearman"], False, n,
-                       f"{constant} of {n} maps are constant: rank correlation is undefined, so the check fails")
+        return Verdict(
+            name,
+            method,
+            None,
+            cfg["max_spearman"],
+            False,
+            n,
+            f"{constant} of {n} maps are constant: rank correlation is undefined, so the check fails",
+        )
     ok = rho < cfg["max_spearman"] and s < cfg["max_ssim"]
-    return Verdict(name, method, rho, cfg["max_spearman"], ok, n,
-                   f"mean |Spearman| {rho:.3f} (max {cfg['max_spearman']}), global SSIM {s:.3f} "
-                   f"(max {cfg['max_ssim']}) vs {what}")
+    return Verdict(
+        name,
+        method,
+        rho,
+        cfg["max_spearman"],
+        ok,
+        n,
+        f"mean |Spearman| {rho:.3f} (max {cfg['max_spearman']}), global SSIM {s:.3f} (max {cfg['max_ssim']}) vs {what}",
+    )
 
 
 def randomisation(method, model, x, target, maps, cfg) -> Verdict:
     rho, s, constant = _similarity(maps, method.attribute(reinitialised(model), x, target))
-    return _randomisation_verdict("randomisation", method.name, rho, s, constant, len(x), cfg,
-                                  "re-initialised weights")
+    return _randomisation_verdict("randomisation", method.name, rho, s, constant, len(x), cfg, "re-initialised weights")
 
 
 def cascading_randomisation(method, model, x, target, maps, cfg) -> Verdict:
     layers = len(_parameterised(model))
-    curve = [_similarity(maps, method.attribute(reinitialised(model, top=k), x, target))
-             for k in range(1, layers + 1)]
+    curve = [_similarity(maps, method.attribute(reinitialised(model, top=k), x, target)) for k in range(1, layers + 1)]
     rho = float(np.mean([c[0] for c in curve]))
     s = float(np.mean([c[1] for c in curve]))
     constant = max((c[2] for c in curve), default=0)
-    v = _randomisation_verdict("cascading-randomisation", method.name, rho, s, constant, len(x), cfg,
-                               f"a cascade of {layers} layers re-initialised from the top")
+    v = _randomisation_verdict(
+        "cascading-randomisation",
+        method.name,
+        rho,
+        s,
+        constant,
+        len(x),
+        cfg,
+        f"a cascade of {layers} layers re-initialised from the top",
+    )
     v.detail += "; |Spearman| per stage " + ", ".join(f"{c[0]:.2f}" for c in curve)
     return v
 
 
 # --------------------------------------------------------------------------- faithfulness
+
 
 def _target_logit(model, x, target) -> torch.Tensor:
     with torch.no_grad():
@@ -233,16 +259,28 @@ def faithfulness(method, model, x, target, maps, cfg) -> list[Verdict]:
             parts.append(f"{label} p={p:.2g}")
         strongest = max(base_vals) if insert else min(base_vals)
         ok = enough and p_max < cfg["alpha"]
-        out.append(Verdict(name, method.name, float(auc.mean()), strongest, ok, n,
-                           "one-sided Wilcoxon vs " + ", ".join(parts)
-                           + ("" if enough else f"; needs ≥ {cfg['min_images']} images")))
+        out.append(
+            Verdict(
+                name,
+                method.name,
+                float(auc.mean()),
+                strongest,
+                ok,
+                n,
+                "one-sided Wilcoxon vs "
+                + ", ".join(parts)
+                + ("" if enough else f"; needs ≥ {cfg['min_images']} images"),
+            )
+        )
     return out
 
 
 # --------------------------------------------------------------------------- localisation
 
-def localisation_decision(hits: np.ndarray, k: np.ndarray, chance: np.ndarray, mass: np.ndarray,
-                          cfg: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+
+def localisation_decision(
+    hits: np.ndarray, k: np.ndarray, chance: np.ndarray, mass: np.ndarray, cfg: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(passed, binomial p-value vs chance, Wilson lower bound of the hit rate), elementwise.
 
     Passing needs all three criteria of the module docstring.
@@ -252,8 +290,11 @@ def localisation_decision(hits: np.ndarray, k: np.ndarray, chance: np.ndarray, m
     hits, k = np.asarray(hits), np.asarray(k)
     p = binom.sf(hits - 1, k, chance)
     lower, _ = wilson_bounds(hits, k)
-    ok = ((p < cfg["alpha"]) & (lower >= cfg.get("min_hit_rate_lower", DEFAULT_MIN_HIT_RATE_LOWER))
-          & (mass > cfg["min_relevance_ratio"] * chance))
+    ok = (
+        (p < cfg["alpha"])
+        & (lower >= cfg.get("min_hit_rate_lower", DEFAULT_MIN_HIT_RATE_LOWER))
+        & (mass > cfg["min_relevance_ratio"] * chance)
+    )
     return ok, p, lower
 
 
@@ -272,13 +313,21 @@ def localisation(method, model, x, target, maps, cfg, masks: np.ndarray | None) 
     mass = float(((pos * m_l).sum(1) / pos.sum(1).clamp_min(1e-12)).mean())
     ok, p, lower = localisation_decision(np.array(hits), np.array(k), np.array(chance), np.array(mass), cfg)
     need = cfg.get("min_hit_rate_lower", DEFAULT_MIN_HIT_RATE_LOWER)
-    return Verdict("localisation", method.name, hits / k, chance, bool(ok), k,
-                   f"pointing game {hits}/{k}, 95% lower bound {float(lower):.3f} (needs ≥ {need}); "
-                   f"p={float(p):.2g} vs chance {chance:.3f}; relevance mass in mask {mass:.3f} "
-                   f"(needs > {cfg['min_relevance_ratio']} × {chance:.3f})")
+    return Verdict(
+        "localisation",
+        method.name,
+        hits / k,
+        chance,
+        bool(ok),
+        k,
+        f"pointing game {hits}/{k}, 95% lower bound {float(lower):.3f} (needs ≥ {need}); "
+        f"p={float(p):.2g} vs chance {chance:.3f}; relevance mass in mask {mass:.3f} "
+        f"(needs > {cfg['min_relevance_ratio']} × {chance:.3f})",
+    )
 
 
 # --------------------------------------------------------------------------- stability
+
 
 def stability(method, model, x, target, maps, cfg) -> Verdict:
     gen = torch.Generator().manual_seed(1)
@@ -298,12 +347,19 @@ def stability(method, model, x, target, maps, cfg) -> Verdict:
         valid[idx] = True
     value = float(worst[valid].mean()) if valid.any() else None
     ok = value is not None and value < cfg["max_sensitivity"]
-    return Verdict("stability", method.name, value, cfg["max_sensitivity"], ok, int(valid.sum()),
-                   f"max-sensitivity over {cfg['n_samples']} noisy copies (radius {cfg['radius']}), "
-                   "prediction unchanged")
+    return Verdict(
+        "stability",
+        method.name,
+        value,
+        cfg["max_sensitivity"],
+        ok,
+        int(valid.sum()),
+        f"max-sensitivity over {cfg['n_samples']} noisy copies (radius {cfg['radius']}), prediction unchanged",
+    )
 
 
 # --------------------------------------------------------------------------- registry
+
 
 @dataclass(frozen=True)
 class FunctionCheck:
@@ -317,14 +373,25 @@ class FunctionCheck:
         return self.fn(inp, cfg)
 
 
-EXPLANATION_CHECKS: dict[str, ExplanationCheck] = {c.name: c for c in (
-    FunctionCheck("randomisation", "randomisation", lambda i, c: [
-        randomisation(i.method, i.model, i.x, i.target, i.maps, c)]),
-    FunctionCheck("cascading-randomisation", "randomisation", lambda i, c: [
-        cascading_randomisation(i.method, i.model, i.x, i.target, i.maps, c)]),
-    FunctionCheck("faithfulness", "faithfulness", lambda i, c: faithfulness(i.method, i.model, i.x, i.target,
-                                                                            i.maps, c)),
-    FunctionCheck("localisation", "localisation", lambda i, c: [
-        localisation(i.method, i.model, i.x, i.target, i.maps, c, i.masks)]),
-    FunctionCheck("stability", "stability", lambda i, c: [stability(i.method, i.model, i.x, i.target, i.maps, c)]),
-)}
+EXPLANATION_CHECKS: dict[str, ExplanationCheck] = {
+    c.name: c
+    for c in (
+        FunctionCheck(
+            "randomisation", "randomisation", lambda i, c: [randomisation(i.method, i.model, i.x, i.target, i.maps, c)]
+        ),
+        FunctionCheck(
+            "cascading-randomisation",
+            "randomisation",
+            lambda i, c: [cascading_randomisation(i.method, i.model, i.x, i.target, i.maps, c)],
+        ),
+        FunctionCheck(
+            "faithfulness", "faithfulness", lambda i, c: faithfulness(i.method, i.model, i.x, i.target, i.maps, c)
+        ),
+        FunctionCheck(
+            "localisation",
+            "localisation",
+            lambda i, c: [localisation(i.method, i.model, i.x, i.target, i.maps, c, i.masks)],
+        ),
+        FunctionCheck("stability", "stability", lambda i, c: [stability(i.method, i.model, i.x, i.target, i.maps, c)]),
+    )
+}

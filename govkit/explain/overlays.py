@@ -48,16 +48,35 @@ def write_overlays(out: Path, method: str, x, maps, target, masks) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     files = []
     k = min(8, len(x))
-    files.append(_save(_figure(x[:k], maps[:k], [f"#{i} class {target[i]}" for i in range(k)],
-                               None if masks is None else masks[:k]), out / f"{method}-overlay.png"))
+    files.append(
+        _save(
+            _figure(
+                x[:k], maps[:k], [f"#{i} class {target[i]}" for i in range(k)], None if masks is None else masks[:k]
+            ),
+            out / f"{method}-overlay.png",
+        )
+    )
     strength = np.abs(maps).reshape(len(maps), -1).max(1)
     picks = [i for c in np.unique(target) for i in np.argsort(-strength * (target == c))[:4]]
-    files.append(_save(_figure(x[picks], maps[picks], [f"top class {target[i]}" for i in picks],
-                               None if masks is None else masks[picks]), out / f"{method}-top-per-class.png"))
+    files.append(
+        _save(
+            _figure(
+                x[picks],
+                maps[picks],
+                [f"top class {target[i]}" for i in picks],
+                None if masks is None else masks[picks],
+            ),
+            out / f"{method}-top-per-class.png",
+        )
+    )
     if masks is not None and masks.any():
         pos = np.clip(maps, 0, None).reshape(len(maps), -1)
         inside = (pos * masks.reshape(len(masks), -1)).sum(1) / np.maximum(pos.sum(1), 1e-12)
         cand = [i for i in np.argsort(inside) if masks[i].any()][:8]
-        files.append(_save(_figure(x[cand], maps[cand], [f"mass in lesion {inside[i]:.2f}" for i in cand],
-                                   masks[cand]), out / f"{method}-worst-localisation.png"))
+        files.append(
+            _save(
+                _figure(x[cand], maps[cand], [f"mass in lesion {inside[i]:.2f}" for i in cand], masks[cand]),
+                out / f"{method}-worst-localisation.png",
+            )
+        )
     return files

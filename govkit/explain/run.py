@@ -28,11 +28,23 @@ def thresholds(path: str | Path | None = None) -> dict:
 
 
 def _attribute(method, model, x, target) -> torch.Tensor:
-    return torch.cat([method.attribute(model, x[i:i + CHUNK], target[i:i + CHUNK]) for i in range(0, len(x), CHUNK)])
+    return torch.cat(
+        [method.attribute(model, x[i : i + CHUNK], target[i : i + CHUNK]) for i in range(0, len(x), CHUNK)]
+    )
 
 
-def run_explain(model, data, *, methods=DEFAULT_METHODS, checks=tuple(EXPLANATION_CHECKS), samples: int = 64,
-                seed: int = 0, out_dir: Path | None = None, cfg: dict | None = None, binary: bool = True) -> dict:
+def run_explain(
+    model,
+    data,
+    *,
+    methods=DEFAULT_METHODS,
+    checks=tuple(EXPLANATION_CHECKS),
+    samples: int = 64,
+    seed: int = 0,
+    out_dir: Path | None = None,
+    cfg: dict | None = None,
+    binary: bool = True,
+) -> dict:
     bad = [m for m in methods if m not in ATTRIBUTION_METHODS]
     if bad:
         raise BadInput(f"unknown method(s) {bad}; known: {', '.join(ATTRIBUTION_METHODS)}")
@@ -58,6 +70,12 @@ def run_explain(model, data, *, methods=DEFAULT_METHODS, checks=tuple(EXPLANATIO
             from govkit.explain.overlays import write_overlays
 
             overlays += write_overlays(out_dir, name, x.numpy(), maps.numpy(), target.numpy(), masks)
-    notes = ["two-class model: attributions explain the true class's logit (class-contrast checks are "
-             "meaningless because the two logits' gradients are exact negatives)"] if binary else []
+    notes = (
+        [
+            "two-class model: attributions explain the true class's logit (class-contrast checks are "
+            "meaningless because the two logits' gradients are exact negatives)"
+        ]
+        if binary
+        else []
+    )
     return {"n": n, "checks": [v.as_dict() for v in verdicts], "overlays": overlays, "notes": notes}

@@ -33,8 +33,12 @@ DOCUMENT_KINDS = ("harmonised-standards", "declaration-of-conformity", "clinical
 
 def current_card(session: Session, mv: ModelVersion) -> dict[str, Any]:
     """The newest card revision of ``mv``, else the card in its registered spec."""
-    rev = session.scalar(select(CardRevision).where(CardRevision.model_version_id == mv.id)
-                         .order_by(CardRevision.revision.desc()).limit(1))
+    rev = session.scalar(
+        select(CardRevision)
+        .where(CardRevision.model_version_id == mv.id)
+        .order_by(CardRevision.revision.desc())
+        .limit(1)
+    )
     if rev is not None:
         return dict(rev.card)
     return dict((mv.spec.get("spec") or {}).get("card") or {})
@@ -52,22 +56,40 @@ def revise_card(session: Session, mv: ModelVersion, card: object, reason: str) -
     check_text(reason, "reason")
     for field, text in card_texts(checked):
         check_text(text, field)
-    last = session.scalar(select(CardRevision.revision).where(CardRevision.model_version_id == mv.id)
-                          .order_by(CardRevision.revision.desc()).limit(1))
-    row = CardRevision(model_version_id=mv.id, revision=(last or 0) + 1, card=checked, reason=reason,
-                       created_by=current_actor())
+    last = session.scalar(
+        select(CardRevision.revision)
+        .where(CardRevision.model_version_id == mv.id)
+        .order_by(CardRevision.revision.desc())
+        .limit(1)
+    )
+    row = CardRevision(
+        model_version_id=mv.id, revision=(last or 0) + 1, card=checked, reason=reason, created_by=current_actor()
+    )
     session.add(row)
     session.flush()
-    append_event(session, "card.revise", "model_version", f"{mv.model.name}@{mv.version}",
-                 {"revision": row.revision, "reason": reason, "fields": sorted(checked)})
+    append_event(
+        session,
+        "card.revise",
+        "model_version",
+        f"{mv.model.name}@{mv.version}",
+        {"revision": row.revision, "reason": reason, "fields": sorted(checked)},
+    )
     return row
 
 
 def card_revisions(session: Session, mv: ModelVersion) -> list[dict[str, Any]]:
-    return [{"revision": r.revision, "reason": r.reason, "by": r.created_by, "at": r.created_at.isoformat(),
-             "fields": sorted(r.card)}
-            for r in session.scalars(select(CardRevision).where(CardRevision.model_version_id == mv.id)
-                                     .order_by(CardRevision.revision))]
+    return [
+        {
+            "revision": r.revision,
+            "reason": r.reason,
+            "by": r.created_by,
+            "at": r.created_at.isoformat(),
+            "fields": sorted(r.card),
+        }
+        for r in session.scalars(
+            select(CardRevision).where(CardRevision.model_version_id == mv.id).order_by(CardRevision.revision)
+        )
+    ]
 
 
 def attach_document(session: Session, mv: ModelVersion, kind: str, path: Path) -> Document:
@@ -81,20 +103,27 @@ def attach_document(session: Session, mv: ModelVersion, kind: str, path: Path) -
     if not path.is_file():
         raise BadInput(f"document {path} not found")
     check_text(path.name, "document name")
-    row = Document(model_version_id=mv.id, kind=kind, name=path.name, sha256=sha256_file(path),
-                   created_by=current_actor())
+    row = Document(
+        model_version_id=mv.id, kind=kind, name=path.name, sha256=sha256_file(path), created_by=current_actor()
+    )
     session.add(row)
     session.flush()
-    append_event(session, "document.attach", "model_version", f"{mv.model.name}@{mv.version}",
-                 {"kind": kind, "name": path.name, "sha256": row.sha256})
+    append_event(
+        session,
+        "document.attach",
+        "model_version",
+        f"{mv.model.name}@{mv.version}",
+        {"kind": kind, "name": path.name, "sha256": row.sha256},
+    )
     return row
 
 
 def documents(session: Session, mv: ModelVersion) -> list[dict[str, Any]]:
     """Attached documents; reports add ``document.<kind>`` to the coverage facts."""
-    return [{"kind": d.kind, "name": d.name, "sha256": d.sha256, "by": d.created_by, "at": d.created_at.isoformat()}
-            for d in session.scalars(select(Document).where(Document.model_version_id == mv.id)
-                                     .order_by(Document.id))]
+    return [
+        {"kind": d.kind, "name": d.name, "sha256": d.sha256, "by": d.created_by, "at": d.created_at.isoformat()}
+        for d in session.scalars(select(Document).where(Document.model_version_id == mv.id).order_by(Document.id))
+    ]
 
 
 @functools.lru_cache(maxsize=1)
@@ -123,8 +152,9 @@ def hti1_coverage(card: dict[str, Any], evidence: set[str]) -> list[dict[str, An
                 by = source
             if by:
                 break
-        out.append({"group": item["group"], "id": item["id"], "text": item["text"], "answered": by is not None,
-                    "by": by})
+        out.append(
+            {"group": item["group"], "id": item["id"], "text": item["text"], "answered": by is not None, "by": by}
+        )
     return out
 
 
@@ -135,9 +165,12 @@ def recorded_evidence(session: Session, mv: ModelVersion) -> set[str]:
         select(Evaluation.kind, Metric.name, DatasetVersion.manifest)
         .join(Metric, Metric.evaluation_id == Evaluation.id)
         .outerjoin(DatasetVersion, DatasetVersion.id == Evaluation.dataset_version_id)
-        .where(Evaluation.model_version_id == mv.id)).all()
+        .where(Evaluation.model_version_id == mv.id)
+    ).all()
     out = {k for k, _, _ in rows} | {f"{k}.{n}" for k, n, _ in rows}
-    if any(k == "performance" and ((manifest or {}).get("datasheet") or {}).get("external") is True
-           for k, _, manifest in rows):
+    if any(
+        k == "performance" and ((manifest or {}).get("datasheet") or {}).get("external") is True
+        for k, _, manifest in rows
+    ):
         out.add("external_performance")
     return out

@@ -20,8 +20,9 @@ from govkit.registry.tables import Incident, IncidentUpdate, ModelVersion
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
-def report(session: Session, mv: ModelVersion, description: str, *, case_ref: str | None = None,
-           severity: str = "medium") -> Incident:
+def report(
+    session: Session, mv: ModelVersion, description: str, *, case_ref: str | None = None, severity: str = "medium"
+) -> Incident:
     if severity not in SEVERITIES:
         raise BadInput(f"severity must be one of {', '.join(SEVERITIES)}")
     if not description.strip():
@@ -29,19 +30,36 @@ def report(session: Session, mv: ModelVersion, description: str, *, case_ref: st
     check_text(description, "description")
     if case_ref is not None:
         check_case_ref(case_ref)
-    inc = Incident(model_version_id=mv.id, description=description, case_ref=case_ref, severity=severity,
-                   reported_by=current_actor())
+    inc = Incident(
+        model_version_id=mv.id,
+        description=description,
+        case_ref=case_ref,
+        severity=severity,
+        reported_by=current_actor(),
+    )
     session.add(inc)
     session.flush()
     session.add(IncidentUpdate(incident_id=inc.id, status="open", note="reported", actor=current_actor()))
-    append_event(session, "incident.report", "incident", inc.id,
-                 {"model": f"{mv.model.name}@{mv.version}", "severity": severity, "case_ref": case_ref})
+    append_event(
+        session,
+        "incident.report",
+        "incident",
+        inc.id,
+        {"model": f"{mv.model.name}@{mv.version}", "severity": severity, "case_ref": case_ref},
+    )
     return inc
 
 
 def status(session: Session, inc: Incident) -> str:
-    return session.scalar(select(IncidentUpdate.status).where(IncidentUpdate.incident_id == inc.id)
-                          .order_by(IncidentUpdate.id.desc()).limit(1)) or "open"
+    return (
+        session.scalar(
+            select(IncidentUpdate.status)
+            .where(IncidentUpdate.incident_id == inc.id)
+            .order_by(IncidentUpdate.id.desc())
+            .limit(1)
+        )
+        or "open"
+    )
 
 
 def update(session: Session, incident_id: int, new_status: str, note: str | None) -> Incident:
@@ -62,7 +80,16 @@ def listing(session: Session, mv: ModelVersion | None = None) -> list[dict[str, 
     stmt = select(Incident).order_by(Incident.id)
     if mv is not None:
         stmt = stmt.where(Incident.model_version_id == mv.id)
-    return [{"id": i.id, "model_version_id": i.model_version_id, "description": i.description,
-             "case_ref": i.case_ref, "severity": i.severity, "reported_by": i.reported_by,
-             "reported_at": i.reported_at.isoformat(), "status": status(session, i)}
-            for i in session.scalars(stmt)]
+    return [
+        {
+            "id": i.id,
+            "model_version_id": i.model_version_id,
+            "description": i.description,
+            "case_ref": i.case_ref,
+            "severity": i.severity,
+            "reported_by": i.reported_by,
+            "reported_at": i.reported_at.isoformat(),
+            "status": status(session, i),
+        }
+        for i in session.scalars(stmt)
+    ]

@@ -39,38 +39,65 @@ VALIDATION_EXEMPT = ("approval", "incident")
 
 
 def current_state(session: Session, mv: ModelVersion) -> str:
-    state = session.scalar(select(StageTransition.to_state).where(StageTransition.model_version_id == mv.id)
-                           .order_by(StageTransition.id.desc()).limit(1))
+    state = session.scalar(
+        select(StageTransition.to_state)
+        .where(StageTransition.model_version_id == mv.id)
+        .order_by(StageTransition.id.desc())
+        .limit(1)
+    )
     return state or "draft"
 
 
 def history(session: Session, mv: ModelVersion) -> list[dict[str, Any]]:
-    rows = session.scalars(select(StageTransition).where(StageTransition.model_version_id == mv.id)
-                           .order_by(StageTransition.id))
-    return [{"from": r.from_state, "to": r.to_state, "actor": r.actor, "reason": r.reason,
-             "policy_sha256": r.policy_sha256, "override": r.override_id,
-             "at": r.created_at.isoformat()} for r in rows]
+    rows = session.scalars(
+        select(StageTransition).where(StageTransition.model_version_id == mv.id).order_by(StageTransition.id)
+    )
+    return [
+        {
+            "from": r.from_state,
+            "to": r.to_state,
+            "actor": r.actor,
+            "reason": r.reason,
+            "policy_sha256": r.policy_sha256,
+            "override": r.override_id,
+            "at": r.created_at.isoformat(),
+        }
+        for r in rows
+    ]
 
 
 def attach_policy(session: Session, mv: ModelVersion, policy: Policy) -> Policy:
     """Gate ``mv`` by ``policy`` from now on (recorded by its canonical SHA-256)."""
     record_policy(session, policy)
-    session.add(PolicyAttachment(model_version_id=mv.id, policy_name=policy.name, policy_version=policy.version,
-                                 content=policy.content, sha256=policy.sha256, attached_by=current_actor()))
-    append_event(session, "policy.attach", "model_version", _ref(mv),
-                 {"policy": policy.ref, "sha256": policy.sha256})
+    session.add(
+        PolicyAttachment(
+            model_version_id=mv.id,
+            policy_name=policy.name,
+            policy_version=policy.version,
+            content=policy.content,
+            sha256=policy.sha256,
+            attached_by=current_actor(),
+        )
+    )
+    append_event(session, "policy.attach", "model_version", _ref(mv), {"policy": policy.ref, "sha256": policy.sha256})
     return policy
 
 
 def attached_policy(session: Session, mv: ModelVersion) -> Policy | None:
-    row = session.scalar(select(PolicyAttachment).where(PolicyAttachment.model_version_id == mv.id)
-                         .order_by(PolicyAttachment.id.desc()).limit(1))
+    row = session.scalar(
+        select(PolicyAttachment)
+        .where(PolicyAttachment.model_version_id == mv.id)
+        .order_by(PolicyAttachment.id.desc())
+        .limit(1)
+    )
     if row is None:
         return None
     policy = parse_policy(row.content, f"attached policy {row.policy_name}@{row.policy_version}")
     if policy.sha256 != row.sha256:
-        raise BadInput(f"the attached policy {policy.ref} of {_ref(mv)} does not match its recorded SHA-256; "
-                       "run 'govkit audit verify'")
+        raise BadInput(
+            f"the attached policy {policy.ref} of {_ref(mv)} does not match its recorded SHA-256; "
+            "run 'govkit audit verify'"
+        )
     return policy
 
 
@@ -89,13 +116,26 @@ class Promotion:
     override: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "from": self.from_state, "to": self.to_state, "allowed": self.allowed,
-                "reason": self.reason, "override": self.override,
-                "policy": self.report.as_dict() if self.report else None}
+        return {
+            "model": self.model,
+            "from": self.from_state,
+            "to": self.to_state,
+            "allowed": self.allowed,
+            "reason": self.reason,
+            "override": self.override,
+            "policy": self.report.as_dict() if self.report else None,
+        }
 
 
-def promote(session: Session, mv: ModelVersion, to_state: str, *, policy: Policy | None = None,
-            reason: str | None = None, override_key: Ed25519PrivateKey | None = None) -> Promotion:
+def promote(
+    session: Session,
+    mv: ModelVersion,
+    to_state: str,
+    *,
+    policy: Policy | None = None,
+    reason: str | None = None,
+    override_key: Ed25519PrivateKey | None = None,
+) -> Promotion:
     """Move ``mv`` to ``to_state`` if the rules and the policy allow it.
 
     ``policy`` other than the attached one needs ``override_key`` (the
@@ -129,13 +169,16 @@ def promote(session: Session, mv: ModelVersion, to_state: str, *, policy: Policy
         gate = policy or attached
         if gate.sha256 != attached.sha256:
             if override_key is None or not reason:
-                raise BadInput(f"{gate.ref} (sha256 {gate.sha256[:12]}…) is not the policy attached to {ref} "
-                               f"({attached.ref}, sha256 {attached.sha256[:12]}…): promoting under another policy "
-                               "needs --override --reason TEXT signed by an authorised signer")
+                raise BadInput(
+                    f"{gate.ref} (sha256 {gate.sha256[:12]}…) is not the policy attached to {ref} "
+                    f"({attached.ref}, sha256 {attached.sha256[:12]}…): promoting under another policy "
+                    "needs --override --reason TEXT signed by an authorised signer"
+                )
             from govkit.governance.signatures import sign_override
 
-            override_id = sign_override(session, mv, override_key, from_state=state, to_state=to_state,
-                                        policy_sha256=gate.sha256, reason=reason).id
+            override_id = sign_override(
+                session, mv, override_key, from_state=state, to_state=to_state, policy_sha256=gate.sha256, reason=reason
+            ).id
         elif override_key is not None:
             raise BadInput("--override is only for promoting under a policy other than the attached one")
         gate_sha = gate.sha256
@@ -143,20 +186,37 @@ def promote(session: Session, mv: ModelVersion, to_state: str, *, policy: Policy
         exempt = VALIDATION_EXEMPT if to_state == "validated" else ()
         blocking = [o for o in report.outcomes if o.status in BLOCKING and o.evidence not in exempt]
         allowed = not blocking
-        why = ("policy passed" if allowed else
-               "blocked by " + ", ".join(f"{o.id} ({o.status})" for o in blocking))
+        why = "policy passed" if allowed else "blocked by " + ", ".join(f"{o.id} ({o.status})" for o in blocking)
         if override_id is not None:
             why = f"OVERRIDE of {attached.ref} by {gate.ref}: {why}"
         if reason:
             why = f"{why}; {reason}"
     if allowed:
-        session.add(StageTransition(model_version_id=mv.id, from_state=state, to_state=to_state,
-                                    actor=current_actor(), reason=why, policy_sha256=gate_sha,
-                                    override_id=override_id))
-    append_event(session, "model.promote" if allowed else "model.promote.refused", "model_version", ref,
-                 {"from": state, "to": to_state, "reason": why,
-                  "policy": report.policy if report else None, "policy_sha256": gate_sha,
-                  "override": override_id})
+        session.add(
+            StageTransition(
+                model_version_id=mv.id,
+                from_state=state,
+                to_state=to_state,
+                actor=current_actor(),
+                reason=why,
+                policy_sha256=gate_sha,
+                override_id=override_id,
+            )
+        )
+    append_event(
+        session,
+        "model.promote" if allowed else "model.promote.refused",
+        "model_version",
+        ref,
+        {
+            "from": state,
+            "to": to_state,
+            "reason": why,
+            "policy": report.policy if report else None,
+            "policy_sha256": gate_sha,
+            "override": override_id,
+        },
+    )
     return Promotion(ref, state, to_state, allowed, report, why, override_id)
 
 
@@ -169,12 +229,25 @@ def overrides(session: Session, mv: ModelVersion) -> list[dict[str, Any]]:
     from govkit.governance.signatures import override_problem
 
     out = []
-    for o in session.scalars(select(PolicyOverride).where(PolicyOverride.model_version_id == mv.id)
-                             .order_by(PolicyOverride.id)):
+    for o in session.scalars(
+        select(PolicyOverride).where(PolicyOverride.model_version_id == mv.id).order_by(PolicyOverride.id)
+    ):
         signer = session.get(Signer, o.signer_id)
         problem = override_problem(session, o)
-        out.append({"id": o.id, "from": o.from_state, "to": o.to_state, "policy_sha256": o.policy_sha256,
-                    "attached_sha256": o.attached_sha256, "reason": o.reason,
-                    "signer": signer.name if signer else None, "role": o.role, "fingerprint": o.fingerprint,
-                    "signed_at": o.created_at.isoformat(), "valid": problem is None, "invalid_reason": problem})
+        out.append(
+            {
+                "id": o.id,
+                "from": o.from_state,
+                "to": o.to_state,
+                "policy_sha256": o.policy_sha256,
+                "attached_sha256": o.attached_sha256,
+                "reason": o.reason,
+                "signer": signer.name if signer else None,
+                "role": o.role,
+                "fingerprint": o.fingerprint,
+                "signed_at": o.created_at.isoformat(),
+                "valid": problem is None,
+                "invalid_reason": problem,
+            }
+        )
     return out

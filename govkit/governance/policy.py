@@ -173,22 +173,44 @@ VOCABULARY: dict[str, Vocabulary] = {
         {"attack": _mia_attacks, "unit": ("record", "patient"), "delta": float, "confidence": float, "test": str},
     ),
     "robustness": Vocabulary(
-        ("clean_accuracy", "accuracy", "relative_robustness", "accuracy_drop", "corruption_error",
-         "mean_corruption_error", "mean_corruption_error_unnormalised"),
+        (
+            "clean_accuracy",
+            "accuracy",
+            "relative_robustness",
+            "accuracy_drop",
+            "corruption_error",
+            "mean_corruption_error",
+            "mean_corruption_error_unnormalised",
+        ),
         {"corruption": _corruptions, "severity": float, "attack": _adversarial_attacks, "eps": float},
     ),
     "explainability": Vocabulary(
         ("passed", "score"),
-        {"check": _explanation_checks, "test": _explanation_checks, "method": _attribution_methods,
-         "baseline": str},
+        {"check": _explanation_checks, "test": _explanation_checks, "method": _attribution_methods, "baseline": str},
         exact=("passed",),
     ),
     "data": Vocabulary(
-        ("patient_overlap", "duplicates", "near_duplicates", "n", "n_patients", "min_class_n", "min_subgroup_n",
-         "imbalance_ratio"),
+        (
+            "patient_overlap",
+            "duplicates",
+            "near_duplicates",
+            "n",
+            "n_patients",
+            "min_class_n",
+            "min_subgroup_n",
+            "imbalance_ratio",
+        ),
         {"against": str, "role": DATA_ROLES, "subgroup": str},
-        exact=("patient_overlap", "duplicates", "near_duplicates", "n", "n_patients", "min_class_n",
-               "min_subgroup_n", "imbalance_ratio"),
+        exact=(
+            "patient_overlap",
+            "duplicates",
+            "near_duplicates",
+            "n",
+            "n_patients",
+            "min_class_n",
+            "min_subgroup_n",
+            "imbalance_ratio",
+        ),
     ),
 }
 
@@ -245,8 +267,22 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     return Policy(str(doc["name"]), str(doc["version"]), tuple(reqs), source, canonical_sha256(doc), text)
 
 
-KNOWN_KEYS = {"id", "evidence", "metric", "where", "min", "max", "on", "fields", "roles", "options", "max_open",
-              "applies_when", "description", "__line__"}
+KNOWN_KEYS = {
+    "id",
+    "evidence",
+    "metric",
+    "where",
+    "min",
+    "max",
+    "on",
+    "fields",
+    "roles",
+    "options",
+    "max_open",
+    "applies_when",
+    "description",
+    "__line__",
+}
 Fail = Callable[[str], BadInput]
 
 
@@ -289,9 +325,18 @@ def _requirement(item: dict[str, Any], source: str) -> Requirement:
     if metric is not None and not isinstance(metric, str):
         raise _fail(source, line, "'metric' must be text")
     req = Requirement(
-        id=str(item["id"]), evidence=evidence, line=line, metric=metric,
-        where=mapping("where"), min=number("min"), max=number("max"), on=on, fields=strings("fields"),
-        roles=strings("roles"), options=strings("options"), max_open=max_open,
+        id=str(item["id"]),
+        evidence=evidence,
+        line=line,
+        metric=metric,
+        where=mapping("where"),
+        min=number("min"),
+        max=number("max"),
+        on=on,
+        fields=strings("fields"),
+        roles=strings("roles"),
+        options=strings("options"),
+        max_open=max_open,
         applies_when=mapping("applies_when"),
     )
     CHECKS[evidence].validate(req, lambda msg: _fail(source, line, msg))
@@ -306,16 +351,24 @@ def record_policy(session: Session, policy: Policy) -> PolicyRecord:
     """
     from govkit.registry.audit import current_actor
 
-    row = session.scalar(select(PolicyRecord).where(PolicyRecord.name == policy.name,
-                                                    PolicyRecord.version == policy.version))
+    row = session.scalar(
+        select(PolicyRecord).where(PolicyRecord.name == policy.name, PolicyRecord.version == policy.version)
+    )
     if row is None:
-        row = PolicyRecord(name=policy.name, version=policy.version, sha256=policy.sha256, content=policy.content,
-                           created_by=current_actor())
+        row = PolicyRecord(
+            name=policy.name,
+            version=policy.version,
+            sha256=policy.sha256,
+            content=policy.content,
+            created_by=current_actor(),
+        )
         session.add(row)
         session.flush()
     elif row.sha256 != policy.sha256:
-        raise BadInput(f"{policy.source}: policy {policy.ref} differs from the {policy.ref} on record "
-                       f"(sha256 {policy.sha256[:12]}… vs {row.sha256[:12]}…); give a changed policy a new version")
+        raise BadInput(
+            f"{policy.source}: policy {policy.ref} differs from the {policy.ref} on record "
+            f"(sha256 {policy.sha256[:12]}… vs {row.sha256[:12]}…); give a changed policy a new version"
+        )
     return row
 
 
@@ -383,15 +436,19 @@ def judge(req: Requirement, fig: Figure, exact: bool) -> Outcome:
         return out
     m = _TPR_AT_FPR.fullmatch(req.metric or "")
     if m and (not fig.n or float(m.group("fpr")) < 1.0 / fig.n):
-        out.detail = f"{desc}: insufficient evidence, an FPR of {m.group('fpr')} needs at least " \
-                     f"{math.ceil(1 / float(m.group('fpr')))} negatives"
+        out.detail = (
+            f"{desc}: insufficient evidence, an FPR of {m.group('fpr')} needs at least "
+            f"{math.ceil(1 / float(m.group('fpr')))} negatives"
+        )
         return out
     if exact or req.on == "point":
         low = high = fig.value
         basis = "value" if exact else "point estimate (on: point)"
     elif fig.ci_low is None or fig.ci_high is None:
-        out.detail = f"{desc}: insufficient evidence, no confidence interval to gate on (add 'on: point' " \
-                     "to gate on the point estimate)"
+        out.detail = (
+            f"{desc}: insufficient evidence, no confidence interval to gate on (add 'on: point' "
+            "to gate on the point estimate)"
+        )
         return out
     else:
         low, high = fig.ci_low, fig.ci_high
@@ -442,10 +499,19 @@ class MetricCheck:
         if self.kind == "data":
             from govkit.data.records import data_metrics  # written by the dataset audit (E5)
 
-            return [Figure("data audit" + (f" of {m.params['dataset']}" if m.params.get("dataset") else ""),
-                           m.value, m.ci_low, m.ci_high, m.n, m.status, m.reason)
-                    for m in data_metrics(session, mv)
-                    if m.name == req.metric and _params_match(m.params or {}, req.where)]
+            return [
+                Figure(
+                    "data audit" + (f" of {m.params['dataset']}" if m.params.get("dataset") else ""),
+                    m.value,
+                    m.ci_low,
+                    m.ci_high,
+                    m.n,
+                    m.status,
+                    m.reason,
+                )
+                for m in data_metrics(session, mv)
+                if m.name == req.metric and _params_match(m.params or {}, req.where)
+            ]
         rows = session.execute(
             select(Metric, Evaluation.id, Evaluation.dataset_version_id, Evaluation.config)
             .join(Evaluation, Metric.evaluation_id == Evaluation.id)
@@ -471,8 +537,14 @@ class MetricCheck:
         figs = self.figures(session, mv, req)
         if not figs:
             what = "data audit" if self.kind == "data" else f"{self.kind} evaluation"
-            return Outcome(req.id, req.evidence, "missing", None, _bounds(req),
-                           f"no {what} records {req.metric}" + (f" where {req.where}" if req.where else ""))
+            return Outcome(
+                req.id,
+                req.evidence,
+                "missing",
+                None,
+                _bounds(req),
+                f"no {what} records {req.metric}" + (f" where {req.where}" if req.where else ""),
+            )
         exact = req.metric in VOCABULARY[self.kind].exact
         # every figure that counts must pass (see figures): the worst one decides
         outcomes = [judge(req, f, exact) for f in figs]
@@ -495,8 +567,14 @@ class CardCheck:
         card = current_card(session, mv)
         missing = [f for f in req.fields if card.get(f) in (None, "", [], {})]
         status = "pass" if not missing else "fail"
-        return Outcome(req.id, req.evidence, status, sorted(set(req.fields) - set(missing)), list(req.fields),
-                       f"missing card fields: {', '.join(missing)}" if missing else "all fields filled")
+        return Outcome(
+            req.id,
+            req.evidence,
+            status,
+            sorted(set(req.fields) - set(missing)),
+            list(req.fields),
+            f"missing card fields: {', '.join(missing)}" if missing else "all fields filled",
+        )
 
 
 class ApprovalCheck:
@@ -526,15 +604,25 @@ class ApprovalCheck:
             return Outcome(req.id, req.evidence, "missing", [], list(req.roles), "no approvals recorded")
         current = [r for r in rows if not r["superseded"]]
         notes = [f"{r['signer']}: signature invalid ({r['reason']})" for r in current if not r["valid"]]
-        approved = {r["role"]: r["signer"] for r in current
-                    if r["valid"] and r["decision"] == "approve" and r["role"] in req.roles}
-        rejected = [f"{r['signer']} ({r['role']}) rejected" for r in current
-                    if r["valid"] and r["decision"] == "reject"]
+        approved = {
+            r["role"]: r["signer"]
+            for r in current
+            if r["valid"] and r["decision"] == "approve" and r["role"] in req.roles
+        }
+        rejected = [
+            f"{r['signer']} ({r['role']}) rejected" for r in current if r["valid"] and r["decision"] == "reject"
+        ]
         pending = [r for r in req.roles if r not in approved]
         status = "pass" if not pending and not rejected else "fail"
         detail = "; ".join([*([f"not approved by: {', '.join(pending)}"] if pending else []), *rejected, *notes])
-        return Outcome(req.id, req.evidence, status, sorted(approved), list(req.roles),
-                       detail or "all roles approved by different signers")
+        return Outcome(
+            req.id,
+            req.evidence,
+            status,
+            sorted(approved),
+            list(req.roles),
+            detail or "all roles approved by different signers",
+        )
 
 
 class DeidCheck:
@@ -570,8 +658,14 @@ class DeidCheck:
             runs.append(run.id)
             problems += run_problems(session, run, req.options)
         status = "pass" if not problems else ("fail" if runs else "missing")
-        return Outcome(req.id, req.evidence, status, runs, list(req.options),
-                       "; ".join(problems) or "every training dataset comes from a conforming, verified run")
+        return Outcome(
+            req.id,
+            req.evidence,
+            status,
+            runs,
+            list(req.options),
+            "; ".join(problems) or "every training dataset comes from a conforming, verified run",
+        )
 
 
 def run_problems(session: Session, run: DeidRun, options: Collection[str]) -> list[str]:
@@ -590,8 +684,10 @@ def run_problems(session: Session, run: DeidRun, options: Collection[str]) -> li
         out.append(f"run {run.id} has no recorded 'deid verify'")
     elif verifies[-1].payload.get("ok") is not True:
         last = verifies[-1].payload
-        out.append(f"the newest 'deid verify' of run {run.id} found residual PHI "
-                   f"({last.get('n_findings', '?')} finding(s), {last.get('n_accepted', 0)} accepted)")
+        out.append(
+            f"the newest 'deid verify' of run {run.id} found residual PHI "
+            f"({last.get('n_findings', '?')} finding(s), {last.get('n_accepted', 0)} accepted)"
+        )
     return out
 
 
@@ -604,8 +700,12 @@ class IncidentCheck:
         max_open = req.max_open or 0
         n_open = 0
         for inc in session.scalars(select(Incident).where(Incident.model_version_id == mv.id)):
-            last = session.scalar(select(IncidentUpdate.status).where(IncidentUpdate.incident_id == inc.id)
-                                  .order_by(IncidentUpdate.id.desc()).limit(1))
+            last = session.scalar(
+                select(IncidentUpdate.status)
+                .where(IncidentUpdate.incident_id == inc.id)
+                .order_by(IncidentUpdate.id.desc())
+                .limit(1)
+            )
             n_open += last != CLOSED_INCIDENT
         status = "pass" if n_open <= max_open else "fail"
         return Outcome(req.id, req.evidence, status, n_open, {"max": max_open}, f"{n_open} open incident(s)")
@@ -632,8 +732,9 @@ def _applies(req: Requirement, tags: dict[str, Any]) -> bool:
     case, width or surrounding space (``High`` is ``high``).  Only a tag that
     is present with another value leaves the requirement out.
     """
-    return all(k not in tags or tags[k] is None or _tag_text(tags[k]) == _tag_text(v)
-               for k, v in req.applies_when.items())
+    return all(
+        k not in tags or tags[k] is None or _tag_text(tags[k]) == _tag_text(v) for k, v in req.applies_when.items()
+    )
 
 
 @dataclass
@@ -649,7 +750,10 @@ class PolicyReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "policy": self.policy, "policy_sha256": self.sha256, "model": self.model, "passed": self.passed,
+            "policy": self.policy,
+            "policy_sha256": self.sha256,
+            "model": self.model,
+            "passed": self.passed,
             "requirements": [o.as_dict() for o in self.outcomes],
         }
 
@@ -658,8 +762,16 @@ def check_policy(session: Session, mv: ModelVersion, policy: Policy) -> PolicyRe
     outcomes = []
     for req in policy.requirements:
         if not _applies(req, mv.tags or {}):
-            outcomes.append(Outcome(req.id, req.evidence, "not-applicable", None, req.applies_when,
-                                    "applies_when does not match the model's tags"))
+            outcomes.append(
+                Outcome(
+                    req.id,
+                    req.evidence,
+                    "not-applicable",
+                    None,
+                    req.applies_when,
+                    "applies_when does not match the model's tags",
+                )
+            )
             continue
         outcomes.append(CHECKS[req.evidence].evaluate(req, session, mv))
     return PolicyReport(policy.ref, f"{mv.model.name}@{mv.version}", outcomes, policy.sha256)
@@ -671,8 +783,14 @@ def junit_xml(report: PolicyReport) -> str:
 
     failures = sum(o.status in BLOCKING for o in report.outcomes)
     skipped = sum(o.status == "not-applicable" for o in report.outcomes)
-    suite = ET.Element("testsuite", name=f"govkit policy {report.policy}", tests=str(len(report.outcomes)),
-                       failures=str(failures), errors="0", skipped=str(skipped))
+    suite = ET.Element(
+        "testsuite",
+        name=f"govkit policy {report.policy}",
+        tests=str(len(report.outcomes)),
+        failures=str(failures),
+        errors="0",
+        skipped=str(skipped),
+    )
     for o in report.outcomes:
         case = ET.SubElement(suite, "testcase", classname=f"{report.model}.{o.evidence}", name=o.id)
         if o.status in BLOCKING:

@@ -17,8 +17,15 @@ from govkit.registry.lookup import dataset_version
 from govkit.registry.tables import Model, ModelTrainingData, ModelVersion, StageTransition
 
 
-def register_model(registry: Registry, name: str, version: str, spec_path: str | Path, *,
-                   training_data: list[str] | tuple[str, ...] = (), code_version: str | None = None) -> dict[str, Any]:
+def register_model(
+    registry: Registry,
+    name: str,
+    version: str,
+    spec_path: str | Path,
+    *,
+    training_data: list[str] | tuple[str, ...] = (),
+    code_version: str | None = None,
+) -> dict[str, Any]:
     """Store the spec, artifact and code hashes as ``NAME@VERSION`` (state ``draft``).
 
     The weights are read with ``torch.load(weights_only=True)`` and must be a
@@ -42,26 +49,51 @@ def register_model(registry: Registry, name: str, version: str, spec_path: str |
         model = get_or_create(s, Model, name)
         existing = next((v for v in model.versions if v.version == version), None)
         if existing is not None:
-            if (existing.artifact_sha256, existing.spec_sha256, existing.code_sha256) == (artifact_sha, spec_sha,
-                                                                                         code_sha):
-                return {"model": f"{name}@{version}", "artifact_sha256": artifact_sha, "code_sha256": code_sha,
-                        "created": False}
-            raise BadInput(f"{name}@{version} is already registered with another artifact, code or spec; "
-                           "register a new version")
+            if (existing.artifact_sha256, existing.spec_sha256, existing.code_sha256) == (
+                artifact_sha,
+                spec_sha,
+                code_sha,
+            ):
+                return {
+                    "model": f"{name}@{version}",
+                    "artifact_sha256": artifact_sha,
+                    "code_sha256": code_sha,
+                    "created": False,
+                }
+            raise BadInput(
+                f"{name}@{version} is already registered with another artifact, code or spec; register a new version"
+            )
         lineage = [dataset_version(s, ref) for ref in training_data]
         mv = ModelVersion(
-            model_id=model.id, version=version, artifact_sha256=artifact_sha,
-            spec={"spec": spec.raw, "base_dir": str(spec.base_dir), "code_files": code_files}, spec_sha256=spec_sha,
-            code_version=code_version, code_sha256=code_sha, tags=spec.tags, created_by=current_actor(),
+            model_id=model.id,
+            version=version,
+            artifact_sha256=artifact_sha,
+            spec={"spec": spec.raw, "base_dir": str(spec.base_dir), "code_files": code_files},
+            spec_sha256=spec_sha,
+            code_version=code_version,
+            code_sha256=code_sha,
+            tags=spec.tags,
+            created_by=current_actor(),
         )
         s.add(mv)
         s.flush()
         for dv in lineage:
             s.add(ModelTrainingData(model_version_id=mv.id, dataset_version_id=dv.id, role="train"))
-        s.add(StageTransition(model_version_id=mv.id, from_state=None, to_state="draft", actor=current_actor(),
-                              reason="registered"))
-        append_event(s, "model.register", "model_version", f"{name}@{version}", {
-            "artifact_sha256": artifact_sha, "spec_sha256": spec_sha, "code_sha256": code_sha,
-            "training_data": list(training_data),
-        })
+        s.add(
+            StageTransition(
+                model_version_id=mv.id, from_state=None, to_state="draft", actor=current_actor(), reason="registered"
+            )
+        )
+        append_event(
+            s,
+            "model.register",
+            "model_version",
+            f"{name}@{version}",
+            {
+                "artifact_sha256": artifact_sha,
+                "spec_sha256": spec_sha,
+                "code_sha256": code_sha,
+                "training_data": list(training_data),
+            },
+        )
     return {"model": f"{name}@{version}", "artifact_sha256": artifact_sha, "code_sha256": code_sha, "created": True}

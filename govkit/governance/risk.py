@@ -71,21 +71,38 @@ class ItemInput:
 
 
 def current(session: Session, mv: ModelVersion) -> RiskAssessment | None:
-    return session.scalar(select(RiskAssessment).where(RiskAssessment.model_version_id == mv.id)
-                          .order_by(RiskAssessment.revision.desc()).limit(1))
+    return session.scalar(
+        select(RiskAssessment)
+        .where(RiskAssessment.model_version_id == mv.id)
+        .order_by(RiskAssessment.revision.desc())
+        .limit(1)
+    )
 
 
 def revision(session: Session, mv: ModelVersion, number: int) -> RiskAssessment:
-    ra = session.scalar(select(RiskAssessment).where(RiskAssessment.model_version_id == mv.id,
-                                                     RiskAssessment.revision == number))
+    ra = session.scalar(
+        select(RiskAssessment).where(RiskAssessment.model_version_id == mv.id, RiskAssessment.revision == number)
+    )
     if ra is None:
         raise BadInput(f"no risk assessment revision {number} for this model")
     return ra
 
 
 def _copy(item: RiskItem) -> RiskItem:
-    cols = ("hazard", "hazardous_situation", "harm", "severity", "probability", "risk_level", "controls",
-            "residual_severity", "residual_probability", "residual_level", "residual_acceptable", "source")
+    cols = (
+        "hazard",
+        "hazardous_situation",
+        "harm",
+        "severity",
+        "probability",
+        "risk_level",
+        "controls",
+        "residual_severity",
+        "residual_probability",
+        "residual_level",
+        "residual_acceptable",
+        "source",
+    )
     return RiskItem(**{c: getattr(item, c) for c in cols})
 
 
@@ -93,73 +110,143 @@ def add_item(session: Session, mv: ModelVersion, item: ItemInput) -> RiskAssessm
     """Write a new revision holding the previous items plus ``item``."""
     from govkit.phiguard import check_text
 
-    for name, value in (("hazard", item.hazard), ("situation", item.situation), ("harm", item.harm),
-                        *(("control", str(c.get("control", ""))) for c in item.controls)):
+    for name, value in (
+        ("hazard", item.hazard),
+        ("situation", item.situation),
+        ("harm", item.harm),
+        *(("control", str(c.get("control", ""))) for c in item.controls),
+    ):
         check_text(value, name)
     for c in item.controls:
         if c.get("evidence") is not None and session.get(Evaluation, int(c["evidence"])) is None:
             raise BadInput(f"control evidence {c['evidence']} is not a recorded evaluation")
     prev = current(session, mv)
-    ra = RiskAssessment(model_version_id=mv.id, revision=(prev.revision + 1) if prev else 1,
-                        supersedes_id=prev.id if prev else None, matrix=matrix(), author=current_actor())
+    ra = RiskAssessment(
+        model_version_id=mv.id,
+        revision=(prev.revision + 1) if prev else 1,
+        supersedes_id=prev.id if prev else None,
+        matrix=matrix(),
+        author=current_actor(),
+    )
     session.add(ra)
     session.flush()
-    for old in (prev.items if prev else []):
+    for old in prev.items if prev else []:
         copy = _copy(old)
         copy.assessment_id = ra.id
         session.add(copy)
     rs, rp = item.residual_severity, item.residual_probability
     residual = risk_level(rs, rp) if rs and rp else None
-    session.add(RiskItem(
-        assessment_id=ra.id, hazard=item.hazard, hazardous_situation=item.situation, harm=item.harm,
-        severity=item.severity, probability=item.probability,
-        risk_level=risk_level(item.severity, item.probability), controls=item.controls,
-        residual_severity=rs, residual_probability=rp, residual_level=residual,
-        residual_acceptable=(acceptability(residual) != "unacceptable") if residual else None,
-        source=item.source,
-    ))
+    session.add(
+        RiskItem(
+            assessment_id=ra.id,
+            hazard=item.hazard,
+            hazardous_situation=item.situation,
+            harm=item.harm,
+            severity=item.severity,
+            probability=item.probability,
+            risk_level=risk_level(item.severity, item.probability),
+            controls=item.controls,
+            residual_severity=rs,
+            residual_probability=rp,
+            residual_level=residual,
+            residual_acceptable=(acceptability(residual) != "unacceptable") if residual else None,
+            source=item.source,
+        )
+    )
     session.flush()
     session.refresh(ra)
-    append_event(session, "risk.revise", "model_version", f"{mv.model.name}@{mv.version}",
-                 {"revision": ra.revision, "hazard": item.hazard, "risk_level": risk_level(item.severity,
-                                                                                          item.probability)})
+    append_event(
+        session,
+        "risk.revise",
+        "model_version",
+        f"{mv.model.name}@{mv.version}",
+        {"revision": ra.revision, "hazard": item.hazard, "risk_level": risk_level(item.severity, item.probability)},
+    )
     return ra
 
 
 def as_dict(ra: RiskAssessment) -> dict[str, Any]:
     return {
-        "revision": ra.revision, "author": ra.author, "created_at": ra.created_at.isoformat(),
+        "revision": ra.revision,
+        "author": ra.author,
+        "created_at": ra.created_at.isoformat(),
         "supersedes": ra.supersedes_id,
-        "items": [{
-            "hazard": i.hazard, "hazardous_situation": i.hazardous_situation, "harm": i.harm,
-            "severity": f"S{i.severity}", "probability": f"P{i.probability}", "risk_level": i.risk_level,
-            "acceptability": acceptability(i.risk_level), "controls": i.controls,
-            "residual_severity": f"S{i.residual_severity}" if i.residual_severity else None,
-            "residual_probability": f"P{i.residual_probability}" if i.residual_probability else None,
-            "residual_level": i.residual_level, "residual_acceptable": i.residual_acceptable, "source": i.source,
-        } for i in ra.items],
+        "items": [
+            {
+                "hazard": i.hazard,
+                "hazardous_situation": i.hazardous_situation,
+                "harm": i.harm,
+                "severity": f"S{i.severity}",
+                "probability": f"P{i.probability}",
+                "risk_level": i.risk_level,
+                "acceptability": acceptability(i.risk_level),
+                "controls": i.controls,
+                "residual_severity": f"S{i.residual_severity}" if i.residual_severity else None,
+                "residual_probability": f"P{i.residual_probability}" if i.residual_probability else None,
+                "residual_level": i.residual_level,
+                "residual_acceptable": i.residual_acceptable,
+                "source": i.source,
+            }
+            for i in ra.items
+        ],
     }
 
 
 #: (evaluation kind, metric, params filter, predicate, hazard template)
 Suggestion = tuple[str, str, dict[str, str], Callable[[float], bool], tuple[str, str, str, int, int]]
 SUGGESTIONS: tuple[Suggestion, ...] = (
-    ("privacy", "tpr_at_fpr_0.001", {}, lambda v: v > 0.01,
-     ("Training-patient membership can be inferred from model outputs",
-      "An adversary with query access tests whether a patient's images were in the training set",
-      "Disclosure of a patient's participation and condition (privacy breach)", 3, 2)),
-    ("robustness", "accuracy_drop", {}, lambda v: v > 0.1,
-     ("Accuracy drops on noisy or artefact-laden acquisitions",
-      "Images acquired with noise or artefacts like the tested corruptions are read by the model",
-      "Misdiagnosis: missed or false findings on degraded acquisitions", 4, 3)),
-    ("explainability", "passed", {"test": "localisation"}, lambda v: v < 1,
-     ("The model relies on features outside the lesion (shortcut learning)",
-      "Deployment data lacks the spurious cue present in training data",
-      "Misdiagnosis when the shortcut does not hold", 4, 3)),
-    ("performance", "max_subgroup_gap", {}, lambda v: v > 0.05,
-     ("Performance differs between patient subgroups",
-      "The model is used on patients of the worse-served subgroup",
-      "Unequal quality of care (fairness harm)", 3, 3)),
+    (
+        "privacy",
+        "tpr_at_fpr_0.001",
+        {},
+        lambda v: v > 0.01,
+        (
+            "Training-patient membership can be inferred from model outputs",
+            "An adversary with query access tests whether a patient's images were in the training set",
+            "Disclosure of a patient's participation and condition (privacy breach)",
+            3,
+            2,
+        ),
+    ),
+    (
+        "robustness",
+        "accuracy_drop",
+        {},
+        lambda v: v > 0.1,
+        (
+            "Accuracy drops on noisy or artefact-laden acquisitions",
+            "Images acquired with noise or artefacts like the tested corruptions are read by the model",
+            "Misdiagnosis: missed or false findings on degraded acquisitions",
+            4,
+            3,
+        ),
+    ),
+    (
+        "explainability",
+        "passed",
+        {"test": "localisation"},
+        lambda v: v < 1,
+        (
+            "The model relies on features outside the lesion (shortcut learning)",
+            "Deployment data lacks the spurious cue present in training data",
+            "Misdiagnosis when the shortcut does not hold",
+            4,
+            3,
+        ),
+    ),
+    (
+        "performance",
+        "max_subgroup_gap",
+        {},
+        lambda v: v > 0.05,
+        (
+            "Performance differs between patient subgroups",
+            "The model is used on patients of the worse-served subgroup",
+            "Unequal quality of care (fairness harm)",
+            3,
+            3,
+        ),
+    ),
 )
 
 
@@ -167,7 +254,8 @@ def suggest_hazards(session: Session, mv: ModelVersion) -> list[dict[str, Any]]:
     out = []
     for kind, name, where, predicate, (hazard, situation, harm, sev, prob) in SUGGESTIONS:
         rows = session.execute(
-            select(Metric, Evaluation.id).join(Evaluation, Metric.evaluation_id == Evaluation.id)
+            select(Metric, Evaluation.id)
+            .join(Evaluation, Metric.evaluation_id == Evaluation.id)
             .where(Evaluation.model_version_id == mv.id, Evaluation.kind == kind, Metric.name == name)
             .order_by(Evaluation.id.desc())
         ).all()
@@ -176,9 +264,15 @@ def suggest_hazards(session: Session, mv: ModelVersion) -> list[dict[str, Any]]:
             if metric.value is None or any(str(params.get(k)) != str(v) for k, v in where.items()):
                 continue
             if predicate(metric.value):
-                out.append({"hazard": hazard, "hazardous_situation": situation, "harm": harm,
-                            "severity": f"S{sev}", "probability": f"P{prob}",
-                            "evidence": {"evaluation": ev_id, "metric": name, "value": metric.value,
-                                         "params": params}})
+                out.append(
+                    {
+                        "hazard": hazard,
+                        "hazardous_situation": situation,
+                        "harm": harm,
+                        "severity": f"S{sev}",
+                        "probability": f"P{prob}",
+                        "evidence": {"evaluation": ev_id, "metric": name, "value": metric.value, "params": params},
+                    }
+                )
                 break
     return out

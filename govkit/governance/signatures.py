@@ -169,8 +169,12 @@ def signer_by_name(session: Session, name: str) -> Signer:
 
 
 def revoked_at(session: Session, signer: Signer) -> dt.datetime | None:
-    return session.scalar(select(SignerRevocation.created_at).where(SignerRevocation.signer_id == signer.id)
-                          .order_by(SignerRevocation.id).limit(1))
+    return session.scalar(
+        select(SignerRevocation.created_at)
+        .where(SignerRevocation.signer_id == signer.id)
+        .order_by(SignerRevocation.id)
+        .limit(1)
+    )
 
 
 def revoke_signer(session: Session, name: str, reason: str) -> SignerRevocation:
@@ -193,8 +197,16 @@ def roster(session: Session) -> list[dict[str, Any]]:
     out = []
     for s in session.scalars(select(Signer).order_by(Signer.id)):
         rev = revoked_at(session, s)
-        out.append({"name": s.name, "roles": s.roles, "fingerprint": s.fingerprint, "added_by": s.added_by,
-                    "added_at": s.created_at.isoformat(), "revoked_at": rev.isoformat() if rev else None})
+        out.append(
+            {
+                "name": s.name,
+                "roles": s.roles,
+                "fingerprint": s.fingerprint,
+                "added_by": s.added_by,
+                "added_at": s.created_at.isoformat(),
+                "revoked_at": rev.isoformat() if rev else None,
+            }
+        )
     return out
 
 
@@ -225,8 +237,12 @@ def evidence_digest(session: Session, mv: ModelVersion) -> str:
 
 
 def attached_policy_sha256(session: Session, mv: ModelVersion) -> str | None:
-    return session.scalar(select(PolicyAttachment.sha256).where(PolicyAttachment.model_version_id == mv.id)
-                          .order_by(PolicyAttachment.id.desc()).limit(1))
+    return session.scalar(
+        select(PolicyAttachment.sha256)
+        .where(PolicyAttachment.model_version_id == mv.id)
+        .order_by(PolicyAttachment.id.desc())
+        .limit(1)
+    )
 
 
 def _subject(session: Session, mv: ModelVersion) -> dict[str, Any]:
@@ -252,13 +268,15 @@ def _authorise(session: Session, mv: ModelVersion, key: Ed25519PrivateKey, role:
     if role not in signer.roles:
         raise BadInput(f"signer {signer.name!r} does not hold role {role!r} (roster roles: {', '.join(signer.roles)})")
     if signer.name.casefold() == mv.created_by.casefold():
-        raise BadInput(f"{signer.name} registered {mv.model.name}@{mv.version} and cannot sign for it "
-                       "(separation of duties)")
+        raise BadInput(
+            f"{signer.name} registered {mv.model.name}@{mv.version} and cannot sign for it (separation of duties)"
+        )
     return signer
 
 
-def sign_approval(session: Session, mv: ModelVersion, key: Ed25519PrivateKey, *, role: str, decision: str,
-                  meaning: str) -> Approval:
+def sign_approval(
+    session: Session, mv: ModelVersion, key: Ed25519PrivateKey, *, role: str, decision: str, meaning: str
+) -> Approval:
     """Sign a decision on ``mv`` as the roster signer owning ``key``."""
     from govkit.phiguard import check_text
 
@@ -269,22 +287,58 @@ def sign_approval(session: Session, mv: ModelVersion, key: Ed25519PrivateKey, *,
     check_text(meaning, "meaning")
     signer = _authorise(session, mv, key, role)
     signed_at = utcnow()
-    content = {**_subject(session, mv), "policy_sha256": attached_policy_sha256(session, mv), "kind": "approval",
-               "signer": signer.name, "role": role, "decision": decision, "meaning": meaning,
-               "signed_at": _stamp(signed_at), "fingerprint": signer.fingerprint}
-    row = Approval(model_version_id=mv.id, signer=signer.name, role=role, decision=decision, meaning=meaning,
-                   signed_at=signed_at, signer_id=signer.id, fingerprint=signer.fingerprint, signed_content=content,
-                   signature=_sign(key, content))
+    content = {
+        **_subject(session, mv),
+        "policy_sha256": attached_policy_sha256(session, mv),
+        "kind": "approval",
+        "signer": signer.name,
+        "role": role,
+        "decision": decision,
+        "meaning": meaning,
+        "signed_at": _stamp(signed_at),
+        "fingerprint": signer.fingerprint,
+    }
+    row = Approval(
+        model_version_id=mv.id,
+        signer=signer.name,
+        role=role,
+        decision=decision,
+        meaning=meaning,
+        signed_at=signed_at,
+        signer_id=signer.id,
+        fingerprint=signer.fingerprint,
+        signed_content=content,
+        signature=_sign(key, content),
+    )
     session.add(row)
     session.flush()
-    append_event(session, "approval.sign", "model_version", f"{mv.model.name}@{mv.version}",
-                 {"signer": signer.name, "role": role, "decision": decision, "meaning": meaning,
-                  "approval_id": row.id, "fingerprint": signer.fingerprint})
+    append_event(
+        session,
+        "approval.sign",
+        "model_version",
+        f"{mv.model.name}@{mv.version}",
+        {
+            "signer": signer.name,
+            "role": role,
+            "decision": decision,
+            "meaning": meaning,
+            "approval_id": row.id,
+            "fingerprint": signer.fingerprint,
+        },
+    )
     return row
 
 
-def sign_override(session: Session, mv: ModelVersion, key: Ed25519PrivateKey, *, from_state: str, to_state: str,
-                  policy_sha256: str, reason: str) -> PolicyOverride:
+def sign_override(
+    session: Session,
+    mv: ModelVersion,
+    key: Ed25519PrivateKey,
+    *,
+    from_state: str,
+    to_state: str,
+    policy_sha256: str,
+    reason: str,
+) -> PolicyOverride:
     """A signed promotion of ``mv`` under the policy ``policy_sha256`` instead of the attached one."""
     from govkit.phiguard import check_text
 
@@ -294,18 +348,38 @@ def sign_override(session: Session, mv: ModelVersion, key: Ed25519PrivateKey, *,
     signer = signer_for_key(session, key)
     roles = [r for r in OVERRIDE_ROLES if r in signer.roles]
     if not roles:
-        raise BadInput(f"signer {signer.name!r} may not override the attached policy "
-                       f"(needs role {' or '.join(OVERRIDE_ROLES)})")
+        raise BadInput(
+            f"signer {signer.name!r} may not override the attached policy (needs role {' or '.join(OVERRIDE_ROLES)})"
+        )
     _authorise(session, mv, key, roles[0])
     created = utcnow()
-    content = {**_subject(session, mv), "kind": "policy-override", "from": from_state, "to": to_state,
-               "policy_sha256": policy_sha256, "attached_sha256": attached_policy_sha256(session, mv),
-               "reason": reason, "signer": signer.name, "role": roles[0], "signed_at": _stamp(created),
-               "fingerprint": signer.fingerprint}
-    row = PolicyOverride(model_version_id=mv.id, from_state=from_state, to_state=to_state,
-                         policy_sha256=policy_sha256, attached_sha256=content["attached_sha256"], reason=reason,
-                         signer_id=signer.id, role=roles[0], fingerprint=signer.fingerprint, signed_content=content,
-                         signature=_sign(key, content), created_at=created)
+    content = {
+        **_subject(session, mv),
+        "kind": "policy-override",
+        "from": from_state,
+        "to": to_state,
+        "policy_sha256": policy_sha256,
+        "attached_sha256": attached_policy_sha256(session, mv),
+        "reason": reason,
+        "signer": signer.name,
+        "role": roles[0],
+        "signed_at": _stamp(created),
+        "fingerprint": signer.fingerprint,
+    }
+    row = PolicyOverride(
+        model_version_id=mv.id,
+        from_state=from_state,
+        to_state=to_state,
+        policy_sha256=policy_sha256,
+        attached_sha256=content["attached_sha256"],
+        reason=reason,
+        signer_id=signer.id,
+        role=roles[0],
+        fingerprint=signer.fingerprint,
+        signed_content=content,
+        signature=_sign(key, content),
+        created_at=created,
+    )
     session.add(row)
     session.flush()
     return row
@@ -314,8 +388,9 @@ def sign_override(session: Session, mv: ModelVersion, key: Ed25519PrivateKey, *,
 # --------------------------------------------------------------------------- verifying
 
 
-def verify_signed(session: Session, content: dict[str, Any] | None, signature: str | None,
-                  fp: str | None, stated: dict[str, Any]) -> str | None:
+def verify_signed(
+    session: Session, content: dict[str, Any] | None, signature: str | None, fp: str | None, stated: dict[str, Any]
+) -> str | None:
     """Why a stored signature is invalid, or None when it is valid.
 
     ``stated`` holds what the row itself says (signer, role, decision, …);
@@ -354,22 +429,48 @@ def _model_version(session: Session, mv_id: int) -> ModelVersion:
 
 def approval_problem(session: Session, a: Approval) -> str | None:
     mv = _model_version(session, a.model_version_id)
-    return verify_signed(session, a.signed_content, a.signature, a.fingerprint, {
-        "model": f"{mv.model.name}@{mv.version}", "signer": a.signer, "role": a.role, "decision": a.decision,
-        "meaning": a.meaning, "signed_at": _stamp(a.signed_at), "kind": "approval",
-        "artifact_sha256": mv.artifact_sha256, "code_sha256": mv.code_sha256,
-    })
+    return verify_signed(
+        session,
+        a.signed_content,
+        a.signature,
+        a.fingerprint,
+        {
+            "model": f"{mv.model.name}@{mv.version}",
+            "signer": a.signer,
+            "role": a.role,
+            "decision": a.decision,
+            "meaning": a.meaning,
+            "signed_at": _stamp(a.signed_at),
+            "kind": "approval",
+            "artifact_sha256": mv.artifact_sha256,
+            "code_sha256": mv.code_sha256,
+        },
+    )
 
 
 def override_problem(session: Session, o: PolicyOverride) -> str | None:
     mv = _model_version(session, o.model_version_id)
     signer = session.get(Signer, o.signer_id)
-    return verify_signed(session, o.signed_content, o.signature, o.fingerprint, {
-        "model": f"{mv.model.name}@{mv.version}", "signer": signer.name if signer else None, "role": o.role,
-        "from": o.from_state, "to": o.to_state, "policy_sha256": o.policy_sha256,
-        "attached_sha256": o.attached_sha256, "reason": o.reason, "signed_at": _stamp(o.created_at),
-        "kind": "policy-override", "artifact_sha256": mv.artifact_sha256, "code_sha256": mv.code_sha256,
-    })
+    return verify_signed(
+        session,
+        o.signed_content,
+        o.signature,
+        o.fingerprint,
+        {
+            "model": f"{mv.model.name}@{mv.version}",
+            "signer": signer.name if signer else None,
+            "role": o.role,
+            "from": o.from_state,
+            "to": o.to_state,
+            "policy_sha256": o.policy_sha256,
+            "attached_sha256": o.attached_sha256,
+            "reason": o.reason,
+            "signed_at": _stamp(o.created_at),
+            "kind": "policy-override",
+            "artifact_sha256": mv.artifact_sha256,
+            "code_sha256": mv.code_sha256,
+        },
+    )
 
 
 def signature_rows(session: Session, mv: ModelVersion) -> list[dict[str, Any]]:
@@ -384,9 +485,20 @@ def signature_rows(session: Session, mv: ModelVersion) -> list[dict[str, Any]]:
     out = []
     for a in rows:
         problem = approval_problem(session, a)
-        out.append({"id": a.id, "signer": a.signer, "role": a.role, "decision": a.decision, "meaning": a.meaning,
-                    "signed_at": a.signed_at.isoformat(), "fingerprint": a.fingerprint, "valid": problem is None,
-                    "reason": problem, "superseded": last_by_signer[a.signer.casefold()] != a.id})
+        out.append(
+            {
+                "id": a.id,
+                "signer": a.signer,
+                "role": a.role,
+                "decision": a.decision,
+                "meaning": a.meaning,
+                "signed_at": a.signed_at.isoformat(),
+                "fingerprint": a.fingerprint,
+                "valid": problem is None,
+                "reason": problem,
+                "superseded": last_by_signer[a.signer.casefold()] != a.id,
+            }
+        )
     return out
 
 

@@ -14,17 +14,41 @@ from govkit.errors import BadInput
 TEXT, LIST = "text", "list"
 CARD_SCHEMA: dict[str, str] = {
     # Mitchell et al. 2019
-    "details": TEXT, "intended_use": TEXT, "out_of_scope_uses": TEXT, "factors": TEXT, "metrics": TEXT,
-    "training_data": TEXT, "evaluation_data": TEXT, "ethical_considerations": TEXT,
-    "caveats_and_limitations": TEXT, "recommendations": TEXT, "owners": LIST, "license": TEXT,
+    "details": TEXT,
+    "intended_use": TEXT,
+    "out_of_scope_uses": TEXT,
+    "factors": TEXT,
+    "metrics": TEXT,
+    "training_data": TEXT,
+    "evaluation_data": TEXT,
+    "ethical_considerations": TEXT,
+    "caveats_and_limitations": TEXT,
+    "recommendations": TEXT,
+    "owners": LIST,
+    "license": TEXT,
     # HTI-1 source attributes not covered above
-    "funding": TEXT, "output_description": TEXT, "output_type": TEXT, "intended_population": TEXT,
-    "intended_users": TEXT, "decision_role": TEXT, "sensitive_input_features": TEXT,
-    "training_demographics": TEXT, "training_data_relevance": TEXT, "fairness_approach": TEXT,
-    "bias_mitigation": TEXT, "external_validation": TEXT, "external_validation_party": TEXT,
-    "external_demographics": TEXT, "external_validation_process": TEXT, "external_validity": TEXT,
-    "external_fairness": TEXT, "outcome_evaluation_refs": TEXT, "monitoring": TEXT,
-    "fairness_monitoring": TEXT, "update_schedule": TEXT, "revalidation_schedule": TEXT,
+    "funding": TEXT,
+    "output_description": TEXT,
+    "output_type": TEXT,
+    "intended_population": TEXT,
+    "intended_users": TEXT,
+    "decision_role": TEXT,
+    "sensitive_input_features": TEXT,
+    "training_demographics": TEXT,
+    "training_data_relevance": TEXT,
+    "fairness_approach": TEXT,
+    "bias_mitigation": TEXT,
+    "external_validation": TEXT,
+    "external_validation_party": TEXT,
+    "external_demographics": TEXT,
+    "external_validation_process": TEXT,
+    "external_validity": TEXT,
+    "external_fairness": TEXT,
+    "outcome_evaluation_refs": TEXT,
+    "monitoring": TEXT,
+    "fairness_monitoring": TEXT,
+    "update_schedule": TEXT,
+    "revalidation_schedule": TEXT,
 }
 
 
@@ -52,8 +76,11 @@ def validate_card(card: object, where: str = "card") -> dict[str, Any]:
         raise BadInput(f"{where}: unknown field(s) {', '.join(unknown)}; see govkit.models.card.CARD_SCHEMA")
     for key, value in card.items():
         kind = CARD_SCHEMA[key]
-        ok = isinstance(value, str) if kind == TEXT else (
-            isinstance(value, list) and all(isinstance(v, str) for v in value))
+        ok = (
+            isinstance(value, str)
+            if kind == TEXT
+            else (isinstance(value, list) and all(isinstance(v, str) for v in value))
+        )
         if not ok:
             raise BadInput(f"{where}.{key}: must be {'text' if kind == TEXT else 'a list of text'}")
     return card

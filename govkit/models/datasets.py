@@ -37,8 +37,9 @@ def _npz_member(path: Path, zf: zipfile.ZipFile, name: str):
             start = info.header_offset + 30 + n_name + n_extra
             fh.seek(start)
             version = np.lib.format.read_magic(fh)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
             shape, fortran, dtype = read_header(fh)
             offset = fh.tell()
         if dtype.hasobject:
@@ -122,8 +123,11 @@ class ImageData:
         from torch.utils.data import DataLoader
 
         loader = DataLoader(
-            _BatchView(self, batch_size), batch_size=None, num_workers=workers,
-            persistent_workers=False, collate_fn=lambda b: b,
+            _BatchView(self, batch_size),
+            batch_size=None,
+            num_workers=workers,
+            persistent_workers=False,
+            collate_fn=lambda b: b,
         )
         for idx, x in loader:
             if not np.isfinite(x).all():
@@ -291,5 +295,6 @@ def _open_csv(path: Path, window: dict[str, float]) -> ImageData:
         raise BadInput(f"{path}: 'label' must hold integers (class indices)") from None
     pid = np.array([r["patient_id"] for r in rows]) if "patient_id" in rows[0] else None
     groups = {k[6:]: np.array([r[k] for r in rows]) for k in rows[0] if k.startswith("group_")}
-    return ImageData(path, labels, pid, groups, _paths=paths,
-                     _mask_paths=masks if any(masks) else None, dicom_window=window)
+    return ImageData(
+        path, labels, pid, groups, _paths=paths, _mask_paths=masks if any(masks) else None, dicom_window=window
+    )

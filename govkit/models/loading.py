@@ -69,8 +69,9 @@ def load_state_dict(path: Path, map_location: str = "cpu") -> dict:
     except Exception as exc:  # pickle errors come in many types
         log.debug("torch.load(%s, weights_only=True) failed", path, exc_info=True)
         raise BadInput(f"cannot load weights {path} safely: {str(exc).splitlines()[0]}") from None
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                              for k, v in state.items()):
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
         raise BadInput(f"weights {path} is not a plain state dict (parameter names to tensors)")
     return state
 

@@ -112,8 +112,11 @@ class ModelSpec:
         target = self.entrypoint.rpartition(":")[0]
         if target.endswith(".py"):
             folder = (self.base_dir / target).resolve().parent
-            files = sorted(p for p in folder.rglob("*.py")
-                           if not any(part.startswith((".", "__pycache__")) for part in p.relative_to(folder).parts))
+            files = sorted(
+                p
+                for p in folder.rglob("*.py")
+                if not any(part.startswith((".", "__pycache__")) for part in p.relative_to(folder).parts)
+            )
             return {p.relative_to(self.base_dir).as_posix(): _file_sha256(p) for p in files}
         import importlib.util
 
@@ -165,9 +168,11 @@ def _check_entrypoint(entrypoint: str, base_dir: Path, where: str) -> None:
             raise BadInput(f"{where}: entrypoint file {target} not found")
         return
     if target.split(".")[0] not in allowed_entrypoint_packages():
-        raise BadInput(f"{where}: entrypoint module {target!r} is not in an allow-listed package "
-                       f"({', '.join(allowed_entrypoint_packages())}; extend with {ENV_ENTRYPOINT_PACKAGES}); "
-                       "put a file.py next to the spec instead")
+        raise BadInput(
+            f"{where}: entrypoint module {target!r} is not in an allow-listed package "
+            f"({', '.join(allowed_entrypoint_packages())}; extend with {ENV_ENTRYPOINT_PACKAGES}); "
+            "put a file.py next to the spec instead"
+        )
 
 
 def _need(doc: dict, key: str, typ, where: str):
@@ -215,7 +220,9 @@ def parse_spec(doc: Any, base_dir: Path, where: str = "model spec") -> ModelSpec
         channels=channels,
         height=int(_need(inp, "height", int, f"{where} input")),
         width=int(_need(inp, "width", int, f"{where} input")),
-        mean=mean, std=std, dicom=dict(inp.get("dicom") or {}),
+        mean=mean,
+        std=std,
+        dicom=dict(inp.get("dicom") or {}),
     )
     train = None
     if doc.get("train") is not None:
@@ -228,9 +235,19 @@ def parse_spec(doc: Any, base_dir: Path, where: str = "model spec") -> ModelSpec
 
     card = validate_card(doc.get("card"), f"{where} card")
     return ModelSpec(
-        name=name, version=version, classes=tuple(map(str, classes)), task=task, input=input_spec,
-        base_dir=base_dir, artifact=artifact, entrypoint=entrypoint, weights=weights, train=train,
-        card=card, tags=dict(doc.get("tags") or {}), raw=doc,
+        name=name,
+        version=version,
+        classes=tuple(map(str, classes)),
+        task=task,
+        input=input_spec,
+        base_dir=base_dir,
+        artifact=artifact,
+        entrypoint=entrypoint,
+        weights=weights,
+        train=train,
+        card=card,
+        tags=dict(doc.get("tags") or {}),
+        raw=doc,
     )
 
 

@@ -75,29 +75,48 @@ class AttackResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "attack": self.attack, "auc": self.auc, "auc_ci": self.auc_ci, "tpr_at_fpr": self.tpr_at_fpr,
-            "tpr_at_fpr_ci": self.tpr_at_fpr_ci, "epsilon_lower_bound": self.epsilon_lower_bound,
-            "epsilon_delta": self.epsilon["delta"], "epsilon_confidence": self.epsilon["confidence"],
-            "n_members": self.n_members, "n_non_members": self.n_non_members,
-            "min_supported_fpr": self.min_supported_fpr, "details": self.details,
+            "attack": self.attack,
+            "auc": self.auc,
+            "auc_ci": self.auc_ci,
+            "tpr_at_fpr": self.tpr_at_fpr,
+            "tpr_at_fpr_ci": self.tpr_at_fpr_ci,
+            "epsilon_lower_bound": self.epsilon_lower_bound,
+            "epsilon_delta": self.epsilon["delta"],
+            "epsilon_confidence": self.epsilon["confidence"],
+            "n_members": self.n_members,
+            "n_non_members": self.n_non_members,
+            "min_supported_fpr": self.min_supported_fpr,
+            "details": self.details,
         }
 
 
-def evaluate_scores(name: str, member: np.ndarray, non: np.ndarray, *, n_boot: int, seed: int,
-                    member_clusters: np.ndarray | None = None, non_clusters: np.ndarray | None = None,
-                    details: dict[str, Any] | None = None) -> AttackResult:
+def evaluate_scores(
+    name: str,
+    member: np.ndarray,
+    non: np.ndarray,
+    *,
+    n_boot: int,
+    seed: int,
+    member_clusters: np.ndarray | None = None,
+    non_clusters: np.ndarray | None = None,
+    details: dict[str, Any] | None = None,
+) -> AttackResult:
     """AUC, TPR at the supported low FPRs and empirical ε, with cluster-bootstrap CIs."""
     fpr, tpr, _ = pm.roc(member, non)
-    ci = pm.bootstrap(member, non, n_boot=n_boot, seed=seed, member_clusters=member_clusters,
-                      non_clusters=non_clusters)
+    ci = pm.bootstrap(member, non, n_boot=n_boot, seed=seed, member_clusters=member_clusters, non_clusters=non_clusters)
     ok = {a: pm.tpr_supported(len(non), a) for a in pm.FPRS}
     return AttackResult(
-        attack=name, auc=pm.auc(member, non), auc_ci=ci["auc"],
+        attack=name,
+        auc=pm.auc(member, non),
+        auc_ci=ci["auc"],
         tpr_at_fpr={str(a): pm.tpr_at_fpr(fpr, tpr, a) if ok[a] else None for a in pm.FPRS},
         tpr_at_fpr_ci={str(a): ci[a] if ok[a] else None for a in pm.FPRS},
         epsilon=pm.epsilon_lower_bound(member, non, seed=seed),
-        n_members=len(member), n_non_members=len(non), min_supported_fpr=1.0 / max(len(non), 1),
-        details=dict(details or {}), roc=pm.downsample_roc(fpr, tpr),
+        n_members=len(member),
+        n_non_members=len(non),
+        min_supported_fpr=1.0 / max(len(non), 1),
+        details=dict(details or {}),
+        roc=pm.downsample_roc(fpr, tpr),
     )
 
 
@@ -108,38 +127,68 @@ def by_patient(scores: np.ndarray, pids: np.ndarray, *, summed: bool) -> tuple[n
     return uniq, sums if summed else sums / np.bincount(inverse)
 
 
-def null_control(signals: Signals, is_member: np.ndarray, target_clusters: np.ndarray | None,
-                 pop_clusters: np.ndarray | None, *, offline_references: bool, alpha: float = CONTROL_ALPHA,
-                 n_perm: int = CONTROL_PERMUTATIONS, seed: int = 0) -> dict[str, Any]:
+def null_control(
+    signals: Signals,
+    is_member: np.ndarray,
+    target_clusters: np.ndarray | None,
+    pop_clusters: np.ndarray | None,
+    *,
+    offline_references: bool,
+    alpha: float = CONTROL_ALPHA,
+    n_perm: int = CONTROL_PERMUTATIONS,
+    seed: int = 0,
+) -> dict[str, Any]:
     """The two null tests of the module docstring; ``fired`` when either rejects at α/2."""
     tests: list[dict[str, Any]] = []
     m_cl = None if target_clusters is None else target_clusters[is_member]
     n_cl = None if target_clusters is None else target_clusters[~is_member]
     if offline_references and signals.ref_phi is not None:
         ref = np.asarray(signals.ref_phi).mean(0)
-        a, p = pm.auc_permutation_test(ref[is_member], ref[~is_member], clusters_a=m_cl, clusters_b=n_cl,
-                                       n_perm=n_perm, seed=seed)
-        tests.append({"test": "reference models (trained on neither set): members vs non-members",
-                      "auc": a, "p_value": p})
+        a, p = pm.auc_permutation_test(
+            ref[is_member], ref[~is_member], clusters_a=m_cl, clusters_b=n_cl, n_perm=n_perm, seed=seed
+        )
+        tests.append(
+            {"test": "reference models (trained on neither set): members vs non-members", "auc": a, "p_value": p}
+        )
     if signals.pop_target_phi is not None:
         phi = np.asarray(signals.target_phi)
-        a, p = pm.auc_permutation_test(phi[~is_member], np.asarray(signals.pop_target_phi),
-                                       clusters_a=n_cl if pop_clusters is not None else None,
-                                       clusters_b=pop_clusters if n_cl is not None else None,
-                                       n_perm=n_perm, seed=seed + 1)
+        a, p = pm.auc_permutation_test(
+            phi[~is_member],
+            np.asarray(signals.pop_target_phi),
+            clusters_a=n_cl if pop_clusters is not None else None,
+            clusters_b=pop_clusters if n_cl is not None else None,
+            n_perm=n_perm,
+            seed=seed + 1,
+        )
         tests.append({"test": "target model: non-members vs population (both unseen)", "auc": a, "p_value": p})
     if not tests:
-        return {"available": False, "fired": False, "alpha": alpha, "tests": [],
-                "reason": "no null test possible: it needs population data or offline reference models"}
+        return {
+            "available": False,
+            "fired": False,
+            "alpha": alpha,
+            "tests": [],
+            "reason": "no null test possible: it needs population data or offline reference models",
+        }
     level = alpha / len(tests)
     for t in tests:
         t["rejected"] = bool(float(t["p_value"]) < level)
-    return {"available": True, "fired": any(t["rejected"] for t in tests), "alpha": alpha,
-            "per_test_alpha": level, "tests": tests}
+    return {
+        "available": True,
+        "fired": any(t["rejected"] for t in tests),
+        "alpha": alpha,
+        "per_test_alpha": level,
+        "tests": tests,
+    }
 
 
-def risk_distribution(member_scores: np.ndarray, non_scores: np.ndarray, ids: list[str | None],
-                      groups: dict[str, np.ndarray], unit: str, attack: str) -> dict[str, Any]:
+def risk_distribution(
+    member_scores: np.ndarray,
+    non_scores: np.ndarray,
+    ids: list[str | None],
+    groups: dict[str, np.ndarray],
+    unit: str,
+    attack: str,
+) -> dict[str, Any]:
     """Per-unit risk (fraction of non-member units scored lower) and its distribution.
 
     Aggregate AUC hides the few units that are almost perfectly identifiable;
@@ -153,15 +202,31 @@ def risk_distribution(member_scores: np.ndarray, non_scores: np.ndarray, ids: li
         if not len(r):
             return {"n": 0}
         q = np.quantile(r, [0.5, 0.9, 0.99])
-        return {"n": len(r), "median": float(q[0]), "p90": float(q[1]), "p99": float(q[2]),
-                "max": float(r.max()), "n_at_least_0.99": int((r >= 0.99).sum())}
+        return {
+            "n": len(r),
+            "median": float(q[0]),
+            "p90": float(q[1]),
+            "p99": float(q[2]),
+            "max": float(r.max()),
+            "n_at_least_0.99": int((r >= 0.99).sum()),
+        }
 
-    worst = [{"index": int(i), "patient_id": ids[i], "risk": float(risk[i]), "attack": attack}
-             for i in np.argsort(-risk, kind="stable")[:N_EXPOSED]]
-    per_group = {g: {str(v): summary(risk[vals.astype(str) == v]) for v in np.unique(vals.astype(str))}
-                 for g, vals in groups.items()}
-    return {"unit": unit, "attack": attack, "overall": summary(risk), "by_subgroup": per_group,
-            "most_exposed": worst, "risk": risk}
+    worst = [
+        {"index": int(i), "patient_id": ids[i], "risk": float(risk[i]), "attack": attack}
+        for i in np.argsort(-risk, kind="stable")[:N_EXPOSED]
+    ]
+    per_group = {
+        g: {str(v): summary(risk[vals.astype(str) == v]) for v in np.unique(vals.astype(str))}
+        for g, vals in groups.items()
+    }
+    return {
+        "unit": unit,
+        "attack": attack,
+        "overall": summary(risk),
+        "by_subgroup": per_group,
+        "most_exposed": worst,
+        "risk": risk,
+    }
 
 
 def _logits(model: Any, data: Any, device: str) -> np.ndarray:
@@ -185,11 +250,23 @@ def _chosen(attacks: tuple[str, ...], rmia_mode: str, options: dict[str, Any]) -
     return out
 
 
-def run_audit(registry: Any, model_ref: str, members: str | Path, non_members: str | Path,
-              population: str | Path | None = None, *, attacks: tuple[str, ...] = ("loss",),
-              reference_models: int = 4, patient_level: bool = False, control: bool = True,
-              device: str = "auto", rmia_mode: str = "offline", seed: int = 0,
-              n_boot: int = 300, lira_variance_threshold: int = VARIANCE_THRESHOLD) -> dict[str, Any]:
+def run_audit(
+    registry: Any,
+    model_ref: str,
+    members: str | Path,
+    non_members: str | Path,
+    population: str | Path | None = None,
+    *,
+    attacks: tuple[str, ...] = ("loss",),
+    reference_models: int = 4,
+    patient_level: bool = False,
+    control: bool = True,
+    device: str = "auto",
+    rmia_mode: str = "offline",
+    seed: int = 0,
+    n_boot: int = 300,
+    lira_variance_threshold: int = VARIANCE_THRESHOLD,
+) -> dict[str, Any]:
     """Run the chosen attacks and record a privacy evaluation (module docstring).
 
     ``lira_variance_threshold``: LiRA uses per-record variances from this many reference models on,
@@ -217,8 +294,11 @@ def run_audit(registry: Any, model_ref: str, members: str | Path, non_members: s
 
     y_t = np.r_[d1.labels, d2.labels]
     is_member = np.r_[np.ones(len(d1), bool), np.zeros(len(d2), bool)]
-    pids = (np.r_[d1.patient_id.astype(str), d2.patient_id.astype(str)]
-            if d1.patient_id is not None and d2.patient_id is not None else None)
+    pids = (
+        np.r_[d1.patient_id.astype(str), d2.patient_id.astype(str)]
+        if d1.patient_id is not None and d2.patient_id is not None
+        else None
+    )
     if pids is not None and set(pids[is_member]) & set(pids[~is_member]):
         raise BadInput("some patients appear among members and non-members: membership is per patient")
     p_t, phi_t = true_label_stats(np.r_[_logits(model, d1, dev), _logits(model, d2, dev)], y_t)
@@ -240,8 +320,9 @@ def run_audit(registry: Any, model_ref: str, members: str | Path, non_members: s
             x_pool, y_pool = x3, y3
         data_sha = "|".join(d.content_sha256() for d in ((d3, d1, d2) if mode == "online" else (d3,)))
         t0 = time.perf_counter()
-        refs = train_references(spec, x_pool, y_pool, k=reference_models, mode=mode, data_sha=data_sha,
-                                seed=seed, device=dev)
+        refs = train_references(
+            spec, x_pool, y_pool, k=reference_models, mode=mode, data_sha=data_sha, seed=seed, device=dev
+        )
         ref_models = [load_reference(spec, s, dev) for s in refs.states]
         zt = np.stack([np.r_[_logits(m, d1, dev), _logits(m, d2, dev)] for m in ref_models])
         signals.ref_p, signals.ref_phi = true_label_stats(zt, np.broadcast_to(y_t, zt.shape[:2]))
@@ -250,9 +331,14 @@ def run_audit(registry: Any, model_ref: str, members: str | Path, non_members: s
         n3 = len(d3)
         signals.ref_in = refs.membership[:, n3:] if mode == "online" else np.zeros((len(ref_models), len(y_t)), bool)
         signals.pop_ref_in = refs.membership[:, :n3] if mode == "online" else None
-        ref_info = {"k": reference_models, "mode": mode, "seconds_per_model": refs.seconds_per_model,
-                    "concurrent": refs.concurrent, "cached": refs.cached,
-                    "wall_seconds": time.perf_counter() - t0}
+        ref_info = {
+            "k": reference_models,
+            "mode": mode,
+            "seconds_per_model": refs.seconds_per_model,
+            "concurrent": refs.concurrent,
+            "cached": refs.cached,
+            "wall_seconds": time.perf_counter() - t0,
+        }
 
     unit = "patient" if patient_level else "image"
     warnings: list[str] = []
@@ -272,24 +358,40 @@ def run_audit(registry: Any, model_ref: str, members: str | Path, non_members: s
             cl_m, cl_n = (pids[is_member], pids[~is_member]) if pids is not None else (None, None)
             ids_m = None if d1.patient_id is None else d1.patient_id.astype(str)
         unit_scores[name] = (s_m, s_n, ids_m)
-        results.append(evaluate_scores(name, s_m, s_n, n_boot=n_boot, seed=seed, member_clusters=cl_m,
-                                       non_clusters=cl_n, details=details))
+        results.append(
+            evaluate_scores(
+                name, s_m, s_n, n_boot=n_boot, seed=seed, member_clusters=cl_m, non_clusters=cl_n, details=details
+            )
+        )
     n_non = results[0].n_non_members if results else len(d2)
     for a in pm.FPRS:
         if not pm.tpr_supported(n_non, a):
-            warnings.append(f"TPR at FPR {a} is not supported by {n_non} non-member {unit}s: the smallest FPR "
-                            f"this sample can show is {1 / max(n_non, 1):.4f} (need ≥ {round(1 / a)})")
+            warnings.append(
+                f"TPR at FPR {a} is not supported by {n_non} non-member {unit}s: the smallest FPR "
+                f"this sample can show is {1 / max(n_non, 1):.4f} (need ≥ {round(1 / a)})"
+            )
 
     control_out = None
     if control:
-        control_out = null_control(signals, is_member, pids, None if d3 is None or d3.patient_id is None
-                                   else d3.patient_id.astype(str),
-                                   offline_references=ref_info is not None and mode == "offline", seed=seed)
+        control_out = null_control(
+            signals,
+            is_member,
+            pids,
+            None if d3 is None or d3.patient_id is None else d3.patient_id.astype(str),
+            offline_references=ref_info is not None and mode == "offline",
+            seed=seed,
+        )
         if control_out["fired"]:
-            warnings.append("null control fired: " + "; ".join(
-                f"{t['test']}: AUC {t['auc']:.3f}, p={t['p_value']:.2g}" for t in control_out["tests"]
-                if t["rejected"]) + ". The sets differ by more than membership: every membership figure "
-                "of this audit is unreliable")
+            warnings.append(
+                "null control fired: "
+                + "; ".join(
+                    f"{t['test']}: AUC {t['auc']:.3f}, p={t['p_value']:.2g}"
+                    for t in control_out["tests"]
+                    if t["rejected"]
+                )
+                + ". The sets differ by more than membership: every membership figure "
+                "of this audit is unreliable"
+            )
         elif not control_out["available"]:
             warnings.append(f"null control unavailable: {control_out['reason']}")
 
@@ -301,26 +403,54 @@ def run_audit(registry: Any, model_ref: str, members: str | Path, non_members: s
         if patient_level and d1.patient_id is not None:  # a patient's subgroup: that of their first record
             _, first = np.unique(d1.patient_id.astype(str), return_index=True)
             groups = {g: v[first] for g, v in d1.groups.items()}
-        risk = risk_distribution(s_m, s_n, [None] * len(s_m) if ids is None else [str(i) for i in ids],
-                                 groups, unit, best)
+        risk = risk_distribution(
+            s_m, s_n, [None] * len(s_m) if ids is None else [str(i) for i in ids], groups, unit, best
+        )
     member_risk = np.asarray(risk.pop("risk", np.zeros(0)))
     exposed = risk.get("most_exposed", [])
 
     metrics = _metrics(results, control_out, unit)
     artifact = _write_artifact(spec.ref, results, member_risk)
-    config = {"members": str(members), "non_members": str(non_members),
-              "population": str(population) if population else None, "attacks": list(chosen),
-              "reference_models": ref_info, "patient_level": patient_level, "unit": unit, "rmia_mode": rmia_mode,
-              "bootstrap": n_boot, "bootstrap_clusters": "patients" if pids is not None else "images",
-              "warnings": warnings, "control": control_out, "most_exposed": exposed, "risk_distribution": risk,
-              "attack_details": {r.attack: r.details for r in results}}
-    eval_id = record_evaluation(registry, ref, "privacy", config=config, seed=seed, device=dev, metrics=metrics,
-                                data_sha256=d1.content_sha256(),
-                                artifacts=[("roc-and-risk", artifact, "application/json")])
-    return {"model": spec.ref, "evaluation_id": eval_id, "attacks": [r.as_dict() for r in results],
-            "control": control_out, "reference_models": ref_info, "most_exposed": exposed,
-            "risk_distribution": risk, "warnings": warnings, "artifact": str(artifact),
-            "metrics": [m.as_dict() for m in metrics]}
+    config = {
+        "members": str(members),
+        "non_members": str(non_members),
+        "population": str(population) if population else None,
+        "attacks": list(chosen),
+        "reference_models": ref_info,
+        "patient_level": patient_level,
+        "unit": unit,
+        "rmia_mode": rmia_mode,
+        "bootstrap": n_boot,
+        "bootstrap_clusters": "patients" if pids is not None else "images",
+        "warnings": warnings,
+        "control": control_out,
+        "most_exposed": exposed,
+        "risk_distribution": risk,
+        "attack_details": {r.attack: r.details for r in results},
+    }
+    eval_id = record_evaluation(
+        registry,
+        ref,
+        "privacy",
+        config=config,
+        seed=seed,
+        device=dev,
+        metrics=metrics,
+        data_sha256=d1.content_sha256(),
+        artifacts=[("roc-and-risk", artifact, "application/json")],
+    )
+    return {
+        "model": spec.ref,
+        "evaluation_id": eval_id,
+        "attacks": [r.as_dict() for r in results],
+        "control": control_out,
+        "reference_models": ref_info,
+        "most_exposed": exposed,
+        "risk_distribution": risk,
+        "warnings": warnings,
+        "artifact": str(artifact),
+        "metrics": [m.as_dict() for m in metrics],
+    }
 
 
 def _metrics(results: list[AttackResult], control: dict[str, Any] | None, unit: str) -> list[MetricValue]:
@@ -331,18 +461,33 @@ def _metrics(results: list[AttackResult], control: dict[str, Any] | None, unit: 
         n = r.n_members + r.n_non_members
         metrics += [
             MetricValue("auc", r.auc, r.auc_ci[0], r.auc_ci[1], n, p),
-            MetricValue("epsilon_lower_bound", r.epsilon_lower_bound, None, None, n,
-                        {**p, "delta": r.epsilon["delta"], "confidence": r.epsilon["confidence"]},
-                        ci_level=r.epsilon["confidence"]),
+            MetricValue(
+                "epsilon_lower_bound",
+                r.epsilon_lower_bound,
+                None,
+                None,
+                n,
+                {**p, "delta": r.epsilon["delta"], "confidence": r.epsilon["confidence"]},
+                ci_level=r.epsilon["confidence"],
+            ),
         ]
         for a, v in r.tpr_at_fpr.items():
             ci = r.tpr_at_fpr_ci[a]
             if v is None or ci is None:
-                metrics.append(MetricValue(f"tpr_at_fpr_{a}", None, None, None, r.n_non_members, p,
-                                           status="unsupported",
-                                           reason=f"{r.n_non_members} non-member {unit}s support FPRs down to "
-                                                  f"{r.min_supported_fpr:.4g} only (smallest supported FPR), "
-                                                  f"not {a}"))
+                metrics.append(
+                    MetricValue(
+                        f"tpr_at_fpr_{a}",
+                        None,
+                        None,
+                        None,
+                        r.n_non_members,
+                        p,
+                        status="unsupported",
+                        reason=f"{r.n_non_members} non-member {unit}s support FPRs down to "
+                        f"{r.min_supported_fpr:.4g} only (smallest supported FPR), "
+                        f"not {a}",
+                    )
+                )
             else:
                 metrics.append(MetricValue(f"tpr_at_fpr_{a}", v, ci[0], ci[1], r.n_non_members, p))
     if control is not None and control["available"]:
@@ -350,7 +495,8 @@ def _metrics(results: list[AttackResult], control: dict[str, Any] | None, unit: 
             metrics.append(MetricValue("control_p_value", t["p_value"], None, None, 0, {"test": t["test"]}))
     if control is not None and control["fired"]:
         reason = "null control fired: " + "; ".join(
-            f"{t['test']} (AUC {t['auc']:.3f}, p={t['p_value']:.2g})" for t in control["tests"] if t["rejected"])
+            f"{t['test']} (AUC {t['auc']:.3f}, p={t['p_value']:.2g})" for t in control["tests"] if t["rejected"]
+        )
         for m in metrics:
             if m.name in MEMBERSHIP_METRICS and m.status == "ok":
                 m.status, m.reason = "unreliable", reason
@@ -364,6 +510,10 @@ def _write_artifact(model_ref: str, results: list[AttackResult], risk: np.ndarra
     out = home() / "artifacts" / "privacy"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"privacy-{model_ref.replace('@', '_')}-{time.time_ns()}.json"
-    path.write_text(json.dumps({"roc": {r.attack: r.roc for r in results},
-                                "member_risk": [round(float(v), 6) for v in risk]}, sort_keys=True))
+    path.write_text(
+        json.dumps(
+            {"roc": {r.attack: r.roc for r in results}, "member_risk": [round(float(v), 6) for v in risk]},
+            sort_keys=True,
+        )
+    )
     return path

@@ -60,8 +60,9 @@ def tpr_supported(n_non: int, alpha: float) -> bool:
     return n_non > 0 and 1.0 / n_non <= alpha + 1e-12
 
 
-def _weighted_auc_tpr(scores: np.ndarray, is_m: np.ndarray, w: np.ndarray,
-                      alphas: tuple[float, ...]) -> tuple[np.ndarray, dict[float, np.ndarray]]:
+def _weighted_auc_tpr(
+    scores: np.ndarray, is_m: np.ndarray, w: np.ndarray, alphas: tuple[float, ...]
+) -> tuple[np.ndarray, dict[float, np.ndarray]]:
     """AUC (ties ½) and TPR at FPR ≤ α for every row of multiplicities ``w`` (B × N), vectorised.
 
     A replicate that holds record i w_i times has AUC Σ_ij w_i w_j [s_i > s_j + ½ tie] / (W₊ W₋)
@@ -85,9 +86,17 @@ def _weighted_auc_tpr(scores: np.ndarray, is_m: np.ndarray, w: np.ndarray,
     return auc_b, tprs
 
 
-def bootstrap(member_scores: np.ndarray, non_scores: np.ndarray, n_boot: int = 500, seed: int = 0,
-              level: float = 0.95, *, member_clusters: np.ndarray | None = None,
-              non_clusters: np.ndarray | None = None, chunk: int = 100) -> dict[Any, list[float | None]]:
+def bootstrap(
+    member_scores: np.ndarray,
+    non_scores: np.ndarray,
+    n_boot: int = 500,
+    seed: int = 0,
+    level: float = 0.95,
+    *,
+    member_clusters: np.ndarray | None = None,
+    non_clusters: np.ndarray | None = None,
+    chunk: int = 100,
+) -> dict[Any, list[float | None]]:
     """Percentile CIs for AUC and TPR@FPR: members and non-members resampled separately (as two
     strata), whole patients when clusters are given; replicates computed ``chunk`` at a time."""
     from govkit.evaluate.bootstrap import percentile_ci, resample_counts
@@ -96,8 +105,10 @@ def bootstrap(member_scores: np.ndarray, non_scores: np.ndarray, n_boot: int = 5
     is_m = np.r_[np.ones(len(member_scores), bool), np.zeros(len(non_scores), bool)]
     clusters = None
     if member_clusters is not None and non_clusters is not None:
-        clusters = np.r_[np.char.add("m:", np.asarray(member_clusters).astype(str)),
-                         np.char.add("n:", np.asarray(non_clusters).astype(str))]
+        clusters = np.r_[
+            np.char.add("m:", np.asarray(member_clusters).astype(str)),
+            np.char.add("n:", np.asarray(non_clusters).astype(str)),
+        ]
     rng = np.random.default_rng(seed)
     aucs: list[np.ndarray] = []
     tprs: dict[float, list[np.ndarray]] = {a: [] for a in FPRS}
@@ -107,13 +118,21 @@ def bootstrap(member_scores: np.ndarray, non_scores: np.ndarray, n_boot: int = 5
         aucs.append(a_b)
         for a in FPRS:
             tprs[a].append(t_b[a])
-    return {"auc": list(percentile_ci(np.concatenate(aucs), level)),
-            **{a: list(percentile_ci(np.concatenate(v), level)) for a, v in tprs.items()}}
+    return {
+        "auc": list(percentile_ci(np.concatenate(aucs), level)),
+        **{a: list(percentile_ci(np.concatenate(v), level)) for a, v in tprs.items()},
+    }
 
 
-def auc_permutation_test(a: np.ndarray, b: np.ndarray, *, clusters_a: np.ndarray | None = None,
-                         clusters_b: np.ndarray | None = None, n_perm: int = 2000,
-                         seed: int = 0) -> tuple[float, float]:
+def auc_permutation_test(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    clusters_a: np.ndarray | None = None,
+    clusters_b: np.ndarray | None = None,
+    n_perm: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
     """(AUC of a against b, two-sided permutation p-value of AUC = ½).
 
     Group labels are permuted over whole clusters when clusters are given
@@ -128,8 +147,9 @@ def auc_permutation_test(a: np.ndarray, b: np.ndarray, *, clusters_a: np.ndarray
     if clusters_a is None or clusters_b is None:
         keys = np.arange(n).astype(str)
     else:
-        keys = np.r_[np.char.add("a:", np.asarray(clusters_a).astype(str)),
-                     np.char.add("b:", np.asarray(clusters_b).astype(str))]
+        keys = np.r_[
+            np.char.add("a:", np.asarray(clusters_a).astype(str)), np.char.add("b:", np.asarray(clusters_b).astype(str))
+        ]
     _, inverse = np.unique(keys, return_inverse=True)
     rank_sum = np.bincount(inverse, weights=ranks)
     size = np.bincount(inverse).astype(np.float64)
@@ -170,12 +190,14 @@ def _eps_bounds(tp: ArrayLike, n_pos: int, fp: ArrayLike, n_neg: int, delta: flo
             e = np.log((tpr_lo - delta) / fpr_hi)
         return np.asarray(np.where((tpr_lo - delta > 0) & (fpr_hi > 0), e, 0.0), dtype=np.float64)
 
-    return np.asarray(np.maximum(one(tp, n_pos, fp, n_neg), one(n_neg - fp, n_neg, n_pos - tp, n_pos)),
-                      dtype=np.float64)
+    return np.asarray(
+        np.maximum(one(tp, n_pos, fp, n_neg), one(n_neg - fp, n_neg, n_pos - tp, n_pos)), dtype=np.float64
+    )
 
 
-def epsilon_lower_bound(member_scores: np.ndarray, non_scores: np.ndarray, *, delta: float = 0.0, seed: int = 0,
-                        alpha: float = 0.05) -> dict[str, Any]:
+def epsilon_lower_bound(
+    member_scores: np.ndarray, non_scores: np.ndarray, *, delta: float = 0.0, seed: int = 0, alpha: float = 0.05
+) -> dict[str, Any]:
     """Empirical ε with the threshold chosen on one random half and evaluated on the other.
 
     Returns ε (0 when no positive bound), δ, the joint confidence 1 − α and the
@@ -184,12 +206,20 @@ def epsilon_lower_bound(member_scores: np.ndarray, non_scores: np.ndarray, *, de
     rng = np.random.default_rng(seed)
     m = rng.permutation(member_scores)
     n = rng.permutation(non_scores)
-    return epsilon_from_split(m[: len(m) // 2], n[: len(n) // 2], m[len(m) // 2:], n[len(n) // 2:],
-                              delta=delta, alpha=alpha)
+    return epsilon_from_split(
+        m[: len(m) // 2], n[: len(n) // 2], m[len(m) // 2 :], n[len(n) // 2 :], delta=delta, alpha=alpha
+    )
 
 
-def epsilon_from_split(m_sel: np.ndarray, n_sel: np.ndarray, m_eval: np.ndarray, n_eval: np.ndarray, *,
-                       delta: float = 0.0, alpha: float = 0.05) -> dict[str, Any]:
+def epsilon_from_split(
+    m_sel: np.ndarray,
+    n_sel: np.ndarray,
+    m_eval: np.ndarray,
+    n_eval: np.ndarray,
+    *,
+    delta: float = 0.0,
+    alpha: float = 0.05,
+) -> dict[str, Any]:
     """ε with the threshold chosen on (m_sel, n_sel) and the bound computed on (m_eval, n_eval) only."""
     m_sel, n_sel = np.sort(m_sel), np.sort(n_sel)
     out: dict[str, Any] = {"epsilon": 0.0, "delta": delta, "confidence": 1 - alpha, "threshold": None}
@@ -202,8 +232,15 @@ def epsilon_from_split(m_sel: np.ndarray, n_sel: np.ndarray, m_eval: np.ndarray,
     t = thresholds[int(np.argmax(eps))]
     tp_e, fp_e = int((m_eval >= t).sum()), int((n_eval >= t).sum())
     value = max(0.0, float(_eps_bounds(tp_e, len(m_eval), fp_e, len(n_eval), delta, alpha / 2)))
-    return {**out, "epsilon": value, "threshold": float(t), "tp": tp_e, "fp": fp_e,
-            "n_members_eval": len(m_eval), "n_non_members_eval": len(n_eval)}
+    return {
+        **out,
+        "epsilon": value,
+        "threshold": float(t),
+        "tp": tp_e,
+        "fp": fp_e,
+        "n_members_eval": len(m_eval),
+        "n_non_members_eval": len(n_eval),
+    }
 
 
 def downsample_roc(fpr: np.ndarray, tpr: np.ndarray, n: int = 200) -> dict[str, list[float]]:

@@ -71,8 +71,9 @@ def _fresh(spec: Any, device: str, seed: int) -> Any:
     return make_wrapper(build_network(spec), spec).to(device)
 
 
-def train_sequential(spec: Any, x: np.ndarray, y: np.ndarray, membership: np.ndarray, *, device: str,
-                     seed: int) -> list[dict[str, Any]]:
+def train_sequential(
+    spec: Any, x: np.ndarray, y: np.ndarray, membership: np.ndarray, *, device: str, seed: int
+) -> list[dict[str, Any]]:
     from govkit.models.training import train_model
 
     states = []
@@ -83,8 +84,9 @@ def train_sequential(spec: Any, x: np.ndarray, y: np.ndarray, membership: np.nda
     return states
 
 
-def train_concurrent(spec: Any, x: np.ndarray, y: np.ndarray, membership: np.ndarray, *, device: str,
-                     seed: int) -> list[dict[str, Any]]:
+def train_concurrent(
+    spec: Any, x: np.ndarray, y: np.ndarray, membership: np.ndarray, *, device: str, seed: int
+) -> list[dict[str, Any]]:
     """Train K models at once with stacked parameters and ``vmap``."""
     import torch
     from torch.func import functional_call, stack_module_state
@@ -109,20 +111,32 @@ def train_concurrent(spec: Any, x: np.ndarray, y: np.ndarray, membership: np.nda
     for _ in range(recipe.epochs):
         orders = np.stack([rng.permutation(s)[:n_sub] for s in subsets])
         for start in range(0, n_sub, recipe.batch_size):
-            idx = torch.from_numpy(orders[:, start:start + recipe.batch_size]).to(device)
+            idx = torch.from_numpy(orders[:, start : start + recipe.batch_size]).to(device)
             xb, yb = xt[idx], yt[idx]
             if recipe.augment:
                 xb = augment(xb.flatten(0, 1)).view_as(xb)
             opt.zero_grad(set_to_none=True)
             batched(params, buffers, xb, yb).sum().backward()
             opt.step()
-    return [{**{n: p[k].detach().cpu() for n, p in params.items()},
-             **{n: b[k].detach().cpu() for n, b in buffers.items()}} for k in range(len(membership))]
+    return [
+        {**{n: p[k].detach().cpu() for n, p in params.items()}, **{n: b[k].detach().cpu() for n, b in buffers.items()}}
+        for k in range(len(membership))
+    ]
 
 
-def train_references(spec: Any, x: np.ndarray, y: np.ndarray, *, k: int, mode: str, data_sha: str, seed: int = 0,
-                     device: str = "cpu",
-                     concurrent: bool = True, use_cache: bool = True) -> ReferenceSet:
+def train_references(
+    spec: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    k: int,
+    mode: str,
+    data_sha: str,
+    seed: int = 0,
+    device: str = "cpu",
+    concurrent: bool = True,
+    use_cache: bool = True,
+) -> ReferenceSet:
     """Train (or load from cache) K reference models on the pool (x, y)."""
     import torch
 
@@ -131,14 +145,16 @@ def train_references(spec: Any, x: np.ndarray, y: np.ndarray, *, k: int, mode: s
     if spec.train is None:
         raise BadInput(f"{spec.ref}: the spec has no 'train' recipe, so reference models cannot be trained")
     if spec.entrypoint is None:
-        raise BadInput(f"{spec.ref}: reference models need an entrypoint spec "
-                       "(a TorchScript artifact cannot be retrained)")
+        raise BadInput(
+            f"{spec.ref}: reference models need an entrypoint spec (a TorchScript artifact cannot be retrained)"
+        )
     key = cache_key(spec, data_sha, k, mode, seed)
     path = _cache_dir() / f"{key}.pt"
     if use_cache and path.is_file():
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        return ReferenceSet(blob["states"], blob["membership"].numpy(), float(blob["seconds_per_model"]),
-                            bool(blob["concurrent"]), True)
+        return ReferenceSet(
+            blob["states"], blob["membership"].numpy(), float(blob["seconds_per_model"]), bool(blob["concurrent"]), True
+        )
     membership = membership_matrix(k, len(y), np.random.default_rng(seed))
     t0 = time.perf_counter()
     used_concurrent = concurrent and k > 1
@@ -151,10 +167,15 @@ def train_references(spec: Any, x: np.ndarray, y: np.ndarray, *, k: int, mode: s
         states = train_sequential(spec, x, y, membership, device=device, seed=seed)
     per_model = (time.perf_counter() - t0) / k
     if use_cache:
-        tmp = path.with_suffix(".tmp")
-        torch.save({"states": states, "membership": torch.from_numpy(membership),
-                    "seconds_per_model": per_model, "concurrent": used_concurrent}, tmp)
-        tmp.replace(path)
+        from govkit.atomicio import write_atomic
+
+        cached = {
+            "states": states,
+            "membership": torch.from_numpy(membership),
+            "seconds_per_model": per_model,
+            "concurrent": used_concurrent,
+        }
+        write_atomic(path, lambda fh: torch.save(cached, fh))
     return ReferenceSet(states, membership, per_model, used_concurrent, False)
 
 

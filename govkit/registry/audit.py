@@ -148,9 +148,7 @@ def append_event(
         payload = {**(payload or {}), BOUND: {**(payload or {}).get(BOUND, {}), **bound}}
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-    last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
+    last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
     ev = AuditEvent(
         seq=(last.seq + 1) if last else 1,
         occurred_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
@@ -188,8 +186,15 @@ class ChainReport:
         more = tuple(extra)
         if not more:
             return self
-        return ChainReport(False, self.n_events, self.head_hash, self.first_broken_seq,
-                           self.reason or more[0], self.problems + more, self.n_rows)
+        return ChainReport(
+            False,
+            self.n_events,
+            self.head_hash,
+            self.first_broken_seq,
+            self.reason or more[0],
+            self.problems + more,
+            self.n_rows,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -217,9 +222,7 @@ def chain_head(session: Session) -> tuple[int, str]:
     later proves that the chain still holds that event, i.e. nothing up to it
     was cut off or rewritten.
     """
-    last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
+    last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
     return (int(last.seq), str(last.hash)) if last else (0, GENESIS_HASH)
 
 
@@ -261,11 +264,17 @@ def verify_chain(session: Session, *, head: tuple[int, str] | None = None, rows:
     report = ChainReport(True, n, prev)
     if head is not None:
         if head[0] > n:
-            return ChainReport(False, n, prev, None, f"chain cut off: the anchored head seq {head[0]} is missing "
-                                                     f"(the chain ends at {n})")
+            return ChainReport(
+                False,
+                n,
+                prev,
+                None,
+                f"chain cut off: the anchored head seq {head[0]} is missing (the chain ends at {n})",
+            )
         if head[0] > 0 and anchored != head[1]:
-            return ChainReport(False, n, prev, head[0], f"event seq {head[0]} is not the anchored head "
-                                                        "(the chain was rewritten)")
+            return ChainReport(
+                False, n, prev, head[0], f"event seq {head[0]} is not the anchored head (the chain was rewritten)"
+            )
     if rows:
         problems, n_rows = _verify_rows(session, bound)
         report = ChainReport(True, n, prev, n_rows=n_rows).with_problems(problems)
@@ -291,11 +300,11 @@ def _verify_rows(session: Session, bound: dict[tuple[str, str], tuple[str, int]]
             seen.add(key)
             have = bound.get(key)
             if have is None:
-                problems.append(f"{table.name} #{key[1]}: not bound to the audit chain "
-                                "(inserted behind govkit's back)")
+                problems.append(f"{table.name} #{key[1]}: not bound to the audit chain (inserted behind govkit's back)")
             elif row_content_hash(row) != have[0]:
-                problems.append(f"{table.name} #{key[1]}: edited "
-                                f"(does not match the hash bound at event seq {have[1]})")
+                problems.append(
+                    f"{table.name} #{key[1]}: edited (does not match the hash bound at event seq {have[1]})"
+                )
     for key, (_, seq) in bound.items():
         if key not in seen:
             problems.append(f"{key[0]} #{key[1]}: deleted (bound at event seq {seq})")

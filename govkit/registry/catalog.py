@@ -44,8 +44,15 @@ def find_deid_run(session: Session, path: Path) -> str | None:
     return None
 
 
-def register_dataset(registry: Registry, name: str, version: str, path: str | Path, *,
-                     deid_run_id: str | None = None, datasheet: dict[str, Any] | None = None) -> dict[str, Any]:
+def register_dataset(
+    registry: Registry,
+    name: str,
+    version: str,
+    path: str | Path,
+    *,
+    deid_run_id: str | None = None,
+    datasheet: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """``datasheet``: provenance and datasheet sections, already checked (:mod:`govkit.data.datasheet`)."""
     from govkit.models.datasets import open_dataset
 
@@ -73,11 +80,23 @@ def register_dataset(registry: Registry, name: str, version: str, path: str | Pa
             if existing.content_sha256 == sha:
                 return {"dataset": f"{name}@{version}", "content_sha256": sha, "created": False}
             raise BadInput(f"dataset {name}@{version} is already registered with other content")
-        s.add(DatasetVersion(dataset_id=ds.id, version=version, content_sha256=sha, manifest=manifest,
-                             deid_run_id=run_id, created_by=current_actor()))
-        append_event(s, "dataset.register", "dataset_version", f"{name}@{version}",
-                     {"content_sha256": sha, "deid_run": run_id,
-                      "external": (datasheet or {}).get("external")})
+        s.add(
+            DatasetVersion(
+                dataset_id=ds.id,
+                version=version,
+                content_sha256=sha,
+                manifest=manifest,
+                deid_run_id=run_id,
+                created_by=current_actor(),
+            )
+        )
+        append_event(
+            s,
+            "dataset.register",
+            "dataset_version",
+            f"{name}@{version}",
+            {"content_sha256": sha, "deid_run": run_id, "external": (datasheet or {}).get("external")},
+        )
     return {"dataset": f"{name}@{version}", "content_sha256": sha, "deid_run": run_id, "created": True}
 
 

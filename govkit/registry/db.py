@@ -48,9 +48,7 @@ def make_engine(url: str) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(
-                parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-            )
+            engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
             _configure_sqlite(engine)
         else:
             engine = create_engine(parsed, pool_pre_ping=True)
@@ -140,8 +138,7 @@ def history() -> list[dict[str, Any]]:
 
     script = ScriptDirectory.from_config(_alembic_config())
     return [
-        {"revision": s.revision, "down_revision": s.down_revision, "message": s.doc}
-        for s in script.walk_revisions()
+        {"revision": s.revision, "down_revision": s.down_revision, "message": s.doc} for s in script.walk_revisions()
     ]
 
 

@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 
     from govkit.registry.db import Registry
 
-OVERLAY_KINDS = {"-overlay.png": "attribution maps of sample cases, with the lesion mask's outline",
-                 "-worst-localisation.png": "the cases whose attribution lies furthest outside the lesion mask"}
+OVERLAY_KINDS = {
+    "-overlay.png": "attribution maps of sample cases, with the lesion mask's outline",
+    "-worst-localisation.png": "the cases whose attribution lies furthest outside the lesion mask",
+}
 #: PS3.15 Table E.1-1 action codes (section E.1.1).
 ACTION_LEGEND = {
     "C": "clean: replace with values of similar meaning known not to contain identifying information",
@@ -78,16 +80,28 @@ def _model_context(ev: dict) -> dict:
     priv = _latest(ev, "privacy")
     rob = _latest(ev, "robustness")
     expl = _latest(ev, "explainability")
-    ctx: dict = {"ev": ev, "perf": None, "n_positives": None, "data_section": ev.get("data_section"),
-                 "privacy": priv, "robustness": rob, "explain": expl, "drift": ev["evaluations"].get("drift") or [],
-                 "charts": {}, "overlays": [], "brief": {}}
+    ctx: dict = {
+        "ev": ev,
+        "perf": None,
+        "n_positives": None,
+        "data_section": ev.get("data_section"),
+        "privacy": priv,
+        "robustness": rob,
+        "explain": expl,
+        "drift": ev["evaluations"].get("drift") or [],
+        "charts": {},
+        "overlays": [],
+        "brief": {},
+    }
     if perf:
         ms = perf["metrics"]
-        subgroup = [m for m in ms if m["params"].get("value") is not None and m["name"] in ("accuracy", "auroc",
-                                                                                         "sensitivity")]
+        subgroup = [
+            m for m in ms if m["params"].get("value") is not None and m["name"] in ("accuracy", "auroc", "sensitivity")
+        ]
         ctx["n_positives"] = summary.positives(perf)
         ctx["perf"] = {
-            "id": perf["id"], "overall": [m for m in ms if not m["params"]],
+            "id": perf["id"],
+            "overall": [m for m in ms if not m["params"]],
             "subgroups": [m for m in subgroup if not _intersectional(m)],
             "intersectional": [m for m in subgroup if _intersectional(m)],
             "gaps": [m for m in ms if m["name"] == "max_subgroup_gap"],
@@ -96,14 +110,18 @@ def _model_context(ev: dict) -> dict:
         if perf["config"].get("reliability"):
             ctx["charts"]["reliability"] = charts.reliability(perf["config"]["reliability"])
     if priv:
-        ctx["brief"]["privacy"] = [m for m in priv["metrics"] if m["name"] in
-                                     ("auc", "tpr_at_fpr_0.001", "tpr_at_fpr_0.01", "epsilon_lower_bound")]
+        ctx["brief"]["privacy"] = [
+            m
+            for m in priv["metrics"]
+            if m["name"] in ("auc", "tpr_at_fpr_0.001", "tpr_at_fpr_0.01", "epsilon_lower_bound")
+        ]
         art = next((a for a in priv["artifacts"] if a["intact"]), None)
         if art:
             ctx["charts"]["roc"] = charts.roc_loglog(json.loads(Path(art["path"]).read_text())["roc"])
     if rob:
-        ctx["brief"]["robustness"] = [m for m in rob["metrics"] if m["name"] in ("clean_accuracy", "accuracy_drop")
-                                        or "attack" in m["params"]]
+        ctx["brief"]["robustness"] = [
+            m for m in rob["metrics"] if m["name"] in ("clean_accuracy", "accuracy_drop") or "attack" in m["params"]
+        ]
         if rob["config"].get("corruption_results"):
             ctx["charts"]["heatmap"] = charts.corruption_heatmap(rob["config"]["corruption_results"])
         if rob["config"].get("adversarial_results"):
@@ -114,8 +132,12 @@ def _model_context(ev: dict) -> dict:
             suffix = next((k for k in OVERLAY_KINDS if a["name"].endswith(k)), None)
             if a["intact"] and suffix:
                 method = a["name"].removesuffix(suffix)
-                ctx["overlays"].append({"caption": f"{method}: {OVERLAY_KINDS[suffix]}",
-                                        "url": charts.png_data_url(Path(a["path"]).read_bytes())})
+                ctx["overlays"].append(
+                    {
+                        "caption": f"{method}: {OVERLAY_KINDS[suffix]}",
+                        "url": charts.png_data_url(Path(a["path"]).read_bytes()),
+                    }
+                )
     counts: dict = {}
     for i in (ev["risk"] or {}).get("items", []):
         key = (int(i["severity"][1:]), int(i["probability"][1:]))
@@ -138,26 +160,59 @@ def _context(kind: str, ev: dict, when: dt.datetime) -> dict:
 def render_document(kind: str, evidence: dict, title: str, when: dt.datetime, out: Path) -> dict:
     """Render one report from its evidence dict (no registry access): the PDF, its ID and the fetcher's log."""
     doc_id = document_id(kind, evidence)
-    html = render_html(TEMPLATES[kind], {**_context(kind, evidence, when), "title": title, "doc_id": doc_id,
-                                         "doc_kind": KIND_NAMES[kind], "created": when.isoformat(),
-                                         "chain": evidence["audit_chain"], "template_version": TEMPLATE_VERSION,
-                                         "govkit_version": __version__})
+    html = render_html(
+        TEMPLATES[kind],
+        {
+            **_context(kind, evidence, when),
+            "title": title,
+            "doc_id": doc_id,
+            "doc_kind": KIND_NAMES[kind],
+            "created": when.isoformat(),
+            "chain": evidence["audit_chain"],
+            "template_version": TEMPLATE_VERSION,
+            "govkit_version": __version__,
+        },
+    )
     pdf, fetcher = write_pdf(html, out, evidence_json=evidence_bytes(evidence), when=when)
-    return {"kind": kind, "path": str(out), "pdf_sha256": sha256_hex(pdf), "document_id": doc_id,
-            "refused_urls": fetcher.refused, "fetched": fetcher.served}
+    return {
+        "kind": kind,
+        "path": str(out),
+        "pdf_sha256": sha256_hex(pdf),
+        "document_id": doc_id,
+        "refused_urls": fetcher.refused,
+        "fetched": fetcher.served,
+    }
 
 
-def _render(session: Session, kind: str, subject: str, title: str, evidence: dict, out: Path,
-            when: dt.datetime) -> dict:
+def _render(
+    session: Session, kind: str, subject: str, title: str, evidence: dict, out: Path, when: dt.datetime
+) -> dict:
     from govkit.registry.audit import append_event, current_actor
     from govkit.registry.tables import Report
 
     res = render_document(kind, evidence, title, when, out)
-    session.add(Report(kind=kind, subject=subject, pdf_sha256=res["pdf_sha256"], template_version=TEMPLATE_VERSION,
-                       path=str(out), created_by=current_actor()))
-    append_event(session, "report.render", "report", subject,
-                 {"kind": kind, "pdf_sha256": res["pdf_sha256"], "document_id": res["document_id"],
-                  "refused_urls": len(res["refused_urls"])})
+    session.add(
+        Report(
+            kind=kind,
+            subject=subject,
+            pdf_sha256=res["pdf_sha256"],
+            template_version=TEMPLATE_VERSION,
+            path=str(out),
+            created_by=current_actor(),
+        )
+    )
+    append_event(
+        session,
+        "report.render",
+        "report",
+        subject,
+        {
+            "kind": kind,
+            "pdf_sha256": res["pdf_sha256"],
+            "document_id": res["document_id"],
+            "refused_urls": len(res["refused_urls"]),
+        },
+    )
     return {**res, "subject": subject}
 
 
@@ -186,8 +241,9 @@ def deid_report(registry: Registry, run_id: str, out: Path) -> dict:
         return _render(s, "deid", run.id, f"De-identification report: run {run.id[:8]}", ev, out, _deid_when(ev))
 
 
-def export(registry: Registry, ref: str, fmt: str, out: Path, *, sign_key: Path | None = None,
-           passphrase: bytes | None = None) -> dict:
+def export(
+    registry: Registry, ref: str, fmt: str, out: Path, *, sign_key: Path | None = None, passphrase: bytes | None = None
+) -> dict:
     """The evidence as govkit JSON, a Model Card Toolkit (MCT) JSON document, or a CHAI Applied Model Card.
 
     A CHAI card is validated against the packaged XSD before it is written; ``sign_key`` (CHAI only) signs it
@@ -211,9 +267,18 @@ def export(registry: Registry, ref: str, fmt: str, out: Path, *, sign_key: Path 
         out.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(out, data)
         sha = sha256_hex(data)
-        append_event(s, "report.export", "report", ref,
-                     {"format": fmt, "sha256": sha, "signed": bool(result.get("signer")),
-                      "missing": len(result.get("missing", []))})
+        append_event(
+            s,
+            "report.export",
+            "report",
+            ref,
+            {
+                "format": fmt,
+                "sha256": sha,
+                "signed": bool(result.get("signer")),
+                "missing": len(result.get("missing", [])),
+            },
+        )
     return {**result, "sha256": sha, "document_id": document_id(fmt, ev)}
 
 
@@ -249,6 +314,7 @@ def verify_card(registry: Registry, path: Path) -> dict:
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror}") from None
     with registry.unit_of_work() as s:
+
         def lookup(fp: str) -> tuple[str, Ed25519PublicKey] | str:
             signer = s.scalar(select(Signer).where(Signer.fingerprint == fp))
             if signer is None:
@@ -277,15 +343,19 @@ def mct_json(ev: dict) -> dict:
     card, perf = ev["card"], _latest(ev, "performance")
     metrics = []
     for m in (perf or {}).get("metrics", []):
-        entry = {"type": m["name"], "value": str(m["value"]),
-                 "slice": ",".join(f"{k}={v}" for k, v in sorted(m["params"].items()))}
+        entry = {
+            "type": m["name"],
+            "value": str(m["value"]),
+            "slice": ",".join(f"{k}={v}" for k, v in sorted(m["params"].items())),
+        }
         if m["ci_low"] is not None:
             entry["confidence_interval"] = {"lower_bound": str(m["ci_low"]), "upper_bound": str(m["ci_high"])}
         metrics.append(entry)
     return {
         "schema_version": "0.0.2",
         "model_details": {
-            "name": ev["model"]["name"], "overview": card.get("details", ""),
+            "name": ev["model"]["name"],
+            "overview": card.get("details", ""),
             "version": {"name": ev["model"]["version"]},
             "owners": [{"name": o} for o in card.get("owners", [])],
             "licenses": [{"identifier": card["license"]}] if card.get("license") else [],
@@ -300,9 +370,11 @@ def mct_json(ev: dict) -> dict:
             "users": [{"description": card["intended_users"]}] if card.get("intended_users") else [],
             "use_cases": [{"description": card["intended_use"]}] if card.get("intended_use") else [],
             "limitations": [{"description": card["caveats_and_limitations"]}]
-            if card.get("caveats_and_limitations") else [],
+            if card.get("caveats_and_limitations")
+            else [],
             "ethical_considerations": [{"name": card["ethical_considerations"]}]
-            if card.get("ethical_considerations") else [],
+            if card.get("ethical_considerations")
+            else [],
             "out_of_scope_uses": [{"description": card["out_of_scope_uses"]}] if card.get("out_of_scope_uses") else [],
         },
     }

@@ -60,16 +60,18 @@ def _schema() -> xmlschema.XMLSchema10:
     import xmlschema
 
     dsig = Path(xmlschema.__file__).parent / "schemas" / "DSIG" / "xmldsig-core-schema.xsd"
-    return xmlschema.XMLSchema10(str(resource_dir("policies") / "chai" / "schema.xsd"), locations={DS: str(dsig)},
-                                 allow="local")
+    return xmlschema.XMLSchema10(
+        str(resource_dir("policies") / "chai" / "schema.xsd"), locations={DS: str(dsig)}, allow="local"
+    )
 
 
 def _parse(data: bytes) -> etree._Element:
     """Parse untrusted XML: no DTD, no entities, no network."""
     from lxml import etree
 
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                             remove_blank_text=False)
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_blank_text=False
+    )
     try:
         return etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
@@ -159,13 +161,19 @@ def _interpretation(ev: dict, kinds: tuple[str, ...], metrics: Callable[[str], b
     if verdict["policy"] is None:
         return ""
     defs = (ev.get("policy") or {}).get("definitions") or {}
-    rows = [r for r in verdict["all"] if r["evidence"] in kinds and r["status"] != "not-applicable"
-            and metrics((defs.get(r["id"]) or {}).get("metric") or "")]
+    rows = [
+        r
+        for r in verdict["all"]
+        if r["evidence"] in kinds
+        and r["status"] != "not-applicable"
+        and metrics((defs.get(r["id"]) or {}).get("metric") or "")
+    ]
     if not rows:
         return ""
     return f"Policy {verdict['policy']}: " + "; ".join(
         f"{r['id']}: {r['status']} (value {r['value']}, threshold {r['threshold']}, compared {r['compared']})"
-        for r in rows)
+        for r in rows
+    )
 
 
 def _test_type(perf: dict | None, card: dict) -> str:
@@ -174,12 +182,14 @@ def _test_type(perf: dict | None, card: dict) -> str:
     cfg = perf["config"]
     n = (cfg.get("dataset") or {}).get("n")
     kind = "external validation" if card.get("external_validation") else "internal retrospective evaluation"
-    return (f"{kind} on {n} held-out cases; 95% CIs from {cfg.get('bootstrap')} bootstrap resamples"
-            + (" of patients" if cfg.get("patient_level") else ""))
+    return f"{kind} on {n} held-out cases; 95% CIs from {cfg.get('bootstrap')} bootstrap resamples" + (
+        " of patients" if cfg.get("patient_level") else ""
+    )
 
 
-def _key_metric(card: Card, ev: dict, name: str, results: list[dict], goal: str, interpretation: str,
-                validation: tuple[str, Any]) -> None:
+def _key_metric(
+    card: Card, ev: dict, name: str, results: list[dict], goal: str, interpretation: str, validation: tuple[str, Any]
+) -> None:
     perf = latest(ev, "performance")
     c = ev["card"]
     card.take(f"{name}/MetricGoal", "policy thresholds or card.metrics", goal or c.get("metrics"))
@@ -207,73 +217,127 @@ def fill(ev: dict) -> Card:
     card.take("ReleaseInfo/GlobalAvailability", "card.global_availability", c.get("global_availability"))
     card.optional("ReleaseInfo/RegulatoryApproval", c.get("regulatory_approval"))
     card.take("ModelSummary/Summary", "card.details", c.get("details") or c.get("summary"))
-    card.values["ModelSummary/Keywords"] = sorted({str(v) for v in [m.get("task"), *(m.get("tags") or {}).values()]
-                                                   if v})
+    card.values["ModelSummary/Keywords"] = sorted(
+        {str(v) for v in [m.get("task"), *(m.get("tags") or {}).values()] if v}
+    )
     card.take("UsesAndDirections/IntendedUseAndWorkflow", "card.intended_use", c.get("intended_use"))
     card.take("UsesAndDirections/PrimaryIntendedUsers", "card.intended_users", c.get("intended_users"))
-    card.take("UsesAndDirections/HowToUse", "card.decision_role or card.recommendations",
-              _join(c.get("decision_role"), c.get("recommendations")))
+    card.take(
+        "UsesAndDirections/HowToUse",
+        "card.decision_role or card.recommendations",
+        _join(c.get("decision_role"), c.get("recommendations")),
+    )
     card.take("UsesAndDirections/TargetedPatientPopulation", "card.intended_population", c.get("intended_population"))
     card.take("UsesAndDirections/CautionedOutOfScopeSettings", "card.out_of_scope_uses", c.get("out_of_scope_uses"))
-    risks = [f"{i['hazard']} ({i['risk_level']}, residual {i['residual_level'] or 'not evaluated'})"
-             for i in (ev.get("risk") or {}).get("items", [])]
-    card.take("Warnings/KnownRisksAndLimitations", "card.caveats_and_limitations",
-              _join(c.get("caveats_and_limitations"),
-                    ("Risk register: " + "; ".join(risks)) if risks and c.get("caveats_and_limitations") else ""))
-    card.take("Warnings/KnownBiasesOrEthicalConsiderations", "card.ethical_considerations",
-              c.get("ethical_considerations"))
+    risks = [
+        f"{i['hazard']} ({i['risk_level']}, residual {i['residual_level'] or 'not evaluated'})"
+        for i in (ev.get("risk") or {}).get("items", [])
+    ]
+    card.take(
+        "Warnings/KnownRisksAndLimitations",
+        "card.caveats_and_limitations",
+        _join(
+            c.get("caveats_and_limitations"),
+            ("Risk register: " + "; ".join(risks)) if risks and c.get("caveats_and_limitations") else "",
+        ),
+    )
+    card.take(
+        "Warnings/KnownBiasesOrEthicalConsiderations", "card.ethical_considerations", c.get("ethical_considerations")
+    )
     risk_class = (m.get("tags") or {}).get("risk_class")
-    card.take("Warnings/ClinicalRiskLevel", "tag risk_class",
-              f"{risk_class} (govkit risk class tag)" if risk_class else None)
+    card.take(
+        "Warnings/ClinicalRiskLevel", "tag risk_class", f"{risk_class} (govkit risk class tag)" if risk_class else None
+    )
     facts = "TrustIngredients/AISystemFacts"
     classes = ", ".join(m.get("classes") or [])
-    card.take(f"{facts}/OutcomesAndOutputs", "card.output_description or the spec's classes",
-              c.get("output_description") or (f"{m['task']} classification: the probability of each class "
-                                               f"({classes})" if m.get("task") and classes else None))
-    card.take(f"{facts}/ModelType", "card.model_type or the spec",
-              c.get("model_type") or (f"{m['task']} classifier (PyTorch), entrypoint {m.get('entrypoint')}"
-                                      if m.get("task") else None))
+    card.take(
+        f"{facts}/OutcomesAndOutputs",
+        "card.output_description or the spec's classes",
+        c.get("output_description")
+        or (
+            f"{m['task']} classification: the probability of each class ({classes})"
+            if m.get("task") and classes
+            else None
+        ),
+    )
+    card.take(
+        f"{facts}/ModelType",
+        "card.model_type or the spec",
+        c.get("model_type")
+        or (f"{m['task']} classifier (PyTorch), entrypoint {m.get('entrypoint')}" if m.get("task") else None),
+    )
     card.take(f"{facts}/InputDataSource", "card.training_data", c.get("training_data"))
     inp = m.get("input") or {}
-    card.take(f"{facts}/OutputAndInputDataTypes", "the spec's input and classes",
-              _join(f"Input: images of {inp.get('channels')}×{inp.get('height')}×{inp.get('width')} "
-                    f"(channels × height × width)" if inp else "",
-                    f"Output: {c.get('output_type') or 'class probabilities'} for {classes}" if classes else ""))
-    card.take(f"{facts}/DevelopmentDataCharacterization", "card.training_demographics",
-              c.get("training_demographics"))
+    card.take(
+        f"{facts}/OutputAndInputDataTypes",
+        "the spec's input and classes",
+        _join(
+            f"Input: images of {inp.get('channels')}×{inp.get('height')}×{inp.get('width')} (channels × height × width)"
+            if inp
+            else "",
+            f"Output: {c.get('output_type') or 'class probabilities'} for {classes}" if classes else "",
+        ),
+    )
+    card.take(f"{facts}/DevelopmentDataCharacterization", "card.training_demographics", c.get("training_demographics"))
     card.take(f"{facts}/BiasMitigationApproaches", "card.bias_mitigation", c.get("bias_mitigation"))
-    card.take(f"{facts}/OngoingMaintenance", "card.monitoring, card.update_schedule, card.revalidation_schedule",
-              _join(c.get("monitoring"), c.get("update_schedule"), c.get("revalidation_schedule")))
+    card.take(
+        f"{facts}/OngoingMaintenance",
+        "card.monitoring, card.update_schedule, card.revalidation_schedule",
+        _join(c.get("monitoring"), c.get("update_schedule"), c.get("revalidation_schedule")),
+    )
     privacy = latest(ev, "privacy")
     if privacy:
         shown = [x for x in privacy["metrics"] if x["name"] in ("auc", "tpr_at_fpr_0.01", "epsilon_lower_bound")]
-        card.optional(f"{facts}/Security", "Membership-inference audit (evaluation "
-                      f"{privacy['id']}): " + "; ".join(f"{_label(x)} = {present.number(x['value'])}" for x in shown))
+        card.optional(
+            f"{facts}/Security",
+            "Membership-inference audit (evaluation "
+            f"{privacy['id']}): " + "; ".join(f"{_label(x)} = {present.number(x['value'])}" for x in shown),
+        )
     chain = ev["audit_chain"]
-    card.optional(f"{facts}/Transparency", "Evidence and approvals are recorded in a hash-chained govkit registry; "
-                  f"audit chain head {chain['head_seq']}:{chain['head_hash']}")
+    card.optional(
+        f"{facts}/Transparency",
+        "Evidence and approvals are recorded in a hash-chained govkit registry; "
+        f"audit chain head {chain['head_seq']}:{chain['head_hash']}",
+    )
     info = "TrustIngredients/TransparencyInformation"
     card.take(f"{info}/FundingSource", "card.funding", c.get("funding"))
     card.optional(f"{info}/ThirdPartyInformation", c.get("external_validation_party"))
     card.take(f"{info}/StakeholdersConsulted", "card.stakeholders_consulted", c.get("stakeholders_consulted"))
     perf = latest(ev, "performance")
     pm = perf["metrics"] if perf else []
-    _key_metric(card, ev, "KeyMetrics/UsefulnessUsabilityEfficacy",
-                [x for x in pm if x["name"] in PERFORMANCE and not x["params"]],
-                _goals(ev, ("performance",), lambda n: n in PERFORMANCE),
-                _interpretation(ev, ("performance",), lambda n: n in PERFORMANCE),
-                ("card.external_validation_process", c.get("external_validation_process")))
-    _key_metric(card, ev, "KeyMetrics/FairnessEquity", [x for x in pm if x["name"] == "max_subgroup_gap"],
-                _goals(ev, ("performance",), lambda n: n == "max_subgroup_gap"),
-                _interpretation(ev, ("performance",), lambda n: n == "max_subgroup_gap"),
-                ("card.fairness_approach", c.get("fairness_approach")))
+    _key_metric(
+        card,
+        ev,
+        "KeyMetrics/UsefulnessUsabilityEfficacy",
+        [x for x in pm if x["name"] in PERFORMANCE and not x["params"]],
+        _goals(ev, ("performance",), lambda n: n in PERFORMANCE),
+        _interpretation(ev, ("performance",), lambda n: n in PERFORMANCE),
+        ("card.external_validation_process", c.get("external_validation_process")),
+    )
+    _key_metric(
+        card,
+        ev,
+        "KeyMetrics/FairnessEquity",
+        [x for x in pm if x["name"] == "max_subgroup_gap"],
+        _goals(ev, ("performance",), lambda n: n == "max_subgroup_gap"),
+        _interpretation(ev, ("performance",), lambda n: n == "max_subgroup_gap"),
+        ("card.fairness_approach", c.get("fairness_approach")),
+    )
     rob = latest(ev, "robustness")
-    safety = [x for x in pm if x["name"] == "ece"] + [x for x in (rob["metrics"] if rob else [])
-                                                      if x["name"] in ("clean_accuracy", "accuracy_drop")
-                                                      or "attack" in x["params"]]
-    _key_metric(card, ev, "KeyMetrics/SafetyReliability", safety,
-                _goals(ev, ("robustness",), lambda n: True), _interpretation(ev, ("robustness",), lambda n: True),
-                ("card.revalidation_schedule", c.get("revalidation_schedule")))
+    safety = [x for x in pm if x["name"] == "ece"] + [
+        x
+        for x in (rob["metrics"] if rob else [])
+        if x["name"] in ("clean_accuracy", "accuracy_drop") or "attack" in x["params"]
+    ]
+    _key_metric(
+        card,
+        ev,
+        "KeyMetrics/SafetyReliability",
+        safety,
+        _goals(ev, ("robustness",), lambda n: True),
+        _interpretation(ev, ("robustness",), lambda n: True),
+        ("card.revalidation_schedule", c.get("revalidation_schedule")),
+    )
     card.optional("Resources/EvaluationReferences", c.get("outcome_evaluation_refs"))
     card.take("Resources/PeerReviewedPublications", "card.citation", c.get("citation"))
     card.take("Resources/PatientConsentOrDisclosure", "card.patient_consent", c.get("patient_consent"))
@@ -285,20 +349,51 @@ ORDER = (
     ("BasicInfo", ("ModelName", "ModelDeveloper", "DeveloperContact")),
     ("ReleaseInfo", ("ReleaseStage", "ReleaseDate", "ReleaseVersion", "GlobalAvailability", "RegulatoryApproval")),
     ("ModelSummary", ("Summary", "Keywords")),
-    ("UsesAndDirections", ("IntendedUseAndWorkflow", "PrimaryIntendedUsers", "HowToUse",
-                           "TargetedPatientPopulation", "CautionedOutOfScopeSettings")),
+    (
+        "UsesAndDirections",
+        (
+            "IntendedUseAndWorkflow",
+            "PrimaryIntendedUsers",
+            "HowToUse",
+            "TargetedPatientPopulation",
+            "CautionedOutOfScopeSettings",
+        ),
+    ),
     ("Warnings", ("KnownRisksAndLimitations", "KnownBiasesOrEthicalConsiderations", "ClinicalRiskLevel")),
     ("TrustIngredients", ("AISystemFacts", "TransparencyInformation")),
     ("KeyMetrics", ("UsefulnessUsabilityEfficacy", "FairnessEquity", "SafetyReliability")),
-    ("Resources", ("EvaluationReferences", "ClinicalTrial", "PeerReviewedPublications", "ReimbursementStatus",
-                   "PatientConsentOrDisclosure")),
+    (
+        "Resources",
+        (
+            "EvaluationReferences",
+            "ClinicalTrial",
+            "PeerReviewedPublications",
+            "ReimbursementStatus",
+            "PatientConsentOrDisclosure",
+        ),
+    ),
 )
-FACTS = ("OutcomesAndOutputs", "ModelType", "FoundationModels", "InputDataSource", "OutputAndInputDataTypes",
-         "DevelopmentDataCharacterization", "BiasMitigationApproaches", "OngoingMaintenance", "Security",
-         "Transparency")
+FACTS = (
+    "OutcomesAndOutputs",
+    "ModelType",
+    "FoundationModels",
+    "InputDataSource",
+    "OutputAndInputDataTypes",
+    "DevelopmentDataCharacterization",
+    "BiasMitigationApproaches",
+    "OngoingMaintenance",
+    "Security",
+    "Transparency",
+)
 INFO = ("FundingSource", "ThirdPartyInformation", "StakeholdersConsulted")
-KEY_METRIC = ("MetricGoal", "Results", "Interpretation", "TestType", "TestingDataDescription",
-              "ValidationProcessAndJustification")
+KEY_METRIC = (
+    "MetricGoal",
+    "Results",
+    "Interpretation",
+    "TestType",
+    "TestingDataDescription",
+    "ValidationProcessAndJustification",
+)
 
 
 def to_xml(card: Card) -> bytes:
@@ -399,6 +494,7 @@ class Verdict:
 
 def _shape(sig: etree._Element) -> str | None:
     """Why the signature is not the one shape govkit writes (None when it is)."""
+
     def algo(el: etree._Element | None) -> str | None:
         return None if el is None else el.get("Algorithm")
 
@@ -457,4 +553,3 @@ def verify(data: bytes, public_key_for: Callable[[str], tuple[str, Any] | str]) 
     except (InvalidSignature, binascii.Error, ValueError):
         return Verdict(False, "the signature does not verify under the signer's key", fp, signer)
     return Verdict(True, "signature valid", fp, signer)
-

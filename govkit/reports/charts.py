@@ -53,8 +53,7 @@ def _plt() -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.hashsalt": "govkit", "svg.fonttype": "path", "font.size": 8,
-                         "figure.dpi": 100})
+    plt.rcParams.update({"svg.hashsalt": "govkit", "svg.fonttype": "path", "font.size": 8, "figure.dpi": 100})
     return plt
 
 
@@ -72,8 +71,14 @@ def roc_loglog(curves: dict[str, dict]) -> str:
     for i, (name, c) in enumerate(sorted(curves.items())):
         fpr, tpr = np.asarray(c["fpr"]), np.asarray(c["tpr"])
         keep = (fpr > 0) & (tpr > 0)
-        ax.loglog(fpr[keep], tpr[keep], label=name, lw=1.2, color=OKABE_ITO[i % len(OKABE_ITO)],
-                  linestyle=("-", "--", ":", "-.")[i % 4])
+        ax.loglog(
+            fpr[keep],
+            tpr[keep],
+            label=name,
+            lw=1.2,
+            color=OKABE_ITO[i % len(OKABE_ITO)],
+            linestyle=("-", "--", ":", "-.")[i % 4],
+        )
     ax.loglog([1e-4, 1], [1e-4, 1], "k--", lw=0.6, label="chance")
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
@@ -99,8 +104,15 @@ def corruption_heatmap(results: list[dict]) -> str:
     for i in range(len(names)):
         for j in range(len(sevs)):
             if np.isfinite(grid[i, j]):
-                ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                        color=text_colour(cmap(float(grid[i, j]))[:3]))
+                ax.text(
+                    j,
+                    i,
+                    f"{grid[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color=text_colour(cmap(float(grid[i, j]))[:3]),
+                )
     fig.colorbar(im, ax=ax, label="accuracy")
     ax.set_title("Accuracy by corruption and severity")
     return _data_url(fig)

@@ -42,8 +42,16 @@ REPORT_ACTIONS = ("report.render", "report.export")
 
 
 def _metric(m: Metric) -> dict:
-    return {"name": m.name, "value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high, "n": m.n,
-            "params": m.params or {}, "status": m.status or "ok", "reason": m.reason}
+    return {
+        "name": m.name,
+        "value": m.value,
+        "ci_low": m.ci_low,
+        "ci_high": m.ci_high,
+        "n": m.n,
+        "params": m.params or {},
+        "status": m.status or "ok",
+        "reason": m.reason,
+    }
 
 
 def _artifact(a: Artifact) -> dict:
@@ -59,11 +67,18 @@ def _artifact(a: Artifact) -> dict:
 def _evaluations(session: Session, mv: ModelVersion) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for ev in session.scalars(select(Evaluation).where(Evaluation.model_version_id == mv.id).order_by(Evaluation.id)):
-        out.setdefault(ev.kind, []).append({
-            "id": ev.id, "created_at": ev.created_at.isoformat(), "device": ev.device, "seed": ev.seed,
-            "software": ev.software, "config": ev.config, "metrics": [_metric(m) for m in ev.metrics],
-            "artifacts": [_artifact(a) for a in ev.artifacts],
-        })
+        out.setdefault(ev.kind, []).append(
+            {
+                "id": ev.id,
+                "created_at": ev.created_at.isoformat(),
+                "device": ev.device,
+                "seed": ev.seed,
+                "software": ev.software,
+                "config": ev.config,
+                "metrics": [_metric(m) for m in ev.metrics],
+                "artifacts": [_artifact(a) for a in ev.artifacts],
+            }
+        )
     return out
 
 
@@ -76,10 +91,22 @@ def _lineage(session: Session, mv: ModelVersion) -> list[dict]:
     out = []
     for dv, role in rows:
         run = session.get(DeidRun, dv.deid_run_id) if dv.deid_run_id else None
-        out.append({"dataset": f"{dv.dataset.name}@{dv.version}", "role": role, "content_sha256": dv.content_sha256,
-                    "deid_run": None if run is None else {"id": run.id, "options": run.options,
-                                                          "profile_revision": run.profile_revision,
-                                                          "n_ok": run.n_ok, "n_failed": run.n_failed}})
+        out.append(
+            {
+                "dataset": f"{dv.dataset.name}@{dv.version}",
+                "role": role,
+                "content_sha256": dv.content_sha256,
+                "deid_run": None
+                if run is None
+                else {
+                    "id": run.id,
+                    "options": run.options,
+                    "profile_revision": run.profile_revision,
+                    "n_ok": run.n_ok,
+                    "n_failed": run.n_failed,
+                },
+            }
+        )
     return out
 
 
@@ -89,12 +116,19 @@ def chain_status(session: Session) -> dict:
     from govkit.registry.audit import chain_head
 
     report = verify_chain(session)
-    last = session.scalar(select(AuditEvent).where(AuditEvent.action.not_in(REPORT_ACTIONS))
-                          .order_by(AuditEvent.seq.desc()).limit(1))
+    last = session.scalar(
+        select(AuditEvent).where(AuditEvent.action.not_in(REPORT_ACTIONS)).order_by(AuditEvent.seq.desc()).limit(1)
+    )
     head_seq, head_hash = chain_head(session)
-    return {"ok": report.ok, "first_broken_seq": report.first_broken_seq, "reason": report.reason,
-            "head_seq": head_seq, "head_hash": head_hash,
-            "evidence_head_seq": last.seq if last else 0, "evidence_head_hash": last.hash if last else None}
+    return {
+        "ok": report.ok,
+        "first_broken_seq": report.first_broken_seq,
+        "reason": report.reason,
+        "head_seq": head_seq,
+        "head_hash": head_hash,
+        "evidence_head_seq": last.seq if last else 0,
+        "evidence_head_hash": last.hash if last else None,
+    }
 
 
 def signatures(session: Session, mv: ModelVersion) -> list[dict]:
@@ -106,11 +140,20 @@ def signatures(session: Session, mv: ModelVersion) -> list[dict]:
     try:
         from govkit.governance.signatures import signature_rows
     except ImportError:  # E4's module lands in parallel; the fallback never claims validity
-        return [{"signer": a.signer, "role": a.role, "decision": a.decision, "meaning": a.meaning,
-                 "signed_at": a.signed_at.isoformat(), "fingerprint": None, "valid": False,
-                 "reason": "no electronic signature on record", "superseded": False}
-                for a in session.scalars(select(Approval).where(Approval.model_version_id == mv.id)
-                                         .order_by(Approval.id))]
+        return [
+            {
+                "signer": a.signer,
+                "role": a.role,
+                "decision": a.decision,
+                "meaning": a.meaning,
+                "signed_at": a.signed_at.isoformat(),
+                "fingerprint": None,
+                "valid": False,
+                "reason": "no electronic signature on record",
+                "superseded": False,
+            }
+            for a in session.scalars(select(Approval).where(Approval.model_version_id == mv.id).order_by(Approval.id))
+        ]
     return signature_rows(session, mv)
 
 
@@ -119,8 +162,9 @@ def _policy(session: Session, mv: ModelVersion, policy: Policy) -> dict:
     from govkit.governance.policy import check_policy
 
     out = check_policy(session, mv, policy).as_dict()
-    out["definitions"] = {r.id: {k: v for k, v in dataclasses.asdict(r).items() if k != "line"}
-                          for r in policy.requirements}
+    out["definitions"] = {
+        r.id: {k: v for k, v in dataclasses.asdict(r).items() if k != "line"} for r in policy.requirements
+    }
     return out
 
 
@@ -143,18 +187,28 @@ def _data_section(session: Session, mv: ModelVersion) -> dict | None:
 def model_evidence(session: Session, mv: ModelVersion) -> dict:
     from govkit.governance import incidents, lifecycle, risk
     from govkit.governance.card import hti1_coverage, recorded_evidence
+
     spec = mv.spec.get("spec") or {}
     card = spec.get("card") or {}
     ra = risk.current(session, mv)
     policy = lifecycle.attached_policy(session, mv)
     evals = _evaluations(session, mv)
     ev = {
-        "model": {"name": mv.model.name, "version": mv.version, "artifact_sha256": mv.artifact_sha256,
-                  "spec_sha256": mv.spec_sha256, "code_version": mv.code_version, "tags": mv.tags,
-                  "classes": spec.get("classes"), "task": spec.get("task"), "input": spec.get("input"),
-                  "entrypoint": spec.get("entrypoint"),
-                  "train": spec.get("train"), "registered_at": mv.created_at.isoformat(),
-                  "registered_by": mv.created_by},
+        "model": {
+            "name": mv.model.name,
+            "version": mv.version,
+            "artifact_sha256": mv.artifact_sha256,
+            "spec_sha256": mv.spec_sha256,
+            "code_version": mv.code_version,
+            "tags": mv.tags,
+            "classes": spec.get("classes"),
+            "task": spec.get("task"),
+            "input": spec.get("input"),
+            "entrypoint": spec.get("entrypoint"),
+            "train": spec.get("train"),
+            "registered_at": mv.created_at.isoformat(),
+            "registered_by": mv.created_by,
+        },
         "card": card,
         "state": lifecycle.current_state(session, mv),
         "stage_history": lifecycle.history(session, mv),
@@ -176,11 +230,10 @@ def model_evidence(session: Session, mv: ModelVersion) -> dict:
 
 @functools.lru_cache(maxsize=2)
 def _items(name: str) -> list[dict]:
-    import yaml
-
     from govkit.resources import resource_dir
+    from govkit.yamlio import load_file
 
-    return yaml.safe_load((resource_dir("policies") / name).read_text())["items"]
+    return load_file(resource_dir("policies") / name)["items"]
 
 
 def _facts(ev: dict) -> set[str]:
@@ -214,8 +267,14 @@ def _facts(ev: dict) -> set[str]:
     facts.add("record.incident_process")  # govkit's incident workflow is in place for every model
     from govkit.models.card import CARD_SCHEMA
 
-    mitchell = ("intended_use", "out_of_scope_uses", "training_data", "evaluation_data",
-                "ethical_considerations", "caveats_and_limitations")
+    mitchell = (
+        "intended_use",
+        "out_of_scope_uses",
+        "training_data",
+        "evaluation_data",
+        "ethical_considerations",
+        "caveats_and_limitations",
+    )
     if all(f"card.{k}" in facts for k in mitchell) and set(mitchell) <= CARD_SCHEMA.keys():
         facts.add("record.card_complete")
     return facts
@@ -235,30 +294,47 @@ def coverage(ev: dict) -> dict:
 
 
 def deid_evidence(session: Session, run: DeidRun) -> dict:
-    return json_safe({
-        "run": {"id": run.id, "profile_revision": run.profile_revision, "options": run.options,
-                "key_fingerprint": run.key_fingerprint, "counts": run.counts, "n_files": run.n_files,
-                "n_ok": run.n_ok, "n_failed": run.n_failed, "n_skipped": run.n_skipped,
-                "manifest_sha256": run.manifest_sha256, "software": run.software, "details": run.details,
-                "started_at": run.started_at.isoformat(), "finished_at": run.finished_at.isoformat(),
-                "created_by": run.created_by},
-        "verification": _latest_verification(session, run.id),
-        "hipaa": hipaa.assess(run.options),
-        "audit_chain": chain_status(session),
-    })
+    return json_safe(
+        {
+            "run": {
+                "id": run.id,
+                "profile_revision": run.profile_revision,
+                "options": run.options,
+                "key_fingerprint": run.key_fingerprint,
+                "counts": run.counts,
+                "n_files": run.n_files,
+                "n_ok": run.n_ok,
+                "n_failed": run.n_failed,
+                "n_skipped": run.n_skipped,
+                "manifest_sha256": run.manifest_sha256,
+                "software": run.software,
+                "details": run.details,
+                "started_at": run.started_at.isoformat(),
+                "finished_at": run.finished_at.isoformat(),
+                "created_by": run.created_by,
+            },
+            "verification": _latest_verification(session, run.id),
+            "hipaa": hipaa.assess(run.options),
+            "audit_chain": chain_status(session),
+        }
+    )
 
 
 def _latest_verification(session: Session, run_id: str) -> dict | None:
-    ev = session.scalar(select(AuditEvent).where(AuditEvent.entity_type == "deid_run", AuditEvent.entity_id == run_id,
-                                                 AuditEvent.action == "deid.verify")
-                        .order_by(AuditEvent.seq.desc()).limit(1))
+    ev = session.scalar(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == "deid_run", AuditEvent.entity_id == run_id, AuditEvent.action == "deid.verify")
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    )
     return None if ev is None else {**ev.payload, "at": ev.occurred_at}
 
 
 def document_id(kind: str, evidence: dict) -> str:
     """SHA-256 of the report kind and the evidence without the chain status: the subject's records only."""
-    return sha256_hex(canonical_json({"kind": kind, "evidence": {k: v for k, v in evidence.items()
-                                                                  if k != "audit_chain"}}))
+    return sha256_hex(
+        canonical_json({"kind": kind, "evidence": {k: v for k, v in evidence.items() if k != "audit_chain"}})
+    )
 
 
 def evidence_bytes(evidence: dict) -> bytes:

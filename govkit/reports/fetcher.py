@@ -22,8 +22,7 @@ class SafeFetcher(URLFetcher):
     """A fetcher for ``weasyprint.HTML(url_fetcher=...)``: no network, no redirects, no files but ours."""
 
     def __init__(self) -> None:
-        super().__init__(timeout=1, allowed_protocols=("data", "file"), allow_redirects=False,
-                         fail_on_errors=False)
+        super().__init__(timeout=1, allowed_protocols=("data", "file"), allow_redirects=False, fail_on_errors=False)
         self.root = resource_dir("templates").resolve()
         self.refused: list[str] = []
         self.served: list[str] = []

@@ -53,8 +53,13 @@ LDS_MAY_KEEP = frozenset({2, 3, 18})
 BURNABLE = frozenset({1, 3, 4, 7, 8, 10})
 
 
-REMEDY_OPTIONS = ("retain-longitudinal-full-dates", "retain-longitudinal-modified-dates", "retain-device-identity",
-                  "retain-uids", "clean-pixel-data")
+REMEDY_OPTIONS = (
+    "retain-longitudinal-full-dates",
+    "retain-longitudinal-modified-dates",
+    "retain-device-identity",
+    "retain-uids",
+    "clean-pixel-data",
+)
 
 
 def _handling(options: frozenset[str]) -> dict[int, tuple[bool, str, list[str]]]:
@@ -64,11 +69,17 @@ def _handling(options: frozenset[str]) -> dict[int, tuple[bool, str, list[str]]]
     if "retain-longitudinal-full-dates" in options:
         dates = (False, "dates kept unchanged (retain-longitudinal-full-dates)")
     elif "retain-longitudinal-modified-dates" in options:
-        dates = (False, "dates shifted per patient (retain-longitudinal-modified-dates): shifted dates are "
-                        "still dates and do not meet Safe Harbor")
+        dates = (
+            False,
+            "dates shifted per patient (retain-longitudinal-modified-dates): shifted dates are "
+            "still dates and do not meet Safe Harbor",
+        )
     else:
-        dates = (True, "dates removed or replaced by dummy values (Annex E actions X/Z/D); ages over 89 kept by "
-                       "retain-patient-characteristics become 090Y")
+        dates = (
+            True,
+            "dates removed or replaced by dummy values (Annex E actions X/Z/D); ages over 89 kept by "
+            "retain-patient-characteristics become 090Y",
+        )
     out: dict[int, tuple[bool, str, list[str]]] = {
         1: (True, "person-name attributes removed or replaced by a keyed pseudonym; free text cleaned", []),
         2: (True, "address attributes removed (X)", []),
@@ -82,26 +93,43 @@ def _handling(options: frozenset[str]) -> dict[int, tuple[bool, str, list[str]]]
         10: (True, "account and admission identifiers removed (X)", []),
         11: (True, "licence-like identifiers removed (X); medical licence numbers removed from free text", []),
         12: (True, "no vehicle attribute is kept (X)", []),
-        13: ((False, "device serial numbers and identity kept (retain-device-identity)",
-              ["run without option retain-device-identity"])
-             if "retain-device-identity" in options
-             else (True, "device serial numbers removed or dummied (X/Z/D)", [])),
+        13: (
+            (
+                False,
+                "device serial numbers and identity kept (retain-device-identity)",
+                ["run without option retain-device-identity"],
+            )
+            if "retain-device-identity" in options
+            else (True, "device serial numbers removed or dummied (X/Z/D)", [])
+        ),
         14: (True, "URL attributes dummied; URLs removed from free text", []),
         15: (True, "IP addresses removed from free text", []),
         16: (True, "no biometric attribute is kept; govkit does not assess voice or fingerprints in pixels", []),
-        17: (False, "not established: govkit does not remove facial features from images; a reviewer must "
-                    "confirm that no image shows a face or a reconstructable face", []),
-        18: ((False, "original UIDs kept (retain-uids)", ["run without option retain-uids"])
-             if "retain-uids" in options
-             else (True, "UIDs replaced by keyed UIDs; private attributes removed"
-                         + (" except the safe list (retain-safe-private)" if "retain-safe-private" in options
-                            else ""), [])),
+        17: (
+            False,
+            "not established: govkit does not remove facial features from images; a reviewer must "
+            "confirm that no image shows a face or a reconstructable face",
+            [],
+        ),
+        18: (
+            (False, "original UIDs kept (retain-uids)", ["run without option retain-uids"])
+            if "retain-uids" in options
+            else (
+                True,
+                "UIDs replaced by keyed UIDs; private attributes removed"
+                + (" except the safe list (retain-safe-private)" if "retain-safe-private" in options else ""),
+                [],
+            )
+        ),
     }
     if not pixels:
         for n in BURNABLE:
             _, how, remedy = out[n]
-            out[n] = (False, how + "; burned-in text in the pixels was not cleaned", [*remedy,
-                                                                                    "add option clean-pixel-data"])
+            out[n] = (
+                False,
+                how + "; burned-in text in the pixels was not cleaned",
+                [*remedy, "add option clean-pixel-data"],
+            )
     return out
 
 
@@ -113,8 +141,16 @@ def assess(options: Iterable[str]) -> dict:
     """The 18 identifiers (met or not, how, remedy) and the pathways the options can support."""
     opts = frozenset(options)
     handling = _handling(opts)
-    identifiers = [{"number": n, "identifier": IDENTIFIERS[n - 1], "met": handling[n][0], "how": handling[n][1],
-                    "remedy": handling[n][2]} for n in range(1, 19)]
+    identifiers = [
+        {
+            "number": n,
+            "identifier": IDENTIFIERS[n - 1],
+            "met": handling[n][0],
+            "how": handling[n][1],
+            "remedy": handling[n][2],
+        }
+        for n in range(1, 19)
+    ]
     unmet = [i for i in identifiers if not i["met"]]
     sh_blockers = [i for i in unmet if i["number"] != 17]
     lds_blockers = [i for i in sh_blockers if i["number"] not in LDS_MAY_KEEP]
@@ -124,20 +160,37 @@ def assess(options: Iterable[str]) -> dict:
         return ", ".join(str(i["number"]) for i in items)
 
     pathways = [
-        {"name": "Safe Harbor", "citation": "45 CFR 164.514(b)(2)", "supported": not sh_blockers,
-         "verdict": f"provided {face}" if not sh_blockers else f"identifier(s) {numbers(sh_blockers)} not met",
-         "conditions": [face, "no actual knowledge that the remaining information could identify a patient"],
-         "advice": _advice(sh_blockers)},
-        {"name": "Limited Data Set", "citation": "45 CFR 164.514(e)", "supported": not lds_blockers,
-         "verdict": f"provided {face} and a data use agreement is in place" if not lds_blockers
-         else f"identifier(s) {numbers(lds_blockers)} not met",
-         "conditions": [face, "a data use agreement with the recipient (164.514(e)(4))"],
-         "advice": _advice(lds_blockers)},
-        {"name": "Expert Determination", "citation": "45 CFR 164.514(b)(1)", "supported": None,
-         "verdict": "needs a qualified expert's documented determination; this run's options, counts and verify "
-                    "result are inputs to it, not the determination",
-         "conditions": ["a qualified expert's written determination of very small re-identification risk"],
-         "advice": []},
+        {
+            "name": "Safe Harbor",
+            "citation": "45 CFR 164.514(b)(2)",
+            "supported": not sh_blockers,
+            "verdict": f"provided {face}" if not sh_blockers else f"identifier(s) {numbers(sh_blockers)} not met",
+            "conditions": [face, "no actual knowledge that the remaining information could identify a patient"],
+            "advice": _advice(sh_blockers),
+        },
+        {
+            "name": "Limited Data Set",
+            "citation": "45 CFR 164.514(e)",
+            "supported": not lds_blockers,
+            "verdict": f"provided {face} and a data use agreement is in place"
+            if not lds_blockers
+            else f"identifier(s) {numbers(lds_blockers)} not met",
+            "conditions": [face, "a data use agreement with the recipient (164.514(e)(4))"],
+            "advice": _advice(lds_blockers),
+        },
+        {
+            "name": "Expert Determination",
+            "citation": "45 CFR 164.514(b)(1)",
+            "supported": None,
+            "verdict": "needs a qualified expert's documented determination; this run's options, counts and verify "
+            "result are inputs to it, not the determination",
+            "conditions": ["a qualified expert's written determination of very small re-identification risk"],
+            "advice": [],
+        },
     ]
-    return {"options": sorted(opts), "identifiers": identifiers, "pathways": pathways,
-            "n_met": len(identifiers) - len(unmet)}
+    return {
+        "options": sorted(opts),
+        "identifiers": identifiers,
+        "pathways": pathways,
+        "n_met": len(identifiers) - len(unmet),
+    }

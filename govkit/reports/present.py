@@ -24,8 +24,20 @@ UNITS: dict[str, str] = {
     "passed": "1 = test passed",
     "imbalance_ratio": "ratio",
 }
-COUNTS = frozenset({"n", "n_patients", "patient_overlap", "duplicates", "near_duplicates", "min_class_n",
-                    "min_subgroup_n", "max_open", "n_findings", "open_incidents"})
+COUNTS = frozenset(
+    {
+        "n",
+        "n_patients",
+        "patient_overlap",
+        "duplicates",
+        "near_duplicates",
+        "min_class_n",
+        "min_subgroup_n",
+        "max_open",
+        "n_findings",
+        "open_incidents",
+    }
+)
 
 
 def unit(metric: str | None) -> str:
@@ -61,8 +73,11 @@ def text(value: Any) -> str:
 def threshold(bounds: Any, metric: str | None = None) -> str:
     """``{"min": 0.9}`` -> ``≥ 0.900``; role or field lists -> ``required: a, b``."""
     if isinstance(bounds, Mapping) and {"min", "max"} & set(bounds):
-        as_count = unit(metric) == COUNT or all(isinstance(bounds.get(k), int) and not isinstance(bounds.get(k), bool)
-                                                for k in ("min", "max") if bounds.get(k) is not None)
+        as_count = unit(metric) == COUNT or all(
+            isinstance(bounds.get(k), int) and not isinstance(bounds.get(k), bool)
+            for k in ("min", "max")
+            if bounds.get(k) is not None
+        )
         fmt = (lambda v: f"{int(v):,}") if as_count else number
         parts = []
         if bounds.get("min") is not None:
@@ -85,8 +100,7 @@ def compared(bounds: Any, recorded: Mapping | None = None) -> str:
     parts = []
     for key, name, field in (("min", "CI lower bound", "ci_low"), ("max", "CI upper bound", "ci_high")):
         if bounds.get(key) is not None:
-            parts.append(name + (f" {number(recorded[field])}" if recorded and recorded.get(field) is not None
-                                 else ""))
+            parts.append(name + (f" {number(recorded[field])}" if recorded and recorded.get(field) is not None else ""))
     return " and ".join(parts)
 
 
@@ -128,5 +142,12 @@ def stamp(value: str | None) -> str:
 
 
 def filters() -> dict:
-    return {"num": number, "txt": text, "threshold": threshold, "clip": clip, "params": params, "unit": unit,
-            "stamp": stamp}
+    return {
+        "num": number,
+        "txt": text,
+        "threshold": threshold,
+        "clip": clip,
+        "params": params,
+        "unit": unit,
+        "stamp": stamp,
+    }

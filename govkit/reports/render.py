@@ -72,12 +72,20 @@ def write_pdf(html: str, out: Path, *, evidence_json: bytes, when: dt.datetime) 
     fetcher = SafeFetcher()
     base = resource_dir("templates").resolve().as_uri() + "/"
     document = HTML(string=html, base_url=base, url_fetcher=fetcher)
-    attachment = Attachment(string=evidence_json, base_url=base, url_fetcher=fetcher, name="evidence.json",
-                            description="govkit evidence (canonical JSON)", created=when, modified=when,
-                            relationship="Data")
+    attachment = Attachment(
+        string=evidence_json,
+        base_url=base,
+        url_fetcher=fetcher,
+        name="evidence.json",
+        description="govkit evidence (canonical JSON)",
+        created=when,
+        modified=when,
+        relationship="Data",
+    )
     with source_date_epoch(when):
-        pdf = document.write_pdf(pdf_variant="pdf/a-3b", pdf_tags=True, attachments=[attachment],
-                                     uncompressed_pdf=False)
+        pdf = document.write_pdf(
+            pdf_variant="pdf/a-3b", pdf_tags=True, attachments=[attachment], uncompressed_pdf=False
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, pdf)
     return pdf, fetcher

@@ -51,8 +51,13 @@ def recorded_metric(ev: dict, kind: str, name: str, where: dict) -> tuple[dict, 
 def policy_verdict(policy: dict | None, ev: dict | None = None) -> dict:
     """``passed`` only when every applicable requirement passed; a missing figure is never a pass."""
     if policy is None:
-        return {"verdict": "insufficient evidence", "policy": None, "rows": [], "all": [],
-                "reason": "no policy is attached to this model version"}
+        return {
+            "verdict": "insufficient evidence",
+            "policy": None,
+            "rows": [],
+            "all": [],
+            "reason": "no policy is attached to this model version",
+        }
     defs = policy.get("definitions") or {}
     every = [_row(r, defs.get(r["id"]) or {}, ev) for r in policy["requirements"]]
     rows = [r for r in every if r["status"] not in PASSING]
@@ -85,12 +90,14 @@ def _row(r: dict, d: dict, ev: dict | None) -> dict:
             if r["status"] not in (*PASSING, "fail"):  # the gate's own reason: an FPR below 1/n, a flagged figure
                 detail = r.get("detail") or detail
     return {
-        "id": r["id"], "evidence": r["evidence"],
+        "id": r["id"],
+        "evidence": r["evidence"],
         "status": r["status"] if r["status"] in (*PASSING, "fail") else "insufficient evidence",
         "reason": r.get("detail") or "",
         "value": _value(r, metric),
         "threshold": present.threshold(r.get("threshold"), metric),
-        "compared": present.compared(r.get("threshold"), recorded) if metric and r["evidence"] in EVALUATED
+        "compared": present.compared(r.get("threshold"), recorded)
+        if metric and r["evidence"] in EVALUATED
         else "value",
         "unit": present.unit(metric or ("open_incidents" if r["evidence"] == "incident" else None)),
         "detail": detail,
@@ -117,11 +124,21 @@ def unacceptable_risks(ev: dict) -> list[dict]:
     out = []
     for i in (ev.get("risk") or {}).get("items", []):
         if i.get("residual_acceptable") is False:
-            out.append({**i, "why": f"residual {i['residual_level']} ({i['residual_severity']} × "
-                                    f"{i['residual_probability']}): unacceptable"})
+            out.append(
+                {
+                    **i,
+                    "why": f"residual {i['residual_level']} ({i['residual_severity']} × "
+                    f"{i['residual_probability']}): unacceptable",
+                }
+            )
         elif i.get("residual_level") is None and i["acceptability"] == "unacceptable":
-            out.append({**i, "why": f"{i['risk_level']} ({i['severity']} × {i['probability']}): unacceptable, "
-                                    "no residual risk evaluated"})
+            out.append(
+                {
+                    **i,
+                    "why": f"{i['risk_level']} ({i['severity']} × {i['probability']}): unacceptable, "
+                    "no residual risk evaluated",
+                }
+            )
     return out
 
 
@@ -136,8 +153,11 @@ def evidence_ages(ev: dict, now: dt.datetime) -> list[dict]:
     sigs = [a["signed_at"] for a in ev["approvals"]]
     rows.append({"kind": "signature", "at": max(sigs) if sigs else None})
     data = ev.get("data_section") or {}
-    audits = [d["audit"]["created_at"] for d in (*data.get("training", []), *data.get("evaluation", []))
-              if isinstance(d, dict) and isinstance(d.get("audit"), dict)]
+    audits = [
+        d["audit"]["created_at"]
+        for d in (*data.get("training", []), *data.get("evaluation", []))
+        if isinstance(d, dict) and isinstance(d.get("audit"), dict)
+    ]
     audits += [r["created_at"] for r in data.get("leakage", []) if r.get("created_at")]
     rows.append({"kind": "dataset audit", "at": max(audits) if audits else None})
     for r in rows:
@@ -146,9 +166,14 @@ def evidence_ages(ev: dict, now: dt.datetime) -> list[dict]:
 
 
 def audit_summary(ev: dict, now: dt.datetime) -> dict:
-    return {"policy": policy_verdict(ev.get("policy"), ev), "incidents": open_incidents(ev),
-            "risks": unacceptable_risks(ev), "signatures": ev["approvals"], "ages": evidence_ages(ev, now),
-            "overrides": ev.get("overrides") or []}
+    return {
+        "policy": policy_verdict(ev.get("policy"), ev),
+        "incidents": open_incidents(ev),
+        "risks": unacceptable_risks(ev),
+        "signatures": ev["approvals"],
+        "ages": evidence_ages(ev, now),
+        "overrides": ev.get("overrides") or [],
+    }
 
 
 def positives(perf: dict) -> int | None:
@@ -169,17 +194,25 @@ def headline(ev: dict) -> list[dict]:
         m = next((m for m in perf["metrics"] if m["name"] == name and not m["params"]), None)
         if m is None:
             continue
-        out.append({**m, "n_positives": n_pos if name == "sensitivity" else None,
-                    "n_negatives": (m["n"] - n_pos) if name == "specificity" and n_pos is not None and m["n"]
-                    else None})
+        out.append(
+            {
+                **m,
+                "n_positives": n_pos if name == "sensitivity" else None,
+                "n_negatives": (m["n"] - n_pos) if name == "specificity" and n_pos is not None and m["n"] else None,
+            }
+        )
     return out
 
 
 def card_summary(ev: dict) -> dict:
     perf = latest(ev, "performance")
-    return {"headline": headline(ev), "threshold": perf["config"].get("threshold") if perf else None,
-            "evaluation": perf, "policy": policy_verdict(ev.get("policy"), ev) if ev.get("policy") else None,
-            "open_incidents": len(open_incidents(ev))}
+    return {
+        "headline": headline(ev),
+        "threshold": perf["config"].get("threshold") if perf else None,
+        "evaluation": perf,
+        "policy": policy_verdict(ev.get("policy"), ev) if ev.get("policy") else None,
+        "open_incidents": len(open_incidents(ev)),
+    }
 
 
 def release_verdict(ev: dict) -> dict:
@@ -198,8 +231,10 @@ def release_verdict(ev: dict) -> dict:
 def failed_files(ev: dict) -> dict:
     """Failed files by keyed token when the run recorded them, else their reasons with counts."""
     details = ev["run"].get("details") or {}
-    files = [{"token": f.get("token") or f.get("input_token"), "reason": f.get("reason")}
-             for f in details.get("failed_files") or []]
+    files = [
+        {"token": f.get("token") or f.get("input_token"), "reason": f.get("reason")}
+        for f in details.get("failed_files") or []
+    ]
     by_reason = details.get("failures") or {}
     return {"files": files, "by_reason": by_reason}
 

@@ -5,10 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def run_robustness(registry, model_ref: str, data_path: str | Path, *, suite_path: str | Path | None = None,
-                   corruptions: tuple[str, ...] = (), attacks: tuple[str, ...] = (), eps: list[float] | None = None,
-                   steps: int | None = None, restarts: int | None = None, device: str = "auto",
-                   seed: int = 0) -> dict:
+def run_robustness(
+    registry,
+    model_ref: str,
+    data_path: str | Path,
+    *,
+    suite_path: str | Path | None = None,
+    corruptions: tuple[str, ...] = (),
+    attacks: tuple[str, ...] = (),
+    eps: list[float] | None = None,
+    steps: int | None = None,
+    restarts: int | None = None,
+    device: str = "auto",
+    seed: int = 0,
+) -> dict:
     """Corruptions and attacks from a suite file, overridden by explicit choices."""
     from govkit.errors import BadInput
     from govkit.evidence.records import load_for_eval, record_evaluation
@@ -31,9 +41,27 @@ def run_robustness(registry, model_ref: str, data_path: str | Path, *, suite_pat
     ref, model, data, dev = load_for_eval(registry, model_ref, data_path, device)
     result = run_suite(model, data, suite, device=dev, seed=seed)
     metrics = result.pop("metrics")
-    config = {"suite": suite.__dict__, "data": str(data_path), "corruption_results": result["corruptions"],
-              "adversarial_results": result["adversarial"], "warnings": result["warnings"]}
-    eval_id = record_evaluation(registry, ref, "robustness", config=config, seed=seed, device=dev, metrics=metrics,
-                                data_sha256=data.content_sha256())
-    return {"model": ref.spec.ref, "evaluation_id": eval_id, "device": dev, **result,
-            "metrics": [m.as_dict() for m in metrics]}
+    config = {
+        "suite": suite.__dict__,
+        "data": str(data_path),
+        "corruption_results": result["corruptions"],
+        "adversarial_results": result["adversarial"],
+        "warnings": result["warnings"],
+    }
+    eval_id = record_evaluation(
+        registry,
+        ref,
+        "robustness",
+        config=config,
+        seed=seed,
+        device=dev,
+        metrics=metrics,
+        data_sha256=data.content_sha256(),
+    )
+    return {
+        "model": ref.spec.ref,
+        "evaluation_id": eval_id,
+        "device": dev,
+        **result,
+        "metrics": [m.as_dict() for m in metrics],
+    }

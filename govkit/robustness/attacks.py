@@ -41,8 +41,16 @@ class AdversarialAttack(Protocol):
     @property
     def norm(self) -> str: ...
 
-    def perturb(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int = ...,
-                restarts: int = ..., generator: torch.Generator | None = None) -> torch.Tensor: ...
+    def perturb(
+        self,
+        model: torch.nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        eps: float,
+        steps: int = ...,
+        restarts: int = ...,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor: ...
 
 
 def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -251,6 +259,13 @@ class APGD:
         return best_adv
 
 
-ADVERSARIAL_ATTACKS: dict[str, AdversarialAttack] = {a.name: a for a in (
-    FGSM(), PGD("pgd-linf", "linf"), PGD("pgd-l2", "l2"), APGD(), APGD("apgd-margin", loss="margin"),
-)}
+ADVERSARIAL_ATTACKS: dict[str, AdversarialAttack] = {
+    a.name: a
+    for a in (
+        FGSM(),
+        PGD("pgd-linf", "linf"),
+        PGD("pgd-l2", "l2"),
+        APGD(),
+        APGD("apgd-margin", loss="margin"),
+    )
+}

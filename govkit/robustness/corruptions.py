@@ -73,6 +73,7 @@ def _grid(x):
 
 # --------------------------------------------------------------------------- noise
 
+
 def gaussian(x, sigma, g):
     return x + sigma * _randn(x, g)
 
@@ -93,6 +94,7 @@ def rician(x, sigma, g):
 
 # --------------------------------------------------------------------------- MRI (k-space)
 
+
 def _fft(x):
     """Half-spectrum k-space (real images are Hermitian: half the work of a full FFT)."""
     return torch.fft.rfft2(x)
@@ -106,8 +108,10 @@ def _ifft(k, shape):
 def _freqs(x):
     """k-space coordinates (cycles/pixel in [-0.5, 0.5]) of the half spectrum: fy (H×1), fx (1×W/2+1)."""
     h, w = x.shape[-2:]
-    return (torch.fft.fftfreq(h, device=x.device).view(h, 1).to(x.dtype),
-            torch.fft.rfftfreq(w, device=x.device).view(1, -1).to(x.dtype))
+    return (
+        torch.fft.fftfreq(h, device=x.device).view(h, 1).to(x.dtype),
+        torch.fft.rfftfreq(w, device=x.device).view(1, -1).to(x.dtype),
+    )
 
 
 def motion(x, p, g):
@@ -119,10 +123,13 @@ def motion(x, p, g):
     for m in range(1, n_moves + 1):
         ang = (_rand((n,), x, g) * 2 - 1) * math.radians(max_deg)
         shift = (_rand((n, 2), x, g) * 2 - 1) * (2 * max_shift / max(h, w))
-        theta = torch.stack([torch.stack([ang.cos(), -ang.sin(), shift[:, 0]], 1),
-                             torch.stack([ang.sin(), ang.cos(), shift[:, 1]], 1)], 1)
-        moved = F.grid_sample(x, F.affine_grid(theta, x.shape, align_corners=False), padding_mode="border",
-                              align_corners=False)
+        theta = torch.stack(
+            [torch.stack([ang.cos(), -ang.sin(), shift[:, 0]], 1), torch.stack([ang.sin(), ang.cos(), shift[:, 1]], 1)],
+            1,
+        )
+        moved = F.grid_sample(
+            x, F.affine_grid(theta, x.shape, align_corners=False), padding_mode="border", align_corners=False
+        )
         kspace = torch.where(line_owner == m, _fft(moved), kspace)
     return _ifft(kspace, x.shape)
 
@@ -170,6 +177,7 @@ def bias_field(x, strength, g):
 
 # --------------------------------------------------------------------------- CT (image-domain models)
 
+
 def _radius(x, centre):
     yy, xx = _grid(x)
     return torch.sqrt((yy - centre[:, 0].view(-1, 1, 1, 1)) ** 2 + (xx - centre[:, 1].view(-1, 1, 1, 1)) ** 2)
@@ -214,14 +222,21 @@ def photon_starvation(x, sigma, g):
     kernel[0, 0, k // 2, :] = 1.0 / k
     streaks = F.conv2d(noise.reshape(n * c, 1, h, w), kernel, padding=k // 2).reshape(n, c, h, w)
     ang = _rand((n,), x, g) * math.pi
-    theta = torch.stack([torch.stack([ang.cos(), -ang.sin(), torch.zeros_like(ang)], 1),
-                         torch.stack([ang.sin(), ang.cos(), torch.zeros_like(ang)], 1)], 1)
-    rotated = F.grid_sample(streaks, F.affine_grid(theta, x.shape, align_corners=False), align_corners=False,
-                            padding_mode="reflection")
+    theta = torch.stack(
+        [
+            torch.stack([ang.cos(), -ang.sin(), torch.zeros_like(ang)], 1),
+            torch.stack([ang.sin(), ang.cos(), torch.zeros_like(ang)], 1),
+        ],
+        1,
+    )
+    rotated = F.grid_sample(
+        streaks, F.affine_grid(theta, x.shape, align_corners=False), align_corners=False, padding_mode="reflection"
+    )
     return x + sigma * rotated * math.sqrt(k)
 
 
 # --------------------------------------------------------------------------- generic
+
 
 def blur(x, sigma, g):
     """Gaussian blur as a product in the Fourier domain with symmetric (mirror) boundaries.
@@ -256,9 +271,72 @@ def _dct_matrix(n, device, dtype):
     return m
 
 
-_JPEG_LUMA = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-              14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-              49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+_JPEG_LUMA = (
+    16,
+    11,
+    10,
+    16,
+    24,
+    40,
+    51,
+    61,
+    12,
+    12,
+    14,
+    19,
+    26,
+    58,
+    60,
+    55,
+    14,
+    13,
+    16,
+    24,
+    40,
+    57,
+    69,
+    56,
+    14,
+    17,
+    22,
+    29,
+    51,
+    87,
+    80,
+    62,
+    18,
+    22,
+    37,
+    56,
+    68,
+    109,
+    103,
+    77,
+    24,
+    35,
+    55,
+    64,
+    81,
+    104,
+    113,
+    92,
+    49,
+    64,
+    78,
+    87,
+    103,
+    121,
+    120,
+    101,
+    72,
+    92,
+    95,
+    98,
+    112,
+    100,
+    103,
+    99,
+)
 
 
 def jpeg(x, quality, g):
@@ -285,27 +363,44 @@ def downsample(x, factor, g):
     return small.repeat_interleave(factor, -2).repeat_interleave(factor, -1)[..., :h, :w]
 
 
-CORRUPTIONS: dict[str, ImageCorruption] = {c.name: c for c in (
-    Corruption("gaussian", "noise", (0.02, 0.04, 0.06, 0.08, 0.12), "additive Gaussian noise, σ", gaussian),
-    Corruption("poisson", "noise", (800, 400, 200, 100, 50), "quantum noise, photons at full scale", poisson),
-    Corruption("speckle", "noise", (0.05, 0.1, 0.15, 0.2, 0.3), "multiplicative (ultrasound) noise, σ", speckle),
-    Corruption("rician", "noise", (0.02, 0.04, 0.06, 0.08, 0.12), "MRI magnitude noise, σ", rician),
-    Corruption("motion", "mri", ((1, 1, 1), (2, 2, 2), (3, 3, 2), (4, 5, 3), (6, 8, 4)),
-               "rigid motion in k-space: (max shift px, max rotation °, moves)", motion),
-    Corruption("ghosting", "mri", (0.1, 0.2, 0.3, 0.45, 0.6), "N/2 ghosting, line attenuation α", ghosting),
-    Corruption("spike", "mri", (0.05, 0.1, 0.2, 0.35, 0.5), "k-space spike, fraction of peak", spike),
-    Corruption("gibbs", "mri", (0.8, 0.65, 0.5, 0.4, 0.3), "k-space truncation, kept fraction", gibbs),
-    Corruption("bias-field", "mri", (0.1, 0.2, 0.3, 0.45, 0.6), "polynomial bias field, coefficient range", bias_field),
-    Corruption("ring", "ct", (0.02, 0.04, 0.06, 0.09, 0.12), "ring artefact amplitude", ring),
-    Corruption("metal", "ct", (0.05, 0.1, 0.15, 0.22, 0.3), "metal streak amplitude", metal),
-    Corruption("beam-hardening", "ct", (0.05, 0.1, 0.15, 0.2, 0.3), "cupping depth", beam_hardening),
-    Corruption("photon-starvation", "ct", (0.02, 0.04, 0.06, 0.09, 0.12), "directional streak noise σ",
-               photon_starvation),
-    Corruption("blur", "generic", (0.5, 0.8, 1.2, 1.8, 2.5), "Gaussian blur σ (pixels)", blur),
-    Corruption("contrast", "generic", ((0.9, 0.03), (0.8, 0.06), (0.7, 0.09), (0.55, 0.12), (0.4, 0.15)),
-               "window shift: (contrast, level offset)", contrast),
-    Corruption("gamma", "generic", (1.15, 1.3, 1.5, 1.75, 2.1), "gamma exponent", gamma),
-    Corruption("jpeg", "generic", (80, 60, 40, 20, 10), "JPEG quality", jpeg),
-    Corruption("downsample", "generic", (2, 3, 4, 6, 8), "down-sampling factor (block average, replicated)",
-               downsample),
-)}
+CORRUPTIONS: dict[str, ImageCorruption] = {
+    c.name: c
+    for c in (
+        Corruption("gaussian", "noise", (0.02, 0.04, 0.06, 0.08, 0.12), "additive Gaussian noise, σ", gaussian),
+        Corruption("poisson", "noise", (800, 400, 200, 100, 50), "quantum noise, photons at full scale", poisson),
+        Corruption("speckle", "noise", (0.05, 0.1, 0.15, 0.2, 0.3), "multiplicative (ultrasound) noise, σ", speckle),
+        Corruption("rician", "noise", (0.02, 0.04, 0.06, 0.08, 0.12), "MRI magnitude noise, σ", rician),
+        Corruption(
+            "motion",
+            "mri",
+            ((1, 1, 1), (2, 2, 2), (3, 3, 2), (4, 5, 3), (6, 8, 4)),
+            "rigid motion in k-space: (max shift px, max rotation °, moves)",
+            motion,
+        ),
+        Corruption("ghosting", "mri", (0.1, 0.2, 0.3, 0.45, 0.6), "N/2 ghosting, line attenuation α", ghosting),
+        Corruption("spike", "mri", (0.05, 0.1, 0.2, 0.35, 0.5), "k-space spike, fraction of peak", spike),
+        Corruption("gibbs", "mri", (0.8, 0.65, 0.5, 0.4, 0.3), "k-space truncation, kept fraction", gibbs),
+        Corruption(
+            "bias-field", "mri", (0.1, 0.2, 0.3, 0.45, 0.6), "polynomial bias field, coefficient range", bias_field
+        ),
+        Corruption("ring", "ct", (0.02, 0.04, 0.06, 0.09, 0.12), "ring artefact amplitude", ring),
+        Corruption("metal", "ct", (0.05, 0.1, 0.15, 0.22, 0.3), "metal streak amplitude", metal),
+        Corruption("beam-hardening", "ct", (0.05, 0.1, 0.15, 0.2, 0.3), "cupping depth", beam_hardening),
+        Corruption(
+            "photon-starvation", "ct", (0.02, 0.04, 0.06, 0.09, 0.12), "directional streak noise σ", photon_starvation
+        ),
+        Corruption("blur", "generic", (0.5, 0.8, 1.2, 1.8, 2.5), "Gaussian blur σ (pixels)", blur),
+        Corruption(
+            "contrast",
+            "generic",
+            ((0.9, 0.03), (0.8, 0.06), (0.7, 0.09), (0.55, 0.12), (0.4, 0.15)),
+            "window shift: (contrast, level offset)",
+            contrast,
+        ),
+        Corruption("gamma", "generic", (1.15, 1.3, 1.5, 1.75, 2.1), "gamma exponent", gamma),
+        Corruption("jpeg", "generic", (80, 60, 40, 20, 10), "JPEG quality", jpeg),
+        Corruption(
+            "downsample", "generic", (2, 3, 4, 6, 8), "down-sampling factor (block average, replicated)", downsample
+        ),
+    )
+}

@@ -67,9 +67,16 @@ def load_suite(path: str | Path | None = None) -> Suite:
     bad = [a for a in attacks if a not in ADVERSARIAL_ATTACKS]
     if bad:
         raise BadInput(f"suite {p}: unknown attack(s) {bad}; known: {', '.join(ADVERSARIAL_ATTACKS)}")
-    return Suite(str(doc.get("name", p.stem)), corr, attacks, [float(e) for e in doc.get("eps", [])],
-                 [float(e) for e in doc.get("eps_l2", [0.1, 0.25, 0.5, 1.0])], int(doc.get("steps", 10)),
-                 int(doc.get("restarts", 1)), int(doc.get("attack_samples", 512)))
+    return Suite(
+        str(doc.get("name", p.stem)),
+        corr,
+        attacks,
+        [float(e) for e in doc.get("eps", [])],
+        [float(e) for e in doc.get("eps_l2", [0.1, 0.25, 0.5, 1.0])],
+        int(doc.get("steps", 10)),
+        int(doc.get("restarts", 1)),
+        int(doc.get("attack_samples", 512)),
+    )
 
 
 def parse_corruption(arg: str) -> tuple[str, list[int]]:
@@ -92,8 +99,14 @@ def _acc_metric(name: str, correct: int, n: int, params: dict) -> MetricValue:
     return MetricValue(name, correct / n if n else None, lo, hi, n, params)
 
 
-def corruption_metrics(clean: np.ndarray, corrupted: dict[tuple[str, int], np.ndarray], *,
-                       clusters: np.ndarray | None = None, n_boot: int = 1000, seed: int = 0) -> list[MetricValue]:
+def corruption_metrics(
+    clean: np.ndarray,
+    corrupted: dict[tuple[str, int], np.ndarray],
+    *,
+    clusters: np.ndarray | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> list[MetricValue]:
     """Figures from per-image correctness (bool arrays), every one with a bootstrap CI from the shared
     bootstrap (patients resampled when ``clusters`` are given): clean accuracy, accuracy and relative
     robustness per corruption and severity, corruption error and accuracy drop per corruption (severities
@@ -136,8 +149,9 @@ def run_suite(model, data, suite: Suite, *, device: str = "cpu", seed: int = 0, 
     warnings: list[str] = []
     n = len(data)
     clean_parts: list[np.ndarray] = []
-    corr_parts: dict[tuple[str, int], list[np.ndarray]] = {(c, s): [] for c, sev in suite.corruptions.items()
-                                                           for s in sev}
+    corr_parts: dict[tuple[str, int], list[np.ndarray]] = {
+        (c, s): [] for c, sev in suite.corruptions.items() for s in sev
+    }
     for idx, xb in data.batches(batch_size):
         x = torch.from_numpy(xb).to(device)
         y = torch.from_numpy(data.labels[idx]).to(device)
@@ -166,20 +180,27 @@ def run_suite(model, data, suite: Suite, *, device: str = "cpu", seed: int = 0, 
             for eps in [0.0, *grid]:
                 ok = 0
                 for start in range(0, m, batch_size):
-                    xb, yb = xs[start:start + batch_size], ys[start:start + batch_size]
-                    adv = attack.perturb(model, xb, yb, eps, steps=suite.steps, restarts=suite.restarts,
-                                         generator=gen)
+                    xb, yb = xs[start : start + batch_size], ys[start : start + batch_size]
+                    adv = attack.perturb(model, xb, yb, eps, steps=suite.steps, restarts=suite.restarts, generator=gen)
                     with torch.no_grad():
                         ok += int((model(adv).argmax(1) == yb).sum())
                 curve.append(ok / m)
                 adversarial.append({"attack": name, "eps": eps, "accuracy": ok / m})
                 metrics.append(_acc_metric("accuracy", ok, m, {"attack": name, "eps": eps}))  # Wilson
             if any(b > a + 1.0 / m for a, b in itertools.pairwise(curve)):
-                warnings.append(f"{name}: robust accuracy is not monotone over the nested ε grid "
-                                f"({', '.join(f'{v:.3f}' for v in curve)}): possible gradient masking")
+                warnings.append(
+                    f"{name}: robust accuracy is not monotone over the nested ε grid "
+                    f"({', '.join(f'{v:.3f}' for v in curve)}): possible gradient masking"
+                )
         warnings += _masking_post_checks(model, xs[:batch_size], ys[:batch_size], suite, adversarial, gen)
-    return {"clean_accuracy": clean, "n": n, "corruptions": corruptions, "adversarial": adversarial,
-            "warnings": warnings, "metrics": metrics}
+    return {
+        "clean_accuracy": clean,
+        "n": n,
+        "corruptions": corruptions,
+        "adversarial": adversarial,
+        "warnings": warnings,
+        "metrics": metrics,
+    }
 
 
 def _masking_pre_checks(model, x, y) -> list[str]:
@@ -212,8 +233,10 @@ def _masking_post_checks(model, x, y, suite: Suite, adversarial: list[dict], gen
     with torch.no_grad():
         acc_unbounded = (model(adv).argmax(1) == y).float().mean().item()
     if acc_unbounded > 0.05:
-        out.append(f"PGD with unbounded ε=1 leaves {acc_unbounded:.0%} accuracy (should be ≈ 0): the attack "
-                   "is not converging or gradients are masked")
+        out.append(
+            f"PGD with unbounded ε=1 leaves {acc_unbounded:.0%} accuracy (should be ≈ 0): the attack "
+            "is not converging or gradients are masked"
+        )
     linf = [a for a in adversarial if a["attack"] == "pgd-linf" and a["eps"] > 0]
     if linf:
         eps = max(a["eps"] for a in linf)

@@ -31,8 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf",
-         "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf")  # Debian fonts-dejavu-core
+FONTS = (
+    "DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSansMono.ttf",
+    "DejaVuSansMono-Bold.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSerif-Bold.ttf",
+)  # Debian fonts-dejavu-core
 SIZE = 512
 # (photometric, bits stored, signed, transfer syntax name)
 ENCODINGS = (
@@ -47,8 +53,7 @@ ENCODINGS = (
 )
 BACKGROUNDS = ("gradient", "speckle", "ct", "mr", "dark", "light")
 FIRST = ("SCOTT", "ADAEZE", "BIRGITTA", "MARTA", "JOAO", "WEI", "FATIMA", "PIOTR", "AROHA", "KENJI")
-LAST = ("KAUFMAN", "OKONKWO", "LINDQVIST", "GONZALEZ", "FERREIRA", "ZHANG", "HADDAD", "NOWAK",
-        "WAITITI", "TANAKA")
+LAST = ("KAUFMAN", "OKONKWO", "LINDQVIST", "GONZALEZ", "FERREIRA", "ZHANG", "HADDAD", "NOWAK", "WAITITI", "TANAKA")
 INSTITUTIONS = (("ST", "MARY", "HOSPITAL"), ("BAPTIST", "MED", "CTR"), ("NORTHGATE", "CLINIC"))
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 BENIGN = (["CHEST", "PA"], ["L"], ["R"], ["AXIAL"], ["5", "cm"], ["120kVp"], ["ABDOMEN"], ["HEAD", "AP"])
@@ -98,18 +103,28 @@ def _patient(rng: np.random.Generator) -> dict:
     year, month, day = int(rng.integers(1930, 2005)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
     hour, minute, sec = int(rng.integers(0, 24)), int(rng.integers(0, 60)), int(rng.integers(0, 60))
     return {
-        "first": FIRST[rng.integers(len(FIRST))], "last": LAST[rng.integers(len(LAST))],
+        "first": FIRST[rng.integers(len(FIRST))],
+        "last": LAST[rng.integers(len(LAST))],
         "id": f"{rng.integers(10**6, 10**7)}{rng.integers(10, 99)}",
-        "birth": (year, month, day), "study": (int(rng.integers(2015, 2026)), month % 12 + 1, day),
-        "time": (hour, minute, sec), "accession": f"A{rng.integers(10**5, 10**6)}",
+        "birth": (year, month, day),
+        "study": (int(rng.integers(2015, 2026)), month % 12 + 1, day),
+        "time": (hour, minute, sec),
+        "accession": f"A{rng.integers(10**5, 10**6)}",
         "institution": INSTITUTIONS[rng.integers(len(INSTITUTIONS))],
     }
 
 
 def _date_words(rng, ymd) -> list[str]:
     y, m, d = ymd
-    return [[f"{m:02d}/{d:02d}/{y}", f"{m}/{d}/{y}", f"{m:02d}.{d:02d}.{y}", f"{d:02d}-{MONTHS[m - 1]}-{y % 100:02d}",
-             f"{y}-{m:02d}-{d:02d}"][rng.integers(5)]]
+    return [
+        [
+            f"{m:02d}/{d:02d}/{y}",
+            f"{m}/{d}/{y}",
+            f"{m:02d}.{d:02d}.{y}",
+            f"{d:02d}-{MONTHS[m - 1]}-{y % 100:02d}",
+            f"{y}-{m:02d}-{d:02d}",
+        ][rng.integers(5)]
+    ]
 
 
 def _time_words(rng, hms) -> list[str]:
@@ -121,8 +136,12 @@ def _time_words(rng, hms) -> list[str]:
 
 def _lines(rng, p: dict) -> list[list[tuple[str, bool]]]:
     """Text lines as (word, is_phi) pairs."""
-    name = [[p["last"] + ",", p["first"]], [p["first"], p["last"]], [f"{p['last']}^{p['first']}"],
-            [p["last"], p["first"]]][rng.integers(4)]
+    name = [
+        [p["last"] + ",", p["first"]],
+        [p["first"], p["last"]],
+        [f"{p['last']}^{p['first']}"],
+        [p["last"], p["first"]],
+    ][rng.integers(4)]
     lines = [
         ([("Name:", False)] if rng.random() < 0.4 else []) + [(w, True) for w in name],
         ([("ID:", False)] if rng.random() < 0.5 else []) + [(p["id"], True)],
@@ -149,8 +168,11 @@ def _background(kind: str, rng: np.random.Generator) -> np.ndarray:
         src = pydicom.dcmread(get_testdata_file("CT_small.dcm" if kind == "ct" else "MR_small.dcm")).pixel_array
         src = src.astype(np.float32)
         lo, hi = np.percentile(src, (1, 99))
-        img = np.asarray(Image.fromarray(np.clip((src - lo) / (hi - lo), 0, 1).astype(np.float32))
-                         .resize((SIZE, SIZE), Image.BILINEAR))
+        img = np.asarray(
+            Image.fromarray(np.clip((src - lo) / (hi - lo), 0, 1).astype(np.float32)).resize(
+                (SIZE, SIZE), Image.BILINEAR
+            )
+        )
         return np.clip(img * 0.85, 0, 1)
     if kind == "speckle":  # ultrasound-like: a bright sector of speckle on black
         r = np.hypot(xx - 0.5, yy + 0.1)
@@ -283,9 +305,16 @@ def write_corpus(out: Path, n: int, *, seed: int = 0, real: bool = True) -> list
         for name, words in REAL_CASES.items():
             shutil.copy(get_testdata_file(name), out / name)
             ds = pydicom.dcmread(out / name)
-            cases.append(Case(name, str(ds.PhotometricInterpretation), ds.file_meta.TransferSyntaxUID.name,
-                              "real", int(ds.get("NumberOfFrames", 1) or 1),
-                              [Token(t, *box, phi) for t, box, phi in words]))
+            cases.append(
+                Case(
+                    name,
+                    str(ds.PhotometricInterpretation),
+                    ds.file_meta.TransferSyntaxUID.name,
+                    "real",
+                    int(ds.get("NumberOfFrames", 1) or 1),
+                    [Token(t, *box, phi) for t, box, phi in words],
+                )
+            )
     (out / "ground-truth.json").write_text(json.dumps([asdict(c) for c in cases], indent=1))
     return cases
 
@@ -314,8 +343,11 @@ def token_readable(engine, rendered: np.ndarray, token: Token, pad: int = 4) -> 
     for variant in (crop, np.where(crop > otsu(crop), 255, 0).astype(np.uint8)):
         if np.median(variant) < 128:
             variant = 255 - variant
-        big = np.asarray(Image.fromarray(variant.astype(np.uint8)).resize(
-            (variant.shape[1] * scale, variant.shape[0] * scale), Image.BICUBIC))
+        big = np.asarray(
+            Image.fromarray(variant.astype(np.uint8)).resize(
+                (variant.shape[1] * scale, variant.shape[0] * scale), Image.BICUBIC
+            )
+        )
         big = np.pad(big, 20, constant_values=255)
         read = alnum_upper("".join(b.text for b in engine.read(big, psm=7)))
         if want and (want in read or difflib.SequenceMatcher(None, want, read).ratio() >= 0.8):

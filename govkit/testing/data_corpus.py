@@ -67,14 +67,22 @@ ALTERATIONS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] 
 def split(n: int, rng: np.random.Generator, prefix: str) -> dict[str, np.ndarray]:
     """One split: images, labels, two images per patient, ``site`` and ``sex`` subgroups."""
     return {
-        "x": images(n, rng), "y": rng.integers(0, 2, n).astype(np.int64),
+        "x": images(n, rng),
+        "y": rng.integers(0, 2, n).astype(np.int64),
         "patient_id": np.array([f"{prefix}{i // 2:05d}" for i in range(n)]),
-        "group_site": rng.choice(["A", "B", "C"], n), "group_sex": rng.choice(["F", "M"], n),
+        "group_site": rng.choice(["A", "B", "C"], n),
+        "group_sex": rng.choice(["F", "M"], n),
     }
 
 
-def plant(a: dict[str, np.ndarray], b: dict[str, np.ndarray], rng: np.random.Generator, *,
-          per_kind: int = 3, shared_patients: int = 3) -> dict[str, Any]:
+def plant(
+    a: dict[str, np.ndarray],
+    b: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    *,
+    per_kind: int = 3,
+    shared_patients: int = 3,
+) -> dict[str, Any]:
     """Plant leakage from ``a`` into ``b`` (in place); return the truth.
 
     Truth: ``patients`` (IDs), ``duplicates`` and ``near`` (sets of (index in a,
@@ -88,7 +96,7 @@ def plant(a: dict[str, np.ndarray], b: dict[str, np.ndarray], rng: np.random.Gen
     truth: dict[str, Any] = {"duplicates": set(), "near": set(), "near_kind": {}, "patients": set()}
     b["x"] = np.array(b["x"])
     for k, kind in enumerate(kinds):
-        for s, d in zip(src[k * per_kind:(k + 1) * per_kind], dst[k * per_kind:(k + 1) * per_kind], strict=True):
+        for s, d in zip(src[k * per_kind : (k + 1) * per_kind], dst[k * per_kind : (k + 1) * per_kind], strict=True):
             if kind == "exact":
                 b["x"][d] = a["x"][s]
                 truth["duplicates"].add((int(s), int(d)))
@@ -98,7 +106,7 @@ def plant(a: dict[str, np.ndarray], b: dict[str, np.ndarray], rng: np.random.Gen
                 truth["near_kind"][(int(s), int(d))] = kind
     # shared patients: B images (not copies) take an A patient's ID
     pid_b = b["patient_id"].astype(object)
-    for d, s in zip(dst[need:need + shared_patients], rng.choice(n_a, shared_patients, replace=False), strict=True):
+    for d, s in zip(dst[need : need + shared_patients], rng.choice(n_a, shared_patients, replace=False), strict=True):
         pid_b[d] = a["patient_id"][s]
         truth["patients"].add(str(a["patient_id"][s]))
     b["patient_id"] = pid_b.astype(str)

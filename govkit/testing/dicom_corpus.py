@@ -44,7 +44,10 @@ def plant_value(tag: int, vr: str, patient: Patient, salt: str = "0"):
         "PN": patient.name,
         "LO": f"XR CHEST for {patient.display_name}"[:64],
         "SH": patient.name.split("^")[0][:16],
-        "LT": text, "ST": text, "UT": text, "UC": text,
+        "LT": text,
+        "ST": text,
+        "UT": text,
+        "UC": text,
         "CS": patient.name.split("^")[0][:16],
         "AE": patient.name.split("^")[0][:16],
         "DA": patient.birth_date,
@@ -52,15 +55,25 @@ def plant_value(tag: int, vr: str, patient: Patient, salt: str = "0"):
         "DT": patient.birth_date + "101500",
         "AS": "081Y",
         "UI": f"{UID_ROOT}.{tag}.{salt}",
-        "IS": "42", "DS": "42.5",
-        "US": 42, "SS": 42, "UL": 42, "SL": 42, "SV": 42, "UV": 42,
-        "FL": 42.0, "FD": 42.0,
+        "IS": "42",
+        "DS": "42.5",
+        "US": 42,
+        "SS": 42,
+        "UL": 42,
+        "SL": 42,
+        "SV": 42,
+        "UV": 42,
+        "FL": 42.0,
+        "FD": 42.0,
         "AT": 0x00100010,
         "UR": "http://kaufman.example/scott",
         "OB": (patient.name.encode() + b"\x00")[: len(patient.name) + 1 & ~1 or 2],
         "OW": (patient.name.encode() + b"\x00\x00")[: (len(patient.name) + 2) & ~1],
         "UN": (patient.name.encode() + b"\x00")[: len(patient.name) + 1 & ~1 or 2],
-        "OD": b"\x00" * 8, "OF": b"\x00" * 4, "OL": b"\x00" * 4, "OV": b"\x00" * 8,
+        "OD": b"\x00" * 8,
+        "OF": b"\x00" * 4,
+        "OL": b"\x00" * 4,
+        "OV": b"\x00" * 8,
         "SQ": Sequence([nested_item(patient, salt)]),
     }[vr]
 
@@ -185,8 +198,15 @@ def ct_archive(out: Path, n: int, *, patients: int = 1) -> list[Path]:
     return paths
 
 
-def burned_in(text_lines: list[str], *, size: tuple[int, int] = (256, 256), photometric: str = "MONOCHROME2",
-              frames: int = 1, font_size: int = 18, seed: int = 0) -> Dataset:
+def burned_in(
+    text_lines: list[str],
+    *,
+    size: tuple[int, int] = (256, 256),
+    photometric: str = "MONOCHROME2",
+    frames: int = 1,
+    font_size: int = 18,
+    seed: int = 0,
+) -> Dataset:
     """A secondary-capture-like dataset with ``text_lines`` burned into every frame.
 
     The background is a smooth gradient with noise; text is drawn bright on

@@ -6,8 +6,9 @@ Create Date: 2026-11-25
 
 The policy a model version is gated by; append-only like every table.
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"

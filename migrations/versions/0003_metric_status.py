@@ -9,8 +9,9 @@ cannot support it, e.g. TPR at an FPR below 1/n) or ``unreliable`` (its own
 control fired), with the reason.  Gates treat anything but ``ok`` as
 insufficient evidence.
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0003"
 down_revision = "0002"

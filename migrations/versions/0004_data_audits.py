@@ -8,8 +8,9 @@ The result of ``govkit data audit`` for a registered dataset version (leakage
 against other splits, duplicates, balance), with its figures as metric rows
 in ``result``; append-only like every table.
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0004"
 down_revision = "0003"

@@ -17,6 +17,7 @@ Create Date: 2026-12-01
 New tables are append-only like every other.  Columns are added with plain
 ADD COLUMN (no batch copy), so SQLite keeps its triggers.
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -152,8 +153,9 @@ def _bind_existing_rows() -> None:
     if not any(rows.values()):
         return
     with Session(bind=conn) as session:
-        append_event(session, "registry.bind", "registry", "migration-0005", {"bound_rows": rows},
-                     actor="govkit-migration")
+        append_event(
+            session, "registry.bind", "registry", "migration-0005", {"bound_rows": rows}, actor="govkit-migration"
+        )
         session.flush()
 
 

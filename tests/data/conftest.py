@@ -22,5 +22,10 @@ def planted(tmp_path_factory):
     out = tmp_path_factory.mktemp("planted")
     a, b, clean = split(800, rng, "A"), split(400, rng, "B"), split(400, rng, "C")
     truth = plant(a, b, rng, per_kind=3, shared_patients=3)
-    return {"train": save(out / "train.npz", a), "test": save(out / "test.npz", b),
-            "clean": save(out / "clean.npz", clean), "truth": truth, "arrays": (a, b)}
+    return {
+        "train": save(out / "train.npz", a),
+        "test": save(out / "test.npz", b),
+        "clean": save(out / "clean.npz", clean),
+        "truth": truth,
+        "arrays": (a, b),
+    }

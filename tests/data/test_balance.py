@@ -12,10 +12,12 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from govkit.evaluate.metrics import wilson
 from tests.data.conftest import save
 
-DEVICES = [("ACME", "Scan 1", "Site North", "120", "1.25", None),
-           ("ACME", "Scan 1", "Site North", "100", "2.5", None),
-           ("Umbrella", "MR 3000", "Site South", None, "3.0", "1.5"),
-           ("Umbrella", "MR 3000", "Site South", None, "3.0", "3")]
+DEVICES = [
+    ("ACME", "Scan 1", "Site North", "120", "1.25", None),
+    ("ACME", "Scan 1", "Site North", "100", "2.5", None),
+    ("Umbrella", "MR 3000", "Site South", None, "3.0", "1.5"),
+    ("Umbrella", "MR 3000", "Site South", None, "3.0", "3"),
+]
 
 
 def _dicom(path, i, manufacturer, model, site, kvp, thickness, field):
@@ -46,8 +48,9 @@ def test_dicom_manifest_header_distributions(cli, tmp_path):
     for i in range(12):
         dev = DEVICES[i % 4]
         _dicom(tmp_path / f"img{i}.dcm", i, *dev)
-        rows.append({"path": f"img{i}.dcm", "label": i % 2, "patient_id": f"P{i // 2}",
-                     "group_site": dev[2].split()[1]})
+        rows.append(
+            {"path": f"img{i}.dcm", "label": i % 2, "patient_id": f"P{i // 2}", "group_site": dev[2].split()[1]}
+        )
     manifest = tmp_path / "manifest.csv"
     with open(manifest, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -73,8 +76,13 @@ def test_classes_subgroups_and_small_cells(cli, tmp_path):
     y = np.r_[np.zeros(150, np.int64), np.ones(50, np.int64)]
     site = np.array(["A"] * 120 + ["B"] * 70 + ["C"] * 10)
     sex = np.array(["F", "M"] * 100)
-    arrays = {"x": rng.random((n, 1, 16, 16), dtype=np.float32), "y": y,
-              "patient_id": np.array([f"P{i}" for i in range(n)]), "group_site": site, "group_sex": sex}
+    arrays = {
+        "x": rng.random((n, 1, 16, 16), dtype=np.float32),
+        "y": y,
+        "patient_id": np.array([f"P{i}" for i in range(n)]),
+        "group_site": site,
+        "group_sex": sex,
+    }
     r = cli("data", "audit", save(tmp_path / "d.npz", arrays), "--json")
     assert r.code == 0, r.err
     out = r.json()

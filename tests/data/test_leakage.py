@@ -42,8 +42,7 @@ def test_clean_split_has_no_pair(cli, planted):
     r = cli("data", "audit", planted["train"], "--against", planted["clean"], "--json")
     assert r.code == 0, r.err
     out = r.json()
-    assert out["leakage"] == {"patient_overlap": 0, "duplicates": 0, "near_duplicates": 0, "found": False,
-                              "pairs": []}
+    assert out["leakage"] == {"patient_overlap": 0, "duplicates": 0, "near_duplicates": 0, "found": False, "pairs": []}
     assert "no leakage found" in cli("data", "audit", planted["train"], "--against", planted["clean"]).out
 
 
@@ -95,8 +94,16 @@ def test_missing_patient_ids_are_unsupported_not_clean(cli, planted, tmp_path):
 
 def test_lesion_shortcut_variant_shares_patients_and_images(cli, lesion_data):
     """The example task's shortcut training set reuses the clean one's draws: every patient is shared."""
-    r = cli("data", "audit", lesion_data["train"], "--against", lesion_data["train_shortcut"],
-            "--against", lesion_data["test"], "--json")
+    r = cli(
+        "data",
+        "audit",
+        lesion_data["train"],
+        "--against",
+        lesion_data["train_shortcut"],
+        "--against",
+        lesion_data["test"],
+        "--json",
+    )
     assert r.code == 1
     per = {a["against"]: a for a in r.json()["against"]}
     shortcut, test = per.values()
@@ -104,10 +111,13 @@ def test_lesion_shortcut_variant_shares_patients_and_images(cli, lesion_data):
     assert test == {**test, "patient_overlap": 0, "duplicates": 0, "near_duplicates": 0}
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["nope.npz"], "not found"),
-    (["x@1"], "unknown dataset"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["nope.npz"], "not found"),
+        (["x@1"], "unknown dataset"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(cli, args, needle):
     r = cli("data", "audit", *args)
     assert r.code == 2
@@ -156,10 +166,17 @@ def test_png_manifests_of_different_sizes_find_a_cropped_re_export(cli, tmp_path
     assert pairs == [("near-duplicate", "5]", "17]")]
 
 
-@pytest.mark.parametrize(("mine", "theirs"), [
-    ("P00000", "p00000"), ("P00000", " P00000"), ("P00000", "P00000 "), ("P00000", "Ｐ０００００"),
-    (7, 7.0), ("07", "7"),
-])
+@pytest.mark.parametrize(
+    ("mine", "theirs"),
+    [
+        ("P00000", "p00000"),
+        ("P00000", " P00000"),
+        ("P00000", "P00000 "),
+        ("P00000", "Ｐ０００００"),
+        (7, 7.0),
+        ("07", "7"),
+    ],
+)
 def test_patient_ids_match_across_case_width_space_and_type(mine, theirs):
     """An export that changed an ID's case, width, padding or number type still shares the patient."""
     from govkit.data.leakage import patient_keys

@@ -13,10 +13,12 @@ pytestmark = pytest.mark.slow
 
 
 def _datasheet(tmp_path, **extra):
-    sheet = {"motivation": {"purpose": "Synthetic lesion images for a demonstration.",
-                            "creators": ["govkit maintainers"]},
-             "composition": {"instances": "64x64 synthetic images, two per synthetic patient."},
-             "external": False, **extra}
+    sheet = {
+        "motivation": {"purpose": "Synthetic lesion images for a demonstration.", "creators": ["govkit maintainers"]},
+        "composition": {"instances": "64x64 synthetic images, two per synthetic patient."},
+        "external": False,
+        **extra,
+    }
     p = tmp_path / "sheet.yaml"
     p.write_text(json.dumps(sheet))  # JSON is YAML
     return p
@@ -31,17 +33,46 @@ def test_audit_recorded_and_read_back_as_evidence(cli, registry, db_url, lesion_
     from govkit.registry.tables import AuditEvent, DataAudit
 
     db = ("--db", db_url)
-    assert cli(*db, "data", "register", "lesion-train", "--version", "1", lesion_data["train"],
-               "--datasheet", _datasheet(tmp_path), "--source", "examples/lesion generator",
-               "--site", "A, B, C").code == 0
+    assert (
+        cli(
+            *db,
+            "data",
+            "register",
+            "lesion-train",
+            "--version",
+            "1",
+            lesion_data["train"],
+            "--datasheet",
+            _datasheet(tmp_path),
+            "--source",
+            "examples/lesion generator",
+            "--site",
+            "A, B, C",
+        ).code
+        == 0
+    )
     assert cli(*db, "data", "register", "lesion-test", "--version", "1", lesion_data["test"], "--external").code == 0
-    assert cli(*db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", lesion_spec,
-               "--train-data", "lesion-train@1").code == 0
+    assert (
+        cli(
+            *db,
+            "model",
+            "register",
+            "lesion-cnn",
+            "--version",
+            "1.0",
+            "--spec",
+            lesion_spec,
+            "--train-data",
+            "lesion-train@1",
+        ).code
+        == 0
+    )
     # before any audit: no data figures (a gate finds no evidence)
     with registry.unit_of_work() as s:
         assert data_metrics(s, model_version(s, "lesion-cnn@1.0")) == []
-    assert cli(*db, "eval", "performance", "lesion-cnn@1.0", "--data", lesion_data["test"],
-               "--bootstrap", "100").code == 0
+    assert (
+        cli(*db, "eval", "performance", "lesion-cnn@1.0", "--data", lesion_data["test"], "--bootstrap", "100").code == 0
+    )
     r = cli(*db, "data", "audit", "lesion-train@1", "--against", "lesion-test@1", "--json")
     assert r.code == 0, r.err
     audit_id = r.json()["audit_id"]
@@ -85,9 +116,11 @@ def test_audit_recorded_and_read_back_as_evidence(cli, registry, db_url, lesion_
         stored = s.get(DataAudit, r.json()["audit_id"]).result
     # the gate: against the test split it passes; against every split it fails on the leaky one
     policy = tmp_path / "policy.yaml"
-    policy.write_text("name: data\nversion: '1'\nrequirements:\n"
-                      "  - {id: vs-test, evidence: data, metric: patient_overlap, where: {role: test}, max: 0}\n"
-                      "  - {id: vs-all, evidence: data, metric: patient_overlap, max: 0}\n")
+    policy.write_text(
+        "name: data\nversion: '1'\nrequirements:\n"
+        "  - {id: vs-test, evidence: data, metric: patient_overlap, where: {role: test}, max: 0}\n"
+        "  - {id: vs-all, evidence: data, metric: patient_overlap, max: 0}\n"
+    )
     r = cli(*db, "policy", "check", "lesion-cnn@1.0", "--policy", policy, "--json")
     assert r.code == 1
     status = {o["id"]: o["status"] for o in r.json()["requirements"]}
@@ -124,14 +157,25 @@ def test_register_refuses_bad_datasheets(cli, tmp_path, lesion_data):
     bad.write_text("external: maybe\n")
     r = cli("data", "register", "d", "--version", "1", lesion_data["test"], "--datasheet", bad)
     assert r.code == 2 and "true or false" in r.err
-    r = cli("data", "register", "d", "--version", "1", lesion_data["test"], "--datasheet", _datasheet(tmp_path),
-            "--external")
+    r = cli(
+        "data",
+        "register",
+        "d",
+        "--version",
+        "1",
+        lesion_data["test"],
+        "--datasheet",
+        _datasheet(tmp_path),
+        "--external",
+    )
     assert r.code == 2 and "command line" in r.err
     phi = _datasheet(tmp_path, composition={"instances": "Images of John Smith, MRN 483-22-9917, born 03/14/1962."})
     r = cli("data", "register", "d", "--version", "1", lesion_data["test"], "--datasheet", phi)
     assert r.code == 2 and "483-22-9917" not in r.err and "John" not in r.err
-    assert cli("data", "register", "d", "--version", "1", lesion_data["test"], "--datasheet",
-               _datasheet(tmp_path)).code == 0
+    assert (
+        cli("data", "register", "d", "--version", "1", lesion_data["test"], "--datasheet", _datasheet(tmp_path)).code
+        == 0
+    )
 
 
 def test_registered_data_changed_on_disk_is_refused(cli, tmp_path, planted):

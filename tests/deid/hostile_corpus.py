@@ -26,8 +26,20 @@ from pydicom.uid import ExplicitVRLittleEndian
 UID_ROOT = "1.2.826.0.1.3680043.9.7778"
 BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
 #: Every encoding a DICOM file can hold text in (PS3.3 C.12.1.1.2), plus UTF-16 for stray binary.
-ENCODINGS = ("utf-8", "latin-1", "iso8859_2", "iso8859_5", "iso8859_7", "shift_jis", "iso2022_jp",
-             "euc_kr", "gb18030", "gbk", "utf-16-le", "utf-16-be")
+ENCODINGS = (
+    "utf-8",
+    "latin-1",
+    "iso8859_2",
+    "iso8859_5",
+    "iso8859_7",
+    "shift_jis",
+    "iso2022_jp",
+    "euc_kr",
+    "gb18030",
+    "gbk",
+    "utf-16-le",
+    "utf-16-be",
+)
 
 
 def fold(text: str) -> str:
@@ -55,8 +67,16 @@ class Case:
 def base(uid: str, name: str, charset: str | list[str] | None = None, **attrs: object) -> Dataset:
     """A small real CT (pydicom's CT_small) with fresh UIDs and the patient ``name``."""
     ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-    for kw in ("StudyDescription", "SeriesDescription", "InstitutionName", "ReferringPhysicianName",
-               "OtherPatientIDs", "RequestingPhysician", "OperatorsName", "StationName"):
+    for kw in (
+        "StudyDescription",
+        "SeriesDescription",
+        "InstitutionName",
+        "ReferringPhysicianName",
+        "OtherPatientIDs",
+        "RequestingPhysician",
+        "OperatorsName",
+        "StationName",
+    ):
         if kw in ds:
             delattr(ds, kw)
     if charset is None:
@@ -94,15 +114,20 @@ def _cjk(uid: str, charset, pn: str, text: str, meaning: str) -> Callable[[], by
         ds = base(uid, pn, charset, StudyDescription=text, Manufacturer=text[:64])
         ds.ProcedureCodeSequence = Sequence([code_item(meaning)])
         return to_bytes(ds)
+
     return build
 
 
 # ---- class 2: Unicode forms and case ---------------------------------------------------------
 def _forms() -> bytes:
-    ds = base("21", "Núñez^José", "ISO_IR 192",
-              StudyDescription="Nu\u0301n\u0303ez follow-up, GRÖSSNER, иванов пётр",
-              Manufacturer="seen by núñez and Größner",
-              ImageComments="ИВАНОВ ПЁТР, NU\u0301N\u0303EZ")
+    ds = base(
+        "21",
+        "Núñez^José",
+        "ISO_IR 192",
+        StudyDescription="Nu\u0301n\u0303ez follow-up, GRÖSSNER, иванов пётр",
+        Manufacturer="seen by núñez and Größner",
+        ImageComments="ИВАНОВ ПЁТР, NU\u0301N\u0303EZ",
+    )
     ds.OtherPatientNames = ["Größner^Anna", "Иванов^Пётр"]
     return to_bytes(ds)
 
@@ -112,20 +137,39 @@ def _without_charset(declared: bytes | None) -> Callable[[], bytes]:
     """UTF-8 text in a file that declares no character set (or a wrong one)."""
 
     def build() -> bytes:
-        ds = base("3" + ("0" if declared is None else "1"), "MÜLLER^JÜRGEN", "ISO_IR 192",
-                  StudyDescription="Jürgen Müller, Zürich", Manufacturer="für Jürgen Müller")
+        ds = base(
+            "3" + ("0" if declared is None else "1"),
+            "MÜLLER^JÜRGEN",
+            "ISO_IR 192",
+            StudyDescription="Jürgen Müller, Zürich",
+            Manufacturer="für Jürgen Müller",
+        )
         data = to_bytes(ds)
         element = b"\x08\x00\x05\x00CS\x0a\x00ISO_IR 192"
         assert data.count(element) == 1
         replacement = b"" if declared is None else b"\x08\x00\x05\x00CS\x0a\x00" + declared
         return data.replace(element, replacement)
+
     return build
 
 
 # ---- class 4: dates in other formats ---------------------------------------------------------
-DATE_TEXTS = ("14.3.1952", "14/03/1952", "1952/3/14", "14MAR1952", "March 14th, 1952", "3-14-52",
-              "1952-03-14T08:30", "19520314083000", "14 March 1952", "Mar 14 1952", "14th of March, 1952",
-              "5 Sept 2023", "2023-09-05", "09/05/23")
+DATE_TEXTS = (
+    "14.3.1952",
+    "14/03/1952",
+    "1952/3/14",
+    "14MAR1952",
+    "March 14th, 1952",
+    "3-14-52",
+    "1952-03-14T08:30",
+    "19520314083000",
+    "14 March 1952",
+    "Mar 14 1952",
+    "14th of March, 1952",
+    "5 Sept 2023",
+    "2023-09-05",
+    "09/05/23",
+)
 
 
 def _dates() -> bytes:
@@ -168,10 +212,13 @@ def _sr() -> bytes:
     code.RelationshipType, code.ValueType = "CONTAINS", "CODE"
     code.ConceptNameCodeSequence = Sequence([code_item("Contact")])
     code.ConceptCodeSequence = Sequence([code_item("Call maria.schneider@example.org")])
-    ds.ContentSequence = Sequence([
-        text("Patient Scott Kaufman seen; wife Eleanor Kaufman reachable at eleanor.k@example.org."),
-        nested, code,
-    ])
+    ds.ContentSequence = Sequence(
+        [
+            text("Patient Scott Kaufman seen; wife Eleanor Kaufman reachable at eleanor.k@example.org."),
+            nested,
+            code,
+        ]
+    )
     return to_bytes(ds)
 
 
@@ -193,29 +240,65 @@ def _places() -> bytes:
 
 # ---- class 7: e-mail addresses (Presidio's recogniser must stay offline) ---------------------
 def _email() -> bytes:
-    ds = base("71", "KAUFMAN^SCOTT", "ISO_IR 100",
-              StudyDescription="results to j.doe@example.org and scott.kaufman@mail.example.com")
+    ds = base(
+        "71",
+        "KAUFMAN^SCOTT",
+        "ISO_IR 100",
+        StudyDescription="results to j.doe@example.org and scott.kaufman@mail.example.com",
+    )
     return to_bytes(ds)
 
 
 CASES: tuple[Case, ...] = (
-    Case("japanese", 1, ("clean-descriptors",), ("山田", "太郎", "やまだ", "たろう", "yamada", "tarou"),
-         _cjk("11", ["", "ISO 2022 IR 87"], "Yamada^Tarou=山田^太郎=やまだ^たろう",
-              "CT 山田太郎 やまだ たろう 経過観察", "山田 太郎")),
-    Case("korean", 1, ("clean-descriptors",), ("길동", "홍길동", "吉洞", "gildong"),
-         _cjk("12", ["", "ISO 2022 IR 149"], "Hong^Gildong=洪^吉洞=홍^길동",
-              "홍길동 흉부 CT, 洪吉洞", "길동")),
-    Case("chinese", 1, ("clean-descriptors",), ("小东", "王小东", "xiaodong"),
-         _cjk("13", "GB18030", "Wang^XiaoDong=王^小东=", "胸部 CT 王小东 复查", "小东")),
+    Case(
+        "japanese",
+        1,
+        ("clean-descriptors",),
+        ("山田", "太郎", "やまだ", "たろう", "yamada", "tarou"),
+        _cjk(
+            "11",
+            ["", "ISO 2022 IR 87"],
+            "Yamada^Tarou=山田^太郎=やまだ^たろう",
+            "CT 山田太郎 やまだ たろう 経過観察",
+            "山田 太郎",
+        ),
+    ),
+    Case(
+        "korean",
+        1,
+        ("clean-descriptors",),
+        ("길동", "홍길동", "吉洞", "gildong"),
+        _cjk("12", ["", "ISO 2022 IR 149"], "Hong^Gildong=洪^吉洞=홍^길동", "홍길동 흉부 CT, 洪吉洞", "길동"),
+    ),
+    Case(
+        "chinese",
+        1,
+        ("clean-descriptors",),
+        ("小东", "王小东", "xiaodong"),
+        _cjk("13", "GB18030", "Wang^XiaoDong=王^小东=", "胸部 CT 王小东 复查", "小东"),
+    ),
     Case("forms", 2, ("clean-descriptors",), ("núñez", "größner", "иванов", "пётр", "josé"), _forms),
     Case("undeclared-utf8", 3, ("clean-descriptors",), ("müller", "jürgen"), _without_charset(None)),
     Case("wrong-charset", 3, ("clean-descriptors",), ("müller", "jürgen"), _without_charset(b"ISO_IR 100")),
     Case("dates", 4, ("clean-descriptors",), DATE_TEXTS, _dates),
-    Case("dates-full", 4, ("clean-descriptors", "retain-longitudinal-full-dates"),
-         DATE_TEXTS[:11], _dates),  # the birth date stays identifying when study dates are kept
-    Case("sr", 5, ("clean-structured-content",),
-         ("Schneider", "Vogelsang", "Eleanor", "867-5309", "eleanor.k@example.org",
-          "maria.schneider@example.org", "Kaufman"), _sr),
+    Case(
+        "dates-full", 4, ("clean-descriptors", "retain-longitudinal-full-dates"), DATE_TEXTS[:11], _dates
+    ),  # the birth date stays identifying when study dates are kept
+    Case(
+        "sr",
+        5,
+        ("clean-structured-content",),
+        (
+            "Schneider",
+            "Vogelsang",
+            "Eleanor",
+            "867-5309",
+            "eleanor.k@example.org",
+            "maria.schneider@example.org",
+            "Kaufman",
+        ),
+        _sr,
+    ),
     Case("places", 6, (), ("kaufman", "pid61x"), _places),
     Case("email", 7, ("clean-descriptors",), ("j.doe@example.org", "scott.kaufman@mail.example.com"), _email),
 )
@@ -264,4 +347,3 @@ def residue(data: bytes, needles: tuple[str, ...], text_only: tuple[str, ...] = 
         if hits:
             found.append(f"{needle!r} in {sorted(set(hits))}")
     return found
-

@@ -48,8 +48,10 @@ def test_pydicom_corpus(cli, tmp_path, key_file):
     refused = {f["source"]: f["code"] for f in files if f["status"] == "failed"}
     assert refused == REFUSED
     skipped = {f["source"]: f["code"] for f in files if f["status"] == "skipped"}
-    assert {s for s, c in skipped.items() if c == "dicomdir"} >= {"dicomdirtests/DICOMDIR",
-                                                                  "dicomdirtests/TINY_ALPHA/DICOMDIR"}
+    assert {s for s, c in skipped.items() if c == "dicomdir"} >= {
+        "dicomdirtests/DICOMDIR",
+        "dicomdirtests/TINY_ALPHA/DICOMDIR",
+    }
     assert set(skipped.values()) <= {"not-dicom", "dicomdir"}
     # nothing that pydicom reads as an instance is skipped as "not DICOM"
     assert not [n for n, c in skipped.items() if c == "not-dicom" and _pydicom_instance(src / n)]

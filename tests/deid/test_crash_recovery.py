@@ -52,8 +52,9 @@ def _running(pid: int) -> bool:
 
 
 def _outputs(dst: Path) -> list[Path]:
-    return [p for p in dst.rglob("*.dcm") if MANIFEST_DIR not in p.relative_to(dst).parts
-            and not p.name.startswith(".tmp-")]
+    return [
+        p for p in dst.rglob("*.dcm") if MANIFEST_DIR not in p.relative_to(dst).parts and not p.name.startswith(".tmp-")
+    ]
 
 
 @pytest.mark.slow
@@ -61,8 +62,20 @@ def _outputs(dst: Path) -> list[Path]:
 def test_sigkill_during_workers_2_then_rerun(tmp_path, key_file):
     src, dst = tmp_path / "src", tmp_path / "dst"
     inputs = ct_archive(src, 400, patients=4)
-    cmd = [sys.executable, "-m", "govkit.cli.main", "deid", "run", str(src), str(dst), "--key", str(key_file),
-           "--workers", "2", "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "govkit.cli.main",
+        "deid",
+        "run",
+        str(src),
+        str(dst),
+        "--key",
+        str(key_file),
+        "--workers",
+        "2",
+        "--json",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not _outputs(dst) and time.monotonic() < deadline and proc.poll() is None:

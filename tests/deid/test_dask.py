@@ -26,8 +26,9 @@ N_FILES = 240
 
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0", silence_logs=logging.CRITICAL) as c:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL
+    ) as c:
         yield c
 
 
@@ -48,8 +49,11 @@ def outputs(dst: Path) -> dict[str, bytes]:
 
 
 def manifest_records(dst: Path) -> list[dict]:
-    return [json.loads(line) for m in sorted((dst / MANIFEST_DIR).glob("manifest-*.jsonl"))
-            for line in m.read_text().splitlines()]
+    return [
+        json.loads(line)
+        for m in sorted((dst / MANIFEST_DIR).glob("manifest-*.jsonl"))
+        for line in m.read_text().splitlines()
+    ]
 
 
 def leftovers(dst: Path) -> list[Path]:
@@ -73,8 +77,9 @@ def wait_for_shard_lines(dst: Path, n: int, timeout: float = 60) -> tuple[Path, 
 def test_dask_run_is_byte_identical_to_local(cli, cluster, archive, tmp_path):
     src, ref, key = archive
     dst = tmp_path / "dst"
-    res = cli("deid", "run", src, dst, "--key", key, "--executor", "dask",
-              "--scheduler", cluster.scheduler_address, "--json")
+    res = cli(
+        "deid", "run", src, dst, "--key", key, "--executor", "dask", "--scheduler", cluster.scheduler_address, "--json"
+    )
     assert res.code == 0, res.err
     assert res.json()["n_ok"] == N_FILES
     assert outputs(dst) == outputs(ref)
@@ -92,8 +97,11 @@ def test_killed_worker_every_file_done_exactly_once(cluster, archive, tmp_path):
     try:
         pids = set(client.run(os.getpid).values())
         result: dict = {}
-        runner = threading.Thread(target=lambda: result.update(summary=pipeline.run(
-            src, dst, key_path=key, executor="dask", scheduler=cluster.scheduler_address)))
+        runner = threading.Thread(
+            target=lambda: result.update(
+                summary=pipeline.run(src, dst, key_path=key, executor="dask", scheduler=cluster.scheduler_address)
+            )
+        )
         runner.start()
         shard, written = wait_for_shard_lines(dst, 2)
         victim = int(shard.stem.rsplit("-", 1)[1])
@@ -117,9 +125,11 @@ def test_killed_client_rerun_resumes(cluster, archive, tmp_path):
     src, ref, key = archive
     dst = tmp_path / "dst"
     govkit = Path(sys.executable).parent / "govkit"
-    proc = subprocess.Popen([govkit, "deid", "run", src, dst, "--key", key, "--executor", "dask",
-                             "--scheduler", cluster.scheduler_address],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [govkit, "deid", "run", src, dst, "--key", key, "--executor", "dask", "--scheduler", cluster.scheduler_address],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _, written = wait_for_shard_lines(dst, 5)
     finally:
@@ -142,8 +152,20 @@ def test_executor_usage_errors(cli, archive, tmp_path, monkeypatch):
     assert res.code == 2 and "--scheduler" in res.err
     res = cli("deid", "run", src, dst, "--key", key, "--scheduler", "tcp://127.0.0.1:1")
     assert res.code == 2 and "--executor dask" in res.err
-    res = cli("deid", "run", src, dst, "--key", key, "--executor", "dask", "--workers", "2",
-              "--scheduler", "tcp://127.0.0.1:1")
+    res = cli(
+        "deid",
+        "run",
+        src,
+        dst,
+        "--key",
+        key,
+        "--executor",
+        "dask",
+        "--workers",
+        "2",
+        "--scheduler",
+        "tcp://127.0.0.1:1",
+    )
     assert res.code == 2 and "own workers" in res.err
     res = cli("deid", "run", src, dst, "--key", key, "--executor", "dask", "--scheduler", "not-an-address")
     assert res.code == 2 and "not a Dask scheduler address" in res.err

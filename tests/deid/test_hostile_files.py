@@ -116,8 +116,9 @@ def test_length_overrun_inside_an_item_is_refused():
     assert r.code == "length-overrun" and "(0010,0010)" in r.text
 
 
-@pytest.mark.parametrize(("cut", "code"), [(b"feffdde000000000", "unclosed-sequence"),
-                                           (b"feff0de000000000", "unclosed-item")])
+@pytest.mark.parametrize(
+    ("cut", "code"), [(b"feffdde000000000", "unclosed-sequence"), (b"feff0de000000000", "unclosed-item")]
+)
 def test_unclosed_sequence_or_item_is_refused(cut, code):
     data = _with_sequence(undefined_item=True)
     data = data.replace(bytes.fromhex(cut.decode()), b"", 1)
@@ -170,8 +171,16 @@ def test_file_cut_inside_its_header_is_refused():
 
 
 def test_pixel_data_shorter_than_declared_is_refused(cli, tmp_path, key_file):
-    ds = _dataset(Rows=16, Columns=16, BitsAllocated=8, BitsStored=8, HighBit=7, PixelRepresentation=0,
-                  SamplesPerPixel=1, PhotometricInterpretation="MONOCHROME2")
+    ds = _dataset(
+        Rows=16,
+        Columns=16,
+        BitsAllocated=8,
+        BitsStored=8,
+        HighBit=7,
+        PixelRepresentation=0,
+        SamplesPerPixel=1,
+        PhotometricInterpretation="MONOCHROME2",
+    )
     ds.PixelData = b"\x00" * 200  # 256 declared
     src = tmp_path / "src"
     src.mkdir()
@@ -207,8 +216,11 @@ def test_hostile_batch_writes_no_phi(cli, tmp_path, key_file):
     res = cli("deid", "run", src, dst, "--key", key_file, "--report", report, "--json")
     assert res.code == 1
     rep = json.loads(report.read_text())
-    assert {f["source"]: f["status"] for f in rep["files"]} == {"overrun.dcm": "failed", "unclosed.dcm": "failed",
-                                                                  "good.dcm": "ok"}
+    assert {f["source"]: f["status"] for f in rep["files"]} == {
+        "overrun.dcm": "failed",
+        "unclosed.dcm": "failed",
+        "good.dcm": "ok",
+    }
     (out,) = outputs(dst)
     raw = out.read_bytes()
     assert not any(v.encode() in raw for v in ("KAUFMAN", MRN, BIRTH))
@@ -238,8 +250,9 @@ def test_reasons_never_name_an_exception(cli, tmp_path, key_file):
 # --------------------------------------------------------------------------- real-world files
 
 
-@pytest.mark.parametrize("name", ["ExplVR_LitEndNoMeta.dcm", "ExplVR_BigEndNoMeta.dcm", "rtstruct.dcm",
-                                  "SC_rgb_jpeg.dcm"])
+@pytest.mark.parametrize(
+    "name", ["ExplVR_LitEndNoMeta.dcm", "ExplVR_BigEndNoMeta.dcm", "rtstruct.dcm", "SC_rgb_jpeg.dcm"]
+)
 def test_real_world_files_become_proper_part10(cli, tmp_path, key_file, name):
     src = tmp_path / "src"
     src.mkdir()
@@ -284,17 +297,31 @@ def test_links_fifos_and_large_files_are_refused_per_file(cli, tmp_path, key_fil
     os.symlink(outside, src / "linked-folder")
     os.mkfifo(src / "sub" / "fifo.dcm")
     dst, report = tmp_path / "dst", tmp_path / "report.json"
-    proc = subprocess.run([sys.executable, "-m", "govkit.cli.main", "deid", "run", str(src), str(dst),
-                           "--key", str(key_file), "--report", str(report)],
-                          capture_output=True, text=True, timeout=120)  # a FIFO read would hang forever
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "govkit.cli.main",
+            "deid",
+            "run",
+            str(src),
+            str(dst),
+            "--key",
+            str(key_file),
+            "--report",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # a FIFO read would hang forever
     assert proc.returncode == 1, proc.stderr
     files = {f["source"]: f for f in json.loads(report.read_text())["files"]}
     for name in ("link.dcm", "zero.dcm", "linked-folder", "sub/fifo.dcm"):
         assert files[name]["status"] == "failed" and files[name]["code"] == "not-regular-file", name
     assert files["mr.dcm"]["status"] == "ok"
     assert len(outputs(dst)) == 1  # the linked file was not read, nor written
-    res = cli("deid", "run", src / "mr.dcm", tmp_path / "dst2", "--key", key_file, "--max-file-size", "1KiB",
-              "--json")
+    res = cli("deid", "run", src / "mr.dcm", tmp_path / "dst2", "--key", key_file, "--max-file-size", "1KiB", "--json")
     assert res.code == 1 and res.json()["failures"][0]["code"] == "too-large"
     assert "1 KiB" in res.json()["failures"][0]["reason"]
 

@@ -19,8 +19,9 @@ def test_lineage_picks_the_newest_recorded_run(registry, corpus, tmp_path, key_f
     record_run(registry, second)
     # a recorded run whose manifest sorts last by name, but which finished before the others
     old = dt.datetime.fromisoformat(first.started_at) - dt.timedelta(days=1)
-    older = dataclasses.replace(first, run_id="ffffffff-0000-4000-8000-000000000000",
-                                started_at=old.isoformat(), finished_at=old.isoformat())
+    older = dataclasses.replace(
+        first, run_id="ffffffff-0000-4000-8000-000000000000", started_at=old.isoformat(), finished_at=old.isoformat()
+    )
     (dst / ".govkit" / f"manifest-{older.run_id}.jsonl").write_text("")
     record_run(registry, older)
     # and a run killed mid-way: a torn manifest, no record

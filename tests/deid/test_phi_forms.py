@@ -59,12 +59,18 @@ def test_the_corpus_really_holds_each_class():
 
 
 # ---- class 1: every Person Name group and component --------------------------------------------
-@pytest.mark.parametrize(("pn", "charset", "texts"), [
-    ("Yamada^Tarou=山田^太郎=やまだ^たろう", ["", "ISO 2022 IR 87"],
-     ["山田太郎", "山田 太郎", "やまだ たろう", "たろう", "YAMADA Tarou"]),
-    ("Hong^Gildong=洪^吉洞=홍^길동", ["", "ISO 2022 IR 149"], ["홍길동", "길동", "洪吉洞", "吉洞"]),
-    ("Wang^XiaoDong=王^小东=", "GB18030", ["王小东", "小东", "Xiaodong Wang"]),
-])
+@pytest.mark.parametrize(
+    ("pn", "charset", "texts"),
+    [
+        (
+            "Yamada^Tarou=山田^太郎=やまだ^たろう",
+            ["", "ISO 2022 IR 87"],
+            ["山田太郎", "山田 太郎", "やまだ たろう", "たろう", "YAMADA Tarou"],
+        ),
+        ("Hong^Gildong=洪^吉洞=홍^길동", ["", "ISO 2022 IR 149"], ["홍길동", "길동", "洪吉洞", "吉洞"]),
+        ("Wang^XiaoDong=王^小东=", "GB18030", ["王小东", "小东", "Xiaodong Wang"]),
+    ],
+)
 def test_every_name_group_and_component_is_an_identifier(pn, charset, texts):
     ds = Dataset()
     ds.SpecificCharacterSet = charset
@@ -76,16 +82,19 @@ def test_every_name_group_and_component_is_an_identifier(pn, charset, texts):
 
 
 # ---- class 2: normalisation and case folding -----------------------------------------------------
-@pytest.mark.parametrize(("pn", "text"), [
-    ("Núñez^José", "Nu\u0301n\u0303ez"),  # NFD
-    ("Núñez^José", "NÚÑEZ"),
-    ("NÚÑEZ^JOSÉ", "núñez"),
-    ("Größner^Anna", "GRÖSSNER"),  # ß / SS
-    ("GROESSNER^ANNA", "groessner"),
-    ("Иванов^Пётр", "иванов"),  # Cyrillic case
-    ("ИВАНОВ^ПЁТР", "Пётр Иванов"),
-    ("Núñez^José", "Jose Nunez"),  # diacritics dropped by an upstream system
-])
+@pytest.mark.parametrize(
+    ("pn", "text"),
+    [
+        ("Núñez^José", "Nu\u0301n\u0303ez"),  # NFD
+        ("Núñez^José", "NÚÑEZ"),
+        ("NÚÑEZ^JOSÉ", "núñez"),
+        ("Größner^Anna", "GRÖSSNER"),  # ß / SS
+        ("GROESSNER^ANNA", "groessner"),
+        ("Иванов^Пётр", "иванов"),  # Cyrillic case
+        ("ИВАНОВ^ПЁТР", "Пётр Иванов"),
+        ("Núñez^José", "Jose Nunez"),  # diacritics dropped by an upstream system
+    ],
+)
 def test_names_match_in_every_unicode_form_and_case(pn, text):
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 192"
@@ -116,22 +125,58 @@ def test_undeclared_or_wrong_charset_is_also_read_as_utf8(name):
 BIRTH = dt.date(1952, 3, 14)
 
 
-@pytest.mark.parametrize("text", [*DATE_TEXTS[:11], "14-Mar-1952", "14.03.52", "1952.03.14", "March 14, 1952",
-                                  "the 14th of March 1952", "3/14/1952 08:30", "19520314"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        *DATE_TEXTS[:11],
+        "14-Mar-1952",
+        "14.03.52",
+        "1952.03.14",
+        "March 14, 1952",
+        "the 14th of March 1952",
+        "3/14/1952 08:30",
+        "19520314",
+    ],
+)
 def test_a_header_date_is_found_in_every_common_format(text):
     pattern = dates.date_pattern([BIRTH])
     m = pattern.search(fold(f"born {text}, seen"))
     assert m, text
 
 
-@pytest.mark.parametrize("text", ["15.3.1952", "14.3.1953", "1952-03-15", "14MAR1953", "March 13th, 1952",
-                                  "3-14-53", "119520314", "195203140", "14.3.19520", "4.3.1952", "24.3.1952"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "15.3.1952",
+        "14.3.1953",
+        "1952-03-15",
+        "14MAR1953",
+        "March 13th, 1952",
+        "3-14-53",
+        "119520314",
+        "195203140",
+        "14.3.19520",
+        "4.3.1952",
+        "24.3.1952",
+    ],
+)
 def test_other_dates_are_not_the_header_date(text):
     assert not dates.date_pattern([BIRTH]).search(fold(f"born {text}, seen"))
 
 
-@pytest.mark.parametrize("text", ["14.3.1952", "1952/3/14", "14MAR1952", "March 14th, 1952", "3-14-52",
-                                  "1952-03-14T08:30", "14 March 1952", "Sept 5, 2023"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "14.3.1952",
+        "1952/3/14",
+        "14MAR1952",
+        "March 14th, 1952",
+        "3-14-52",
+        "1952-03-14T08:30",
+        "14 March 1952",
+        "Sept 5, 2023",
+    ],
+)
 def test_any_date_patterns_are_shared_by_text_and_pixels(text):
     from govkit.deid.pixels import redact
 
@@ -147,8 +192,10 @@ def test_birth_date_stays_identifying_when_study_dates_are_kept():
 
 
 # ---- HIPAA age cap (issue #21 mutation: "> 89" -> "> 150") ---------------------------------------
-@pytest.mark.parametrize(("age", "expected"), [("095Y", "090Y"), ("090Y", "090Y"), ("089Y", "089Y"),
-                                           ("999Y", "090Y"), ("999M", "999M"), ("045Y", "045Y")])
+@pytest.mark.parametrize(
+    ("age", "expected"),
+    [("095Y", "090Y"), ("090Y", "090Y"), ("089Y", "089Y"), ("999Y", "090Y"), ("999M", "999M"), ("045Y", "045Y")],
+)
 def test_ages_over_89_are_aggregated_when_kept(cli, tmp_path, key_file, age, expected):
     from .hostile_corpus import base, to_bytes
 
@@ -167,10 +214,17 @@ def test_file_meta_is_rebuilt_and_unknown_elements_are_noted(cli, tmp_path, key_
     res = cli("deid", "run", src, dst, "--key", key_file, "--report", tmp_path / "report.json", "--json")
     assert res.code == 0, res.err
     out = pydicom.dcmread(io.BytesIO(output_of(dst)))
-    assert sorted(e.keyword for e in out.file_meta) == sorted([
-        "FileMetaInformationGroupLength", "FileMetaInformationVersion", "MediaStorageSOPClassUID",
-        "MediaStorageSOPInstanceUID", "TransferSyntaxUID", "ImplementationClassUID",
-        "ImplementationVersionName"])
+    assert sorted(e.keyword for e in out.file_meta) == sorted(
+        [
+            "FileMetaInformationGroupLength",
+            "FileMetaInformationVersion",
+            "MediaStorageSOPClassUID",
+            "MediaStorageSOPInstanceUID",
+            "TransferSyntaxUID",
+            "ImplementationClassUID",
+            "ImplementationVersionName",
+        ]
+    )
     assert 0x00089998 not in out and 0x00140104 not in out
     assert "KAUFMAN" not in list(out.ImageType) and "KAUFMAN" not in str(out.get("Laterality", ""))
     import json

@@ -88,8 +88,13 @@ def _bad_inputs(src: Path) -> dict[str, str]:
     huge += bytes.fromhex("08001000") + b"LO" + b"\xff\xff" + b"x" * 10
     (src / "huge_value.dcm").write_bytes(bytes(huge))
     (src / "..evil..dcm").write_bytes(good)
-    return {"truncated.dcm": "failed", "no_preamble.dcm": "ok", "notes.txt": "skipped",
-            "huge_value.dcm": "failed", "..evil..dcm": "ok"}
+    return {
+        "truncated.dcm": "failed",
+        "no_preamble.dcm": "ok",
+        "notes.txt": "skipped",
+        "huge_value.dcm": "failed",
+        "..evil..dcm": "ok",
+    }
 
 
 def test_bad_input_is_reported_and_never_written(cli, tmp_path, key_file):
@@ -243,6 +248,16 @@ def test_scan_lists_phi_without_writing(cli, corpus, tmp_path):
 
 
 def test_unknown_pixel_policy_or_engine_is_exit_2(cli, corpus, tmp_path, key_file):
-    res = cli("deid", "run", corpus, tmp_path / "dst", "--key", key_file, "--option", "clean-pixel-data",
-              "--pixel-policy", "some-text")
+    res = cli(
+        "deid",
+        "run",
+        corpus,
+        tmp_path / "dst",
+        "--key",
+        key_file,
+        "--option",
+        "clean-pixel-data",
+        "--pixel-policy",
+        "some-text",
+    )
     assert res.code == 2

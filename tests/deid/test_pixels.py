@@ -46,12 +46,14 @@ def _deidentified(ds):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("photometric", "frames"), [("MONOCHROME2", 1), ("MONOCHROME1", 1), ("RGB", 1),
-                                                    ("MONOCHROME2", 3)])
+@pytest.mark.parametrize(
+    ("photometric", "frames"), [("MONOCHROME2", 1), ("MONOCHROME1", 1), ("RGB", 1), ("MONOCHROME2", 3)]
+)
 def test_burned_in_name_is_found_and_removed(any_engine, photometric, frames):
     engine = any_engine
-    ds = _with_header(burned_in(["KAUFMAN SCOTT", "MRN-0042-7781", "07/22/1943"], photometric=photometric,
-                                frames=frames))
+    ds = _with_header(
+        burned_in(["KAUFMAN SCOTT", "MRN-0042-7781", "07/22/1943"], photometric=photometric, frames=frames)
+    )
     ids = phi.collect(ds)
     assert residual_text(ds, ids, engine), "the planted text must be readable before cleaning"
     before = ds.pixel_array.copy()
@@ -84,8 +86,9 @@ def test_monochrome1_fill_is_dark_on_display(engine):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "token"), [("examples_palette.dcm", "PatientID"),
-                                             ("examples_rgb_color.dcm", "InstitutionName")])
+@pytest.mark.parametrize(
+    ("name", "token"), [("examples_palette.dcm", "PatientID"), ("examples_rgb_color.dcm", "InstitutionName")]
+)
 def test_real_burned_in_files(any_engine, name, token):
     engine = any_engine
     ds = pydicom.dcmread(get_testdata_file(name))
@@ -192,8 +195,7 @@ def test_matches_survive_words_run_together():
     text = "Name: KAUFNAN SCOT"  # two OCR errors
     line = Line(text, tuple((10 * i, 0, 10, 12) for i in range(len(text))), 90.0)
     assert decide([line], deny_tokens(ids), "phi")
-    assert not decide([Line("CHEST PA", tuple((10 * i, 0, 10, 12) for i in range(8)), 90.0)],
-                      deny_tokens(ids), "phi")
+    assert not decide([Line("CHEST PA", tuple((10 * i, 0, 10, 12) for i in range(8)), 90.0)], deny_tokens(ids), "phi")
 
 
 def test_known_device_region_is_filled_without_ocr_finding_text(engine):

@@ -198,8 +198,13 @@ def test_contradictory_date_options_are_refused():
 def test_conflicting_options_take_the_most_protective_action():
     from govkit.deid.header.profile import Rule
 
-    rule = Rule("00181000", "Device Serial Number", "DeviceSerialNumber", "X/Z/D",
-                {"retain-device-identity": "K", "clean-descriptors": "C"})
+    rule = Rule(
+        "00181000",
+        "Device Serial Number",
+        "DeviceSerialNumber",
+        "X/Z/D",
+        {"retain-device-identity": "K", "clean-descriptors": "C"},
+    )
     assert rule.action(frozenset({"clean-descriptors", "retain-device-identity"})) == "C"
     assert rule.action(frozenset({"retain-device-identity"})) == "K"
     assert rule.action(frozenset()) == "X/Z/D"

@@ -31,16 +31,36 @@ def test_generator_converts_rows():
     spec = importlib.util.spec_from_file_location("gen", ROOT / "scripts" / "gen_annex_e.py")
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
-    rows = gen.convert([
-        {"name": "Patient's Name", "tag": "(0010,0010)", "stdCompIOD": "Y", "basicProfile": "Z", "id": "x"},
-        {"name": "Overlay Data", "tag": "(60XX,3000)", "stdCompIOD": "Y", "basicProfile": "X",
-         "cleanGraphOpt": "C", "id": "y"},
-    ])
+    rows = gen.convert(
+        [
+            {"name": "Patient's Name", "tag": "(0010,0010)", "stdCompIOD": "Y", "basicProfile": "Z", "id": "x"},
+            {
+                "name": "Overlay Data",
+                "tag": "(60XX,3000)",
+                "stdCompIOD": "Y",
+                "basicProfile": "X",
+                "cleanGraphOpt": "C",
+                "id": "y",
+            },
+        ]
+    )
     assert rows == [
-        {"tag": "00100010", "name": "Patient's Name", "keyword": "PatientName", "in_std_comp_iod": True,
-         "basic": "Z", "options": {}},
-        {"tag": "60xx3000", "name": "Overlay Data", "keyword": "", "in_std_comp_iod": True, "basic": "X",
-         "options": {"clean-graphics": "C"}},
+        {
+            "tag": "00100010",
+            "name": "Patient's Name",
+            "keyword": "PatientName",
+            "in_std_comp_iod": True,
+            "basic": "Z",
+            "options": {},
+        },
+        {
+            "tag": "60xx3000",
+            "name": "Overlay Data",
+            "keyword": "",
+            "in_std_comp_iod": True,
+            "basic": "X",
+            "options": {"clean-graphics": "C"},
+        },
     ]
     with pytest.raises(SystemExit):
         gen.convert([{"name": "?", "tag": "(0010,0010)", "stdCompIOD": "Y", "basicProfile": "Q", "id": "z"}])
@@ -51,10 +71,19 @@ def test_date_forms_cover_burned_in_formats():
     assert {"19430722", "07.22.1943", "7/22/1943", "22-JUL-1943", "22-JUL-43", "1943-07-22"} <= forms
 
 
-@pytest.mark.parametrize("text", [
-    "KAUFMAN^SCOTT", "Scott Kaufman", "Kaufman, Scott", "kaufman scott", "dob 07.22.1943",
-    "7/22/1943", "22-JUL-1943", "id MRN-0042-7781",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "KAUFMAN^SCOTT",
+        "Scott Kaufman",
+        "Kaufman, Scott",
+        "kaufman scott",
+        "dob 07.22.1943",
+        "7/22/1943",
+        "22-JUL-1943",
+        "id MRN-0042-7781",
+    ],
+)
 def test_text_pattern_matches_every_format(text):
     from pydicom.dataset import Dataset
 

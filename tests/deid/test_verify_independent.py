@@ -67,8 +67,13 @@ def the_output(dst: Path) -> Path:
     return out
 
 
-def planted(runs, name: str, tmp_path: Path, change: Callable[[Dataset], None] | None = None,
-            raw: Callable[[bytes], bytes] | None = None) -> tuple[Path, Path]:
+def planted(
+    runs,
+    name: str,
+    tmp_path: Path,
+    change: Callable[[Dataset], None] | None = None,
+    raw: Callable[[bytes], bytes] | None = None,
+) -> tuple[Path, Path]:
     """A copy of case ``name``'s output with ``change`` applied to it (dataset, then bytes)."""
     src, dst = runs[name]
     copy = tmp_path / "dst"
@@ -104,18 +109,32 @@ def private(value: bytes) -> Callable[[Dataset], None]:
     def change(ds: Dataset) -> None:
         ds.add_new(0x00090010, "LO", "ACME 1.0")
         ds.add_new(0x00091001, "OB", value + b"\x00" * (len(value) % 2))
+
     return change
 
 
 # class 1, 2, 3: a name planted as raw bytes, in every encoding a DICOM file could use
-@pytest.mark.parametrize(("name", "needle", "encoding"), [
-    ("forms", "Größner", "latin-1"), ("forms", "GRÖSSNER", "iso8859_2"), ("forms", "Иванов", "iso8859_5"),
-    ("forms", "ИВАНОВ", "utf-8"), ("forms", "Nu\u0301n\u0303ez", "utf-8"), ("forms", "núñez", "utf-16-le"),
-    ("forms", "Пётр", "utf-16-be"), ("japanese", "山田太郎", "iso2022_jp"), ("japanese", "やまだ", "shift_jis"),
-    ("japanese", "たろう", "utf-8"), ("korean", "홍길동", "euc_kr"), ("korean", "吉洞", "utf-8"),
-    ("chinese", "王小东", "gb18030"), ("chinese", "小东", "gbk"), ("undeclared-utf8", "jürgen", "utf-8"),
-    ("undeclared-utf8", "MÜLLER", "latin-1"),
-])
+@pytest.mark.parametrize(
+    ("name", "needle", "encoding"),
+    [
+        ("forms", "Größner", "latin-1"),
+        ("forms", "GRÖSSNER", "iso8859_2"),
+        ("forms", "Иванов", "iso8859_5"),
+        ("forms", "ИВАНОВ", "utf-8"),
+        ("forms", "Nu\u0301n\u0303ez", "utf-8"),
+        ("forms", "núñez", "utf-16-le"),
+        ("forms", "Пётр", "utf-16-be"),
+        ("japanese", "山田太郎", "iso2022_jp"),
+        ("japanese", "やまだ", "shift_jis"),
+        ("japanese", "たろう", "utf-8"),
+        ("korean", "홍길동", "euc_kr"),
+        ("korean", "吉洞", "utf-8"),
+        ("chinese", "王小东", "gb18030"),
+        ("chinese", "小东", "gbk"),
+        ("undeclared-utf8", "jürgen", "utf-8"),
+        ("undeclared-utf8", "MÜLLER", "latin-1"),
+    ],
+)
 def test_planted_name_bytes_are_found_in_every_encoding(cli, runs, key, tmp_path, name, needle, encoding):
     src, dst = planted(runs, name, tmp_path, private(f"note: {needle}".encode(encoding)))
     res = verify(cli, src, dst, key)
@@ -125,13 +144,16 @@ def test_planted_name_bytes_are_found_in_every_encoding(cli, runs, key, tmp_path
     assert needle not in res.out and needle.encode(encoding).decode("latin-1") not in res.out  # masked
 
 
-@pytest.mark.parametrize(("name", "charset", "text"), [
-    ("japanese", ["", "ISO 2022 IR 87"], "担当 山田 太郎"),
-    ("korean", ["", "ISO 2022 IR 149"], "환자 홍길동"),
-    ("forms", "ISO_IR 192", "dr. nu\u0301n\u0303ez"),
-    ("forms", "ISO_IR 144", "ИВАНОВ"),
-    ("undeclared-utf8", "ISO_IR 100", "Jürgen"),
-])
+@pytest.mark.parametrize(
+    ("name", "charset", "text"),
+    [
+        ("japanese", ["", "ISO 2022 IR 87"], "担当 山田 太郎"),
+        ("korean", ["", "ISO 2022 IR 149"], "환자 홍길동"),
+        ("forms", "ISO_IR 192", "dr. nu\u0301n\u0303ez"),
+        ("forms", "ISO_IR 144", "ИВАНОВ"),
+        ("undeclared-utf8", "ISO_IR 100", "Jürgen"),
+    ],
+)
 def test_planted_name_text_is_found_with_its_element_path(cli, runs, key, tmp_path, name, charset, text):
     def change(ds: Dataset) -> None:
         ds.SpecificCharacterSet = charset
@@ -168,8 +190,9 @@ def test_sr_text_is_checked_by_ner_at_any_depth(cli, runs, key, tmp_path):
 
 
 def test_retained_text_is_checked_by_ner(cli, runs, key, tmp_path):
-    src, dst = planted(runs, "email", tmp_path,
-                       lambda ds: setattr(ds, "Manufacturer", "contact john.smith@hospital.example.org"))
+    src, dst = planted(
+        runs, "email", tmp_path, lambda ds: setattr(ds, "Manufacturer", "contact john.smith@hospital.example.org")
+    )
     res = verify(cli, src, dst, key)
     assert res.code == 1
     assert any(f["check"] == "text" and f["where"] == "Manufacturer" for f in findings(res)), findings(res)
@@ -222,7 +245,8 @@ def _in_pixels(needle: bytes) -> Callable[[bytes], bytes]:
         start = data.find(pixels[:256])
         assert start > 0
         at = start + len(pixels) // 2
-        return data[:at] + needle + data[at + len(needle):]
+        return data[:at] + needle + data[at + len(needle) :]
+
     return raw
 
 
@@ -289,8 +313,9 @@ def test_accepted_false_positives_need_reason_and_signer(cli, tmp_path, key):
     res = cli("deid", "verify", dst, "--source", src, "--key", key, "--no-pixels", "--accept", accept)
     assert res.code == 2 and "signer" in res.err  # no signer: refused
 
-    accept.write_text("".join(f"- finding: {i}\n  reason: reviewed, vendor name\n  signer: Dr. Jane Roe\n"
-                              for i in ids))
+    accept.write_text(
+        "".join(f"- finding: {i}\n  reason: reviewed, vendor name\n  signer: Dr. Jane Roe\n" for i in ids)
+    )
     res = verify(cli, src, dst, key, "--accept", accept)
     assert res.code == 0, res.out
     body = res.json()

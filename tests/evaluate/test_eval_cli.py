@@ -20,8 +20,20 @@ def test_register_and_evaluate_records_metrics(cli, registry, lesion_spec, lesio
     again = cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", lesion_spec, "--json")
     assert again.json()["created"] is False
     assert cli("--db", db, "data", "register", "lesion-test", "--version", "1", lesion_data["test"]).code == 0
-    res = cli("--db", db, "eval", "performance", "lesion-cnn@1.0", "--data", lesion_data["test"],
-              "--device", "cpu", "--bootstrap", "200", "--json")
+    res = cli(
+        "--db",
+        db,
+        "eval",
+        "performance",
+        "lesion-cnn@1.0",
+        "--data",
+        lesion_data["test"],
+        "--device",
+        "cpu",
+        "--bootstrap",
+        "200",
+        "--json",
+    )
     assert res.code == 0, res.err
     body = res.json()
     overall = {m["name"]: m for m in body["metrics"] if not m["params"]}
@@ -58,13 +70,16 @@ def _spec_copy(lesion_spec: Path, tmp_path: Path, **changes) -> Path:
     return folder / "model.yaml"
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"artifact": "weights.pt"}, "exactly one"),
-    ({"entrypoint": None}, "exactly one"),
-    ({"entrypoint": "model.py:nope"}, "not a function"),
-    ({"classes": ["only-one"]}, "at least two"),
-    ({"weights": "missing.pt"}, "not found"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"artifact": "weights.pt"}, "exactly one"),
+        ({"entrypoint": None}, "exactly one"),
+        ({"entrypoint": "model.py:nope"}, "not a function"),
+        ({"classes": ["only-one"]}, "at least two"),
+        ({"weights": "missing.pt"}, "not found"),
+    ],
+)
 def test_bad_specs_are_exit_2(cli, lesion_spec, lesion_data, tmp_path, changes, message):
     spec = _spec_copy(lesion_spec, tmp_path, **changes)
     res = cli("eval", "performance", spec, "--data", lesion_data["test"], "--device", "cpu")
@@ -101,14 +116,19 @@ def _npz(path: Path, **arrays) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("make", "message"), [
-    (lambda p: _npz(p, x=np.zeros((4, 1, 32, 32), np.float32), y=np.zeros(4, np.int64)), "model expects"),
-    (lambda p: _npz(p, x=np.zeros((4, 1, 64, 64), np.float32), y=np.array([0, 1, 2, 0])), "labels must be"),
-    (lambda p: _npz(p, x=np.full((4, 1, 64, 64), np.nan, np.float32), y=np.zeros(4, np.int64)), "NaN"),
-    (lambda p: p.with_suffix(".csv").write_text("path,label\nmissing.png,0\n") and p.with_suffix(".csv"),
-     "not found"),
-    (lambda p: p, "does not exist"),
-])
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: _npz(p, x=np.zeros((4, 1, 32, 32), np.float32), y=np.zeros(4, np.int64)), "model expects"),
+        (lambda p: _npz(p, x=np.zeros((4, 1, 64, 64), np.float32), y=np.array([0, 1, 2, 0])), "labels must be"),
+        (lambda p: _npz(p, x=np.full((4, 1, 64, 64), np.nan, np.float32), y=np.zeros(4, np.int64)), "NaN"),
+        (
+            lambda p: p.with_suffix(".csv").write_text("path,label\nmissing.png,0\n") and p.with_suffix(".csv"),
+            "not found",
+        ),
+        (lambda p: p, "does not exist"),
+    ],
+)
 def test_bad_data_is_exit_2(cli, lesion_spec, tmp_path, make, message):
     data = make(tmp_path / "d.npz")
     res = cli("eval", "performance", lesion_spec, "--data", data, "--device", "cpu", "--bootstrap", "100")

@@ -106,8 +106,9 @@ def test_patient_level_bootstrap_keeps_coverage_for_clustered_data():
         pid = np.repeat(np.arange(patients), per)
         flat = correct.ravel()
         for name, clusters in (("patient", pid), ("image", None)):
-            mv = with_ci(lambda idx, f=flat: {"acc": float(f[idx].mean())}, len(flat), clusters=clusters,
-                         n_boot=200, seed=s)[0]
+            mv = with_ci(
+                lambda idx, f=flat: {"acc": float(f[idx].mean())}, len(flat), clusters=clusters, n_boot=200, seed=s
+            )[0]
             hits[name] += mv.ci_low <= truth <= mv.ci_high
     assert 0.92 <= hits["patient"] / sims <= 0.98
     assert hits["image"] / sims < 0.9

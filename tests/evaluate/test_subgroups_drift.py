@@ -71,8 +71,9 @@ def test_evaluate_performance_records_gap_test_pairs_and_denominators():
     res = evaluate_performance(probs, y, ["0", "1"], groups={"site": site}, patient_id=pid, n_boot=200, n_perm=199)
     by = {(m.name, tuple(sorted(m.params.items()))): m for m in res.metrics}
     gap = by[("max_subgroup_gap", (("group", "site"), ("metric", "accuracy")))]
-    detected = by[("subgroup_gap_detected", (("alpha", 0.05), ("group", "site"), ("metric", "accuracy"),
-                                             ("permutations", 199)))]
+    detected = by[
+        ("subgroup_gap_detected", (("alpha", 0.05), ("group", "site"), ("metric", "accuracy"), ("permutations", 199)))
+    ]
     p = by[("subgroup_gap_p_value", (("group", "site"), ("metric", "accuracy")))]
     assert gap.ci_low > 0  # the max-gap CI is biased upward: it cannot cover a true gap of 0
     assert detected.value == float(p.value < 0.05)

@@ -122,8 +122,11 @@ def test_localisation_verdict_false_positive_rate_under_the_null():
     cfg = thresholds()["localisation"]
     rng = np.random.default_rng(0)
     k, chance, sims = 60, 0.03, 4000
-    for rate, mass, expect_max, expect_min in ((0.5, 0.5, 0.07, 0.0), (chance, chance, 0.07, 0.0),
-                                               (0.8, 0.5, 1.0, 0.95)):
+    for rate, mass, expect_max, expect_min in (
+        (0.5, 0.5, 0.07, 0.0),
+        (chance, chance, 0.07, 0.0),
+        (0.8, 0.5, 1.0, 0.95),
+    ):
         hits = rng.binomial(k, rate, sims)
         ok, _, _ = checks.localisation_decision(hits, np.full(sims, k), np.full(sims, chance), np.full(sims, mass), cfg)
         assert expect_min <= ok.mean() <= expect_max, (rate, ok.mean())
@@ -152,8 +155,9 @@ def test_randomisation_fails_for_a_method_blind_to_the_weights(model_and_images)
         def attribute(self, model, x, target):
             return x.sum(1)
 
-    v = checks.randomisation(InputOnly(), model, x, y, InputOnly().attribute(model, x, y),
-                             thresholds()["randomisation"])
+    v = checks.randomisation(
+        InputOnly(), model, x, y, InputOnly().attribute(model, x, y), thresholds()["randomisation"]
+    )
     assert not v.passed and v.value > 0.99
 
 
@@ -188,14 +192,34 @@ def test_cli_run_records_verdicts_and_overlays(cli, registry, lesion_spec, lesio
 
     db = registry.url
     assert cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", lesion_spec).code == 0
-    res = cli("--db", db, "explain", "run", "lesion-cnn@1.0", "--data", lesion_data["test"], "--methods",
-              "grad-cam,saliency", "--tests", "localisation,randomisation", "--samples", "60", "--device", "cpu",
-              "--out", tmp_path / "ov", "--json")
+    res = cli(
+        "--db",
+        db,
+        "explain",
+        "run",
+        "lesion-cnn@1.0",
+        "--data",
+        lesion_data["test"],
+        "--methods",
+        "grad-cam,saliency",
+        "--tests",
+        "localisation,randomisation",
+        "--samples",
+        "60",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "ov",
+        "--json",
+    )
     assert res.code == 0, res.err
     out = res.json()
     assert {(t["test"], t["method"]) for t in out["checks"]} == {
-        ("localisation", "grad-cam"), ("randomisation", "grad-cam"),
-        ("localisation", "saliency"), ("randomisation", "saliency")}
+        ("localisation", "grad-cam"),
+        ("randomisation", "grad-cam"),
+        ("localisation", "saliency"),
+        ("randomisation", "saliency"),
+    }
     assert all(set(t) >= {"test", "method", "value", "baseline", "passed"} for t in out["checks"])
     assert len(out["overlays"]) == 6 and out["notes"]
     png = tmp_path / "ov" / "grad-cam-overlay.png"
@@ -205,10 +229,14 @@ def test_cli_run_records_verdicts_and_overlays(cli, registry, lesion_spec, lesio
     with Image.open(png) as im:
         assert np.asarray(im.convert("L")).std() > 10  # not blank
     policy = tmp_path / "p.yaml"
-    policy.write_text("name: p\nversion: 1\nrequirements:\n"
-                      "  - {id: loc, evidence: explainability, metric: passed, where: {test: localisation, "
-                      "method: grad-cam}, min: 1}\n")
+    policy.write_text(
+        "name: p\nversion: 1\nrequirements:\n"
+        "  - {id: loc, evidence: explainability, metric: passed, where: {test: localisation, "
+        "method: grad-cam}, min: 1}\n"
+    )
     check = cli("--db", db, "policy", "check", "lesion-cnn@1.0", "--policy", policy, "--json").json()
     assert check["requirements"][0]["status"] == "pass"
-    assert cli("--db", db, "explain", "run", "lesion-cnn@1.0", "--data", lesion_data["test"],
-               "--methods", "magic").code == 2
+    assert (
+        cli("--db", db, "explain", "run", "lesion-cnn@1.0", "--data", lesion_data["test"], "--methods", "magic").code
+        == 2
+    )

@@ -26,7 +26,8 @@ MODEL_PY = textwrap.dedent("""
 def _spec(folder, entrypoint="model.py:build", weights="w.pt", name="tiny"):
     folder.mkdir(parents=True, exist_ok=True)
     spec = folder / "model.yaml"
-    spec.write_text(textwrap.dedent(f"""
+    spec.write_text(
+        textwrap.dedent(f"""
         name: {name}
         version: "1"
         classes: [a, b]
@@ -35,7 +36,8 @@ def _spec(folder, entrypoint="model.py:build", weights="w.pt", name="tiny"):
         weights: {weights}
         input: {{channels: 1, height: 4, width: 4}}
         card: {{intended_use: research demonstration}}
-    """))
+    """)
+    )
     return spec
 
 
@@ -66,12 +68,15 @@ def test_edited_entrypoint_is_refused_naming_the_file(cli, registry, tiny):
     assert res.code == 2 and "helper.py changed since registration" in res.err, res.err
 
 
-@pytest.mark.parametrize(("entrypoint", "message"), [
-    ("../model.py:build", "must lie inside the spec's folder"),
-    ("/etc/model.py:build", "must lie inside the spec's folder"),
-    ("sys:exit", "not in an allow-listed package"),
-    ("os:system", "not in an allow-listed package"),
-])
+@pytest.mark.parametrize(
+    ("entrypoint", "message"),
+    [
+        ("../model.py:build", "must lie inside the spec's folder"),
+        ("/etc/model.py:build", "must lie inside the spec's folder"),
+        ("sys:exit", "not in an allow-listed package"),
+        ("os:system", "not in an allow-listed package"),
+    ],
+)
 def test_entrypoint_outside_the_spec_folder_is_refused(cli, registry, tiny, entrypoint, message):
     spec, _ = tiny
     spec = _spec(spec.parent, entrypoint=entrypoint)
@@ -79,11 +84,14 @@ def test_entrypoint_outside_the_spec_folder_is_refused(cli, registry, tiny, entr
     assert res.code == 2 and message in res.err, res.err
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("import sys\ndef build():\n    sys.exit(0)\n", "it called exit(0)"),
-    ("def build():\n    raise RuntimeError('no GPU here')\n", "RuntimeError: no GPU here"),
-    ("raise SystemExit(3)\n", "failed to import: it called exit(3)"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("import sys\ndef build():\n    sys.exit(0)\n", "it called exit(0)"),
+        ("def build():\n    raise RuntimeError('no GPU here')\n", "RuntimeError: no GPU here"),
+        ("raise SystemExit(3)\n", "failed to import: it called exit(3)"),
+    ],
+)
 def test_entrypoint_that_exits_or_raises_is_exit_2(cli, registry, tiny, body, message):
     spec, _ = tiny
     (spec.parent / "model.py").write_text(body)
@@ -104,9 +112,15 @@ def test_weights_that_are_not_a_state_dict_are_refused(cli, registry, tiny):
 
 
 def _mv(session, created_by="registrar", name="net"):
-    mv = m.ModelVersion(model=m.Model(name=name), version="1", artifact_sha256="0" * 64,
-                        spec={"spec": {"card": {"intended_use": "x"}}, "base_dir": "/"}, spec_sha256="0" * 64,
-                        tags={}, created_by=created_by)
+    mv = m.ModelVersion(
+        model=m.Model(name=name),
+        version="1",
+        artifact_sha256="0" * 64,
+        spec={"spec": {"card": {"intended_use": "x"}}, "base_dir": "/"},
+        spec_sha256="0" * 64,
+        tags={},
+        created_by=created_by,
+    )
     session.add(mv)
     session.flush()
     return mv
@@ -116,8 +130,9 @@ def _metric(session, mv, kind, name, value, lo, hi, n=300, status="ok", **params
     ev = m.Evaluation(model_version_id=mv.id, kind=kind, config={}, device="cpu", software={}, created_by="t")
     session.add(ev)
     session.flush()
-    session.add(m.Metric(evaluation_id=ev.id, name=name, value=value, ci_low=lo, ci_high=hi, n=n, params=params,
-                         status=status))
+    session.add(
+        m.Metric(evaluation_id=ev.id, name=name, value=value, ci_low=lo, ci_high=hi, n=n, params=params, status=status)
+    )
     session.flush()
 
 
@@ -140,8 +155,9 @@ GAP = "{id: gap, evidence: performance, metric: max_subgroup_gap, where: {group:
 
 def test_gap_gate_uses_the_upper_bound_not_the_point_estimate(registry):
     """The point estimate 0.06 is under the limit, the CI's upper bound 0.14 is not: fail."""
-    out = _outcome(registry, GAP, (("performance", "max_subgroup_gap", 0.06, 0.01, 0.14),
-                                   {"group": "site", "metric": "accuracy"}))
+    out = _outcome(
+        registry, GAP, (("performance", "max_subgroup_gap", 0.06, 0.01, 0.14), {"group": "site", "metric": "accuracy"})
+    )
     assert out.status == "fail" and "upper bound 0.14 > max 0.1" in out.detail
 
 
@@ -153,8 +169,9 @@ def test_min_gate_uses_the_lower_bound(registry):
 
 def test_on_point_opts_out_and_says_so(registry):
     req = GAP[:-1] + ", on: point}"
-    out = _outcome(registry, req, (("performance", "max_subgroup_gap", 0.06, 0.01, 0.14),
-                                   {"group": "site", "metric": "accuracy"}))
+    out = _outcome(
+        registry, req, (("performance", "max_subgroup_gap", 0.06, 0.01, 0.14), {"group": "site", "metric": "accuracy"})
+    )
     assert out.status == "pass" and "point estimate (on: point)" in out.detail
 
 
@@ -177,8 +194,11 @@ def test_tpr_at_an_fpr_below_one_over_n_is_insufficient(registry):
 
 @pytest.mark.parametrize("status", ["unsupported", "unreliable"])
 def test_flagged_figures_are_insufficient(registry, status):
-    out = _outcome(registry, PRIV, (("privacy", "tpr_at_fpr_0.001", 0.0, 0.0, 0.01),
-                                    {"n": 5000, "attack": "rmia", "status": status}))
+    out = _outcome(
+        registry,
+        PRIV,
+        (("privacy", "tpr_at_fpr_0.001", 0.0, 0.0, 0.01), {"n": 5000, "attack": "rmia", "status": status}),
+    )
     assert out.status == "insufficient" and status in out.detail
 
 
@@ -202,7 +222,9 @@ def test_insufficient_blocks_promotion(registry):
     assert not result.allowed and "p (insufficient)" in result.reason
 
 
-STRICT = "name: lesion-demo\nversion: '1'\nrequirements:\n  - {id: auc, evidence: performance, metric: auroc, min: 0.99}\n"
+STRICT = (
+    "name: lesion-demo\nversion: '1'\nrequirements:\n  - {id: auc, evidence: performance, metric: auroc, min: 0.99}\n"
+)
 LAX = "name: lesion-demo\nversion: '1'\nrequirements:\n  - {id: auc, evidence: performance, metric: auroc, min: 0.5}\n"
 
 
@@ -214,14 +236,18 @@ def test_laxer_policy_under_the_same_name_and_version_is_refused(cli, registry, 
     strict.write_text(STRICT)
     lax.write_text("# same policy, says the comment\n" + LAX)
     assert cli("--db", registry.url, "policy", "attach", "net@1", "--policy", strict).code == 0
-    for args in (["policy", "check", "net@1", "--policy", lax],
-                 ["model", "promote", "net@1", "--to", "validated", "--policy", lax]):
+    for args in (
+        ["policy", "check", "net@1", "--policy", lax],
+        ["model", "promote", "net@1", "--to", "validated", "--policy", lax],
+    ):
         res = cli("--db", registry.url, *args)
         assert res.code == 2 and "differs from the lesion-demo@1 on record" in res.err, res.err
     # layout and comments do not change the canonical hash: the same policy reformatted is accepted
     same = tmp_path / "same.yaml"
-    same.write_text("# reformatted\nversion: '1'\nname: lesion-demo\nrequirements:\n"
-                    "  - id: auc\n    evidence: performance\n    metric: auroc\n    min: 0.99\n")
+    same.write_text(
+        "# reformatted\nversion: '1'\nname: lesion-demo\nrequirements:\n"
+        "  - id: auc\n    evidence: performance\n    metric: auroc\n    min: 0.99\n"
+    )
     assert cli("--db", registry.url, "policy", "check", "net@1", "--policy", same).code == 1
     res = cli("--db", registry.url, "model", "promote", "net@1", "--to", "validated", "--json")
     assert res.code == 1 and res.json()["policy"]["policy_sha256"]
@@ -240,13 +266,40 @@ def test_other_policy_needs_a_signed_override(cli, registry, tmp_path, make_sign
     assert res.code == 2 and "needs --override --reason" in res.err
     lead = make_signer(db, "C. Lead", "clinical-lead")
     qm = make_signer(db, "Q. Manager", "quality-manager")
-    res = cli("--db", db, "model", "promote", "net@1", "--to", "validated", "--policy", lax, "--override", lead.key,
-              "--reason", "interim release for the reader study")
+    res = cli(
+        "--db",
+        db,
+        "model",
+        "promote",
+        "net@1",
+        "--to",
+        "validated",
+        "--policy",
+        lax,
+        "--override",
+        lead.key,
+        "--reason",
+        "interim release for the reader study",
+    )
     assert res.code == 2 and "may not override" in res.err
     res = cli("--db", db, "model", "promote", "net@1", "--to", "validated", "--policy", lax, "--override", qm.key)
     assert res.code == 2 and "--reason" in res.err
-    res = cli("--db", db, "model", "promote", "net@1", "--to", "validated", "--policy", lax, "--override", qm.key,
-              "--reason", "interim release for the reader study", "--json")
+    res = cli(
+        "--db",
+        db,
+        "model",
+        "promote",
+        "net@1",
+        "--to",
+        "validated",
+        "--policy",
+        lax,
+        "--override",
+        qm.key,
+        "--reason",
+        "interim release for the reader study",
+        "--json",
+    )
     assert res.code == 0 and res.json()["override"] is not None
     assert "OVERRIDE of lesion-demo@1 by lesion-demo@1-lax" in res.json()["reason"]
     from govkit.governance.lifecycle import history, overrides
@@ -263,11 +316,14 @@ def test_other_policy_needs_a_signed_override(cli, registry, tmp_path, make_sign
 # --------------------------------------------------------------------------- no PHI in the registry
 
 
-@pytest.mark.parametrize(("args", "entity"), [
-    (["--description", "missed lesion in patient John Smith"], "PERSON"),
-    (["--description", "missed lesion", "--case-ref", "MRN 12345"], "pseudonymous ID"),
-    (["--description", "missed lesion", "--case-ref", "12345678"], "pseudonymous ID"),
-])
+@pytest.mark.parametrize(
+    ("args", "entity"),
+    [
+        (["--description", "missed lesion in patient John Smith"], "PERSON"),
+        (["--description", "missed lesion", "--case-ref", "MRN 12345"], "pseudonymous ID"),
+        (["--description", "missed lesion", "--case-ref", "12345678"], "pseudonymous ID"),
+    ],
+)
 def test_incident_with_phi_is_refused_and_nothing_is_stored(cli, registry, args, entity):
     with registry.unit_of_work() as s:
         _mv(s)
@@ -275,23 +331,60 @@ def test_incident_with_phi_is_refused_and_nothing_is_stored(cli, registry, args,
     assert res.code == 2 and entity in res.err and "John" not in res.err and "12345" not in res.err, res.err
     with registry.unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(m.Incident)) == 0
-        assert s.scalar(select(func.count()).select_from(m.AuditEvent).where(
-            m.AuditEvent.action == "incident.report")) == 0
-    res = cli("--db", registry.url, "incident", "report", "net@1", "--description", "missed lesion",
-              "--case-ref", "case-7f3a91c2")
+        assert (
+            s.scalar(select(func.count()).select_from(m.AuditEvent).where(m.AuditEvent.action == "incident.report"))
+            == 0
+        )
+    res = cli(
+        "--db",
+        registry.url,
+        "incident",
+        "report",
+        "net@1",
+        "--description",
+        "missed lesion",
+        "--case-ref",
+        "case-7f3a91c2",
+    )
     assert res.code == 0, res.err
 
 
 def test_risk_text_and_approval_meaning_are_phi_checked(cli, registry, make_signer):
     with registry.unit_of_work() as s:
         _mv(s)
-    res = cli("--db", registry.url, "risk", "add", "net@1", "--hazard", "Missed lesion", "--situation",
-              "Images of Jane Doe born 03/04/1950 are read", "--harm", "Delayed diagnosis", "--severity", "S3",
-              "--probability", "P2")
+    res = cli(
+        "--db",
+        registry.url,
+        "risk",
+        "add",
+        "net@1",
+        "--hazard",
+        "Missed lesion",
+        "--situation",
+        "Images of Jane Doe born 03/04/1950 are read",
+        "--harm",
+        "Delayed diagnosis",
+        "--severity",
+        "S3",
+        "--probability",
+        "P2",
+    )
     assert res.code == 2 and "situation looks like it contains PHI" in res.err and "Jane" not in res.err
     lead = make_signer(registry.url, "C. Lead", "clinical-lead")
-    res = cli("--db", registry.url, "approve", "net@1", "--role", "clinical-lead", "--decision", "approve",
-              "--meaning", "reviewed the case of Jane Doe", "--key", lead.key)
+    res = cli(
+        "--db",
+        registry.url,
+        "approve",
+        "net@1",
+        "--role",
+        "clinical-lead",
+        "--decision",
+        "approve",
+        "--meaning",
+        "reviewed the case of Jane Doe",
+        "--key",
+        lead.key,
+    )
     assert res.code == 2 and "meaning looks like it contains PHI (PERSON)" in res.err
 
 
@@ -302,8 +395,20 @@ def test_roles_come_from_the_roster(cli, registry, make_signer):
     with registry.unit_of_work() as s:
         _mv(s)
     janitor = make_signer(registry.url, "J. Anitor", "janitor")
-    res = cli("--db", registry.url, "approve", "net@1", "--role", "clinical-lead", "--decision", "approve",
-              "--meaning", "looks fine", "--key", janitor.key)
+    res = cli(
+        "--db",
+        registry.url,
+        "approve",
+        "net@1",
+        "--role",
+        "clinical-lead",
+        "--decision",
+        "approve",
+        "--meaning",
+        "looks fine",
+        "--key",
+        janitor.key,
+    )
     assert res.code == 2 and "does not hold role 'clinical-lead'" in res.err
 
 
@@ -311,8 +416,20 @@ def test_registrant_cannot_approve(cli, registry, make_signer):
     with registry.unit_of_work() as s:
         _mv(s, created_by="R. Egistrant")
     me = make_signer(registry.url, "R. Egistrant", "clinical-lead")
-    res = cli("--db", registry.url, "approve", "net@1", "--role", "clinical-lead", "--decision", "approve",
-              "--meaning", "reviewed", "--key", me.key)
+    res = cli(
+        "--db",
+        registry.url,
+        "approve",
+        "net@1",
+        "--role",
+        "clinical-lead",
+        "--decision",
+        "approve",
+        "--meaning",
+        "reviewed",
+        "--key",
+        me.key,
+    )
     assert res.code == 2 and "separation of duties" in res.err
 
 
@@ -321,8 +438,20 @@ def test_wrong_passphrase_is_refused(cli, registry, make_signer, monkeypatch):
         _mv(s)
     lead = make_signer(registry.url, "C. Lead", "clinical-lead")
     monkeypatch.setenv("GOVKIT_SIGNING_PASSPHRASE", "not the passphrase")
-    res = cli("--db", registry.url, "approve", "net@1", "--role", "clinical-lead", "--decision", "approve",
-              "--meaning", "reviewed", "--key", lead.key)
+    res = cli(
+        "--db",
+        registry.url,
+        "approve",
+        "net@1",
+        "--role",
+        "clinical-lead",
+        "--decision",
+        "approve",
+        "--meaning",
+        "reviewed",
+        "--key",
+        lead.key,
+    )
     assert res.code == 2 and "wrong passphrase" in res.err and "not the passphrase" not in res.err
 
 
@@ -334,22 +463,82 @@ def test_one_person_cannot_fill_two_roles_and_a_later_decision_supersedes(cli, r
         _mv(s)
     both = make_signer(registry.url, "B. Oth", "clinical-lead", "quality-manager")
     for role in ("clinical-lead", "quality-manager"):
-        assert cli("--db", registry.url, "approve", "net@1", "--role", role, "--decision", "approve",
-                   "--meaning", "reviewed", "--key", both.key).code == 0
+        assert (
+            cli(
+                "--db",
+                registry.url,
+                "approve",
+                "net@1",
+                "--role",
+                role,
+                "--decision",
+                "approve",
+                "--meaning",
+                "reviewed",
+                "--key",
+                both.key,
+            ).code
+            == 0
+        )
     with registry.unit_of_work() as s:
         out = check_policy(s, model_version(s, "net@1"), _one(TWO_ROLES)).outcomes[0]
     assert out.status == "fail" and "not approved by: clinical-lead" in out.detail
     qm = make_signer(registry.url, "Q. Manager", "quality-manager")
-    assert cli("--db", registry.url, "approve", "net@1", "--role", "quality-manager", "--decision", "approve",
-               "--meaning", "QMS release", "--key", qm.key).code == 0
-    assert cli("--db", registry.url, "approve", "net@1", "--role", "clinical-lead", "--decision", "approve",
-               "--meaning", "reviewed", "--key", both.key).code == 0
+    assert (
+        cli(
+            "--db",
+            registry.url,
+            "approve",
+            "net@1",
+            "--role",
+            "quality-manager",
+            "--decision",
+            "approve",
+            "--meaning",
+            "QMS release",
+            "--key",
+            qm.key,
+        ).code
+        == 0
+    )
+    assert (
+        cli(
+            "--db",
+            registry.url,
+            "approve",
+            "net@1",
+            "--role",
+            "clinical-lead",
+            "--decision",
+            "approve",
+            "--meaning",
+            "reviewed",
+            "--key",
+            both.key,
+        ).code
+        == 0
+    )
     with registry.unit_of_work() as s:
         mv = model_version(s, "net@1")
         assert check_policy(s, mv, _one(TWO_ROLES)).outcomes[0].status == "pass"
     # the same signer now rejects: the rejection supersedes their approval, both stay on record
-    assert cli("--db", registry.url, "approve", "net@1", "--role", "clinical-lead", "--decision", "reject",
-               "--meaning", "new evidence of a site gap", "--key", both.key).code == 0
+    assert (
+        cli(
+            "--db",
+            registry.url,
+            "approve",
+            "net@1",
+            "--role",
+            "clinical-lead",
+            "--decision",
+            "reject",
+            "--meaning",
+            "new evidence of a site gap",
+            "--key",
+            both.key,
+        ).code
+        == 0
+    )
     from govkit.governance.signatures import signature_rows
 
     with registry.unit_of_work() as s:
@@ -358,8 +547,12 @@ def test_one_person_cannot_fill_two_roles_and_a_later_decision_supersedes(cli, r
         rows = signature_rows(s, mv)
     assert out.status == "fail" and "B. Oth (clinical-lead) rejected" in out.detail
     assert [(r["signer"], r["decision"], r["superseded"]) for r in rows] == [
-        ("B. Oth", "approve", True), ("B. Oth", "approve", True), ("Q. Manager", "approve", False),
-        ("B. Oth", "approve", True), ("B. Oth", "reject", False)]
+        ("B. Oth", "approve", True),
+        ("B. Oth", "approve", True),
+        ("Q. Manager", "approve", False),
+        ("B. Oth", "approve", True),
+        ("B. Oth", "reject", False),
+    ]
     assert all(r["valid"] and r["signed_at"].endswith("+00:00") and len(r["fingerprint"]) == 64 for r in rows)
 
 
@@ -387,26 +580,69 @@ def signed(cli, registry, make_signer):
     with registry.unit_of_work() as s:
         mv = _mv(s)
         _metric(s, mv, "performance", "auroc", 0.71, 0.65, 0.77)
-    assert cli("--db", db, "risk", "add", "net@1", "--hazard", "Missed lesion", "--situation", "Low contrast",
-               "--harm", "Delayed diagnosis", "--severity", "S4", "--probability", "P3").code == 0
+    assert (
+        cli(
+            "--db",
+            db,
+            "risk",
+            "add",
+            "net@1",
+            "--hazard",
+            "Missed lesion",
+            "--situation",
+            "Low contrast",
+            "--harm",
+            "Delayed diagnosis",
+            "--severity",
+            "S4",
+            "--probability",
+            "P3",
+        ).code
+        == 0
+    )
     assert cli("--db", db, "incident", "report", "net@1", "--description", "missed lesion").code == 0
-    people = {"lead": make_signer(db, "C. Lead", "clinical-lead"), "qm": make_signer(db, "Q. Manager",
-                                                                                    "quality-manager")}
+    people = {
+        "lead": make_signer(db, "C. Lead", "clinical-lead"),
+        "qm": make_signer(db, "Q. Manager", "quality-manager"),
+    }
     for who, role in (("lead", "clinical-lead"), ("qm", "quality-manager")):
-        assert cli("--db", db, "approve", "net@1", "--role", role, "--decision", "reject", "--meaning",
-                   "performance below target", "--key", people[who].key).code == 0
+        assert (
+            cli(
+                "--db",
+                db,
+                "approve",
+                "net@1",
+                "--role",
+                role,
+                "--decision",
+                "reject",
+                "--meaning",
+                "performance below target",
+                "--key",
+                people[who].key,
+            ).code
+            == 0
+        )
     res = cli("--db", db, "audit", "verify", "--json")
     assert res.code == 0 and res.json()["n_rows"] > 10, res.out
     return db, people
 
 
-@pytest.mark.parametrize(("sql", "named"), [
-    (["UPDATE metrics SET value = 0.999, ci_low = 0.99, ci_high = 1.0"], "metrics #1: edited"),
-    (["UPDATE risk_items SET severity = 1, risk_level = 'low'"], "risk_items #1: edited"),
-    (["DELETE FROM incident_updates", "DELETE FROM incidents"], "incidents #1: deleted"),
-    (["INSERT INTO incident_updates (incident_id, status, actor, created_at) "
-      "VALUES (1, 'closed', 'mallory', '2026-01-01 00:00:00')"], "incident_updates #2: not bound"),
-])
+@pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        (["UPDATE metrics SET value = 0.999, ci_low = 0.99, ci_high = 1.0"], "metrics #1: edited"),
+        (["UPDATE risk_items SET severity = 1, risk_level = 'low'"], "risk_items #1: edited"),
+        (["DELETE FROM incident_updates", "DELETE FROM incidents"], "incidents #1: deleted"),
+        (
+            [
+                "INSERT INTO incident_updates (incident_id, status, actor, created_at) "
+                "VALUES (1, 'closed', 'mallory', '2026-01-01 00:00:00')"
+            ],
+            "incident_updates #2: not bound",
+        ),
+    ],
+)
 def test_edited_or_deleted_rows_are_named_by_audit_verify(cli, signed, sql, named):
     db, _ = signed
     _tamper(db, *sql)
@@ -438,8 +674,11 @@ def test_forged_signatures_are_caught(cli, signed, tmp_path):
         content = {**row.signed_content, "decision": "approve"}
     reg.dispose()
     forged = base64.b64encode(Ed25519PrivateKey.generate().sign(canonical_json(content))).decode()
-    _tamper(db, f"UPDATE approvals SET decision = 'approve', signed_content = '{json.dumps(content)}', "
-                f"signature = '{forged}' WHERE id = 2")
+    _tamper(
+        db,
+        f"UPDATE approvals SET decision = 'approve', signed_content = '{json.dumps(content)}', "
+        f"signature = '{forged}' WHERE id = 2",
+    )
     res = cli("--db", db, "audit", "verify", "--json").json()
     assert "approvals #2: signature invalid: the signature does not verify under the signer's key" in res["problems"]
     with open_registry(db).unit_of_work() as s:
@@ -447,8 +686,20 @@ def test_forged_signatures_are_caught(cli, signed, tmp_path):
     assert [(r["valid"], r["decision"]) for r in rows] == [(False, "approve"), (False, "approve")]
     # 3. a revoked key: approve refuses it, and a signature inserted with it afterwards is invalid
     assert cli("--db", db, "signer", "revoke", "C. Lead", "--reason", "left the organisation").code == 0
-    res = cli("--db", db, "approve", "net@1", "--role", "clinical-lead", "--decision", "approve",
-              "--meaning", "reviewed", "--key", people["lead"].key)
+    res = cli(
+        "--db",
+        db,
+        "approve",
+        "net@1",
+        "--role",
+        "clinical-lead",
+        "--decision",
+        "approve",
+        "--meaning",
+        "reviewed",
+        "--key",
+        people["lead"].key,
+    )
     assert res.code == 2 and "was revoked" in res.err
 
 
@@ -469,13 +720,32 @@ def test_signature_made_after_revocation_is_invalid(registry):
         signer = sig.add_signer(s, "C. Lead", ["clinical-lead"], pem)
         sig.revoke_signer(s, "C. Lead", "key lost")
         when = m.utcnow()
-        content = {"model": "net@1", "kind": "approval", "signer": signer.name, "role": "clinical-lead",
-                   "decision": "approve", "meaning": "ok", "signed_at": when.isoformat(timespec="microseconds"),
-                   "fingerprint": signer.fingerprint, "artifact_sha256": mv.artifact_sha256, "code_sha256": None}
-        s.add(m.Approval(model_version_id=mv.id, signer=signer.name, role="clinical-lead", decision="approve",
-                         meaning="ok", signed_at=when, signer_id=signer.id, fingerprint=signer.fingerprint,
-                         signed_content=content,
-                         signature=base64.b64encode(key.sign(canonical_json(content))).decode()))
+        content = {
+            "model": "net@1",
+            "kind": "approval",
+            "signer": signer.name,
+            "role": "clinical-lead",
+            "decision": "approve",
+            "meaning": "ok",
+            "signed_at": when.isoformat(timespec="microseconds"),
+            "fingerprint": signer.fingerprint,
+            "artifact_sha256": mv.artifact_sha256,
+            "code_sha256": None,
+        }
+        s.add(
+            m.Approval(
+                model_version_id=mv.id,
+                signer=signer.name,
+                role="clinical-lead",
+                decision="approve",
+                meaning="ok",
+                signed_at=when,
+                signer_id=signer.id,
+                fingerprint=signer.fingerprint,
+                signed_content=content,
+                signature=base64.b64encode(key.sign(canonical_json(content))).decode(),
+            )
+        )
     with registry.unit_of_work() as s:
         problems = sig.signature_problems(s)
     assert problems == ["approvals #1: signature invalid: signed after the signer's key was revoked"]
@@ -527,13 +797,15 @@ def test_open_where_is_judged_on_every_matching_figure(registry):
     for first, second in ((good, bad), (bad, good)):
         with registry.unit_of_work() as s:
             mv = _mv(s, name=f"net-{uuid.uuid4().hex[:8]}")
-            ev = m.Evaluation(model_version_id=mv.id, kind="performance", config={}, device="cpu", software={},
-                              created_by="t")
+            ev = m.Evaluation(
+                model_version_id=mv.id, kind="performance", config={}, device="cpu", software={}, created_by="t"
+            )
             s.add(ev)
             s.flush()
-            for (kind, name, value, lo, hi), params in (first, second):
-                s.add(m.Metric(evaluation_id=ev.id, name=name, value=value, ci_low=lo, ci_high=hi, n=100,
-                               params=params))
+            for (_kind, name, value, lo, hi), params in (first, second):
+                s.add(
+                    m.Metric(evaluation_id=ev.id, name=name, value=value, ci_low=lo, ci_high=hi, n=100, params=params)
+                )
             s.flush()
             out = check_policy(s, mv, _one(req)).outcomes[0]
         assert out.status == "fail", out
@@ -547,8 +819,14 @@ def test_newer_evaluation_on_other_data_does_not_hide_a_failing_one(registry):
     with registry.unit_of_work() as s:
         mv = _mv(s, name=f"net-{uuid.uuid4().hex[:8]}")
         for sha, (value, lo, hi) in (("a" * 64, (0.88, 0.87, 0.90)), ("b" * 64, (0.97, 0.95, 0.99))):
-            ev = m.Evaluation(model_version_id=mv.id, kind="performance", config={"data_sha256": sha},
-                              device="cpu", software={}, created_by="t")
+            ev = m.Evaluation(
+                model_version_id=mv.id,
+                kind="performance",
+                config={"data_sha256": sha},
+                device="cpu",
+                software={},
+                created_by="t",
+            )
             s.add(ev)
             s.flush()
             s.add(m.Metric(evaluation_id=ev.id, name="auroc", value=value, ci_low=lo, ci_high=hi, n=300, params={}))
@@ -564,20 +842,30 @@ def test_applies_when_fails_closed(registry, tags):
 
     req = "{id: r, evidence: approval, roles: [clinical-lead], applies_when: {risk_class: high}}"
     with registry.unit_of_work() as s:
-        mv = m.ModelVersion(model=m.Model(name=f"net-{uuid.uuid4().hex[:8]}"), version="1", artifact_sha256="0" * 64,
-                            spec={}, spec_sha256="0" * 64, tags=tags, created_by="registrar")
+        mv = m.ModelVersion(
+            model=m.Model(name=f"net-{uuid.uuid4().hex[:8]}"),
+            version="1",
+            artifact_sha256="0" * 64,
+            spec={},
+            spec_sha256="0" * 64,
+            tags=tags,
+            created_by="registrar",
+        )
         s.add(mv)
         s.flush()
         out = check_policy(s, mv, _one(req)).outcomes[0]
     assert out.status != "not-applicable", out
 
 
-@pytest.mark.parametrize("doc", [
-    "name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: performance, metric: auroc, min: 0.95}\n"
-    "requirements: []\n",
-    "name: p\nversion: 1\nrequirements:\n  - id: a\n    evidence: performance\n    metric: auroc\n"
-    "    max: 0.01\n    max: 1\n",
-])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        "name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: performance, metric: auroc, min: 0.95}\n"
+        "requirements: []\n",
+        "name: p\nversion: 1\nrequirements:\n  - id: a\n    evidence: performance\n    metric: auroc\n"
+        "    max: 0.01\n    max: 1\n",
+    ],
+)
 def test_duplicate_yaml_keys_are_refused(doc):
     from govkit.errors import BadInput
 

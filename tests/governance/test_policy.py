@@ -15,9 +15,15 @@ CARD = {"intended_use": "demo", "owners": ["a"], "license": "MIT"}
 
 
 def _model(session, tags=None) -> m.ModelVersion:
-    mv = m.ModelVersion(model=m.Model(name="net"), version="1", artifact_sha256="0" * 64,
-                        spec={"spec": {"card": CARD}, "base_dir": "/"}, spec_sha256="0" * 64,
-                        tags=tags or {"risk_class": "high"}, created_by="t")
+    mv = m.ModelVersion(
+        model=m.Model(name="net"),
+        version="1",
+        artifact_sha256="0" * 64,
+        spec={"spec": {"card": CARD}, "base_dir": "/"},
+        spec_sha256="0" * 64,
+        tags=tags or {"risk_class": "high"},
+        created_by="t",
+    )
     session.add(mv)
     session.flush()
     return mv
@@ -28,8 +34,9 @@ def _evaluation(session, mv, kind, name, value, *, ci=0.01, status="ok", n=100, 
     session.add(ev)
     session.flush()
     lo, hi = (None, None) if ci is None else (value - ci, value + ci)
-    session.add(m.Metric(evaluation_id=ev.id, name=name, value=value, ci_low=lo, ci_high=hi, n=n, params=params,
-                         status=status))
+    session.add(
+        m.Metric(evaluation_id=ev.id, name=name, value=value, ci_low=lo, ci_high=hi, n=n, params=params, status=status)
+    )
     session.flush()
 
 
@@ -61,17 +68,42 @@ def _training_data(session, mv, options, *, n_failed=0, verified=True):
     from govkit.registry.audit import append_event
 
     now = dt.datetime.now(dt.timezone.utc)
-    session.add(m.DeidRun(id="run-1", profile_revision="2024b", options=options, key_fingerprint="f", counts={},
-                          n_files=5, n_ok=5 - n_failed, n_failed=n_failed, n_skipped=0, software={},
-                          started_at=now, finished_at=now, created_by="t"))
-    dv = m.DatasetVersion(dataset=m.Dataset(name="d"), version="1", content_sha256="0" * 64, manifest={},
-                          deid_run_id="run-1", created_by="t")
+    session.add(
+        m.DeidRun(
+            id="run-1",
+            profile_revision="2024b",
+            options=options,
+            key_fingerprint="f",
+            counts={},
+            n_files=5,
+            n_ok=5 - n_failed,
+            n_failed=n_failed,
+            n_skipped=0,
+            software={},
+            started_at=now,
+            finished_at=now,
+            created_by="t",
+        )
+    )
+    dv = m.DatasetVersion(
+        dataset=m.Dataset(name="d"),
+        version="1",
+        content_sha256="0" * 64,
+        manifest={},
+        deid_run_id="run-1",
+        created_by="t",
+    )
     session.add(dv)
     session.flush()
     session.add(m.ModelTrainingData(model_version_id=mv.id, dataset_version_id=dv.id))
     if verified is not None:
-        append_event(session, "deid.verify", "deid_run", "run-1",
-                     {"ok": verified, "n_findings": 0 if verified else 1, "n_accepted": 0})
+        append_event(
+            session,
+            "deid.verify",
+            "deid_run",
+            "run-1",
+            {"ok": verified, "n_findings": 0 if verified else 1, "n_accepted": 0},
+        )
     return dv
 
 
@@ -88,47 +120,90 @@ def _data_audit(session, mv, overlap):
     from govkit.evidence.metric import MetricValue
 
     dv = _training_data(session, mv, [])
-    test = m.DatasetVersion(dataset=m.Dataset(name="d-test"), version="1", content_sha256="1" * 64, manifest={},
-                            created_by="t")
+    test = m.DatasetVersion(
+        dataset=m.Dataset(name="d-test"), version="1", content_sha256="1" * 64, manifest={}, created_by="t"
+    )
     session.add(test)
     session.flush()
     # the test split is the model's evaluation data: the audit's comparison with it has role "test"
-    session.add(m.Evaluation(model_version_id=mv.id, dataset_version_id=test.id, kind="performance", config={},
-                             device="cpu", software={}, created_by="t"))
+    session.add(
+        m.Evaluation(
+            model_version_id=mv.id,
+            dataset_version_id=test.id,
+            kind="performance",
+            config={},
+            device="cpu",
+            software={},
+            created_by="t",
+        )
+    )
     metric = MetricValue("patient_overlap", overlap, None, None, 100, {"against": "d-test@1"})
-    session.add(m.DataAudit(dataset_version_id=dv.id, against=["d-test@1"],
-                            result={"metrics": [metric.as_dict()],
-                                    "against": [{"against": "d-test@1", "dataset_version_id": test.id}]},
-                            sha256="0" * 64, created_by="t"))
+    session.add(
+        m.DataAudit(
+            dataset_version_id=dv.id,
+            against=["d-test@1"],
+            result={"metrics": [metric.as_dict()], "against": [{"against": "d-test@1", "dataset_version_id": test.id}]},
+            sha256="0" * 64,
+            created_by="t",
+        )
+    )
 
 
 # evidence kind -> (requirement YAML, setup giving a pass, setup giving a fail); no setup = missing
 METRIC_CASES = {
     "performance": ("{id: r, evidence: performance, metric: auroc, min: 0.8}", "auroc", 0.9, 0.7, {}),
-    "privacy": ("{id: r, evidence: privacy, metric: auc, where: {attack: rmia}, max: 0.6}", "auc", 0.55, 0.7,
-                {"attack": "rmia"}),
-    "robustness": ("{id: r, evidence: robustness, metric: accuracy, where: {attack: pgd-linf, eps: 0.0039}, "
-                   "min: 0.5}", "accuracy", 0.6, 0.3, {"attack": "pgd-linf", "eps": 0.0039}),
-    "explainability": ("{id: r, evidence: explainability, metric: passed, where: {check: localisation, "
-                       "method: grad-cam}, min: 1}", "passed", 1.0, 0.0,
-                       {"check": "localisation", "method": "grad-cam"}),
+    "privacy": (
+        "{id: r, evidence: privacy, metric: auc, where: {attack: rmia}, max: 0.6}",
+        "auc",
+        0.55,
+        0.7,
+        {"attack": "rmia"},
+    ),
+    "robustness": (
+        "{id: r, evidence: robustness, metric: accuracy, where: {attack: pgd-linf, eps: 0.0039}, min: 0.5}",
+        "accuracy",
+        0.6,
+        0.3,
+        {"attack": "pgd-linf", "eps": 0.0039},
+    ),
+    "explainability": (
+        "{id: r, evidence: explainability, metric: passed, where: {check: localisation, method: grad-cam}, min: 1}",
+        "passed",
+        1.0,
+        0.0,
+        {"check": "localisation", "method": "grad-cam"},
+    ),
 }
 CASES = {
-    **{kind: (req, lambda s, mv, k=kind, n=name, v=good, p=params: _evaluation(s, mv, k, n, v, **p),
-              lambda s, mv, k=kind, n=name, v=bad, p=params: _evaluation(s, mv, k, n, v, **p))
-       for kind, (req, name, good, bad, params) in METRIC_CASES.items()},
-    "data": ("{id: r, evidence: data, metric: patient_overlap, where: {role: test}, max: 0}",
-             lambda s, mv: _data_audit(s, mv, 0), lambda s, mv: _data_audit(s, mv, 3)),
+    **{
+        kind: (
+            req,
+            lambda s, mv, k=kind, n=name, v=good, p=params: _evaluation(s, mv, k, n, v, **p),
+            lambda s, mv, k=kind, n=name, v=bad, p=params: _evaluation(s, mv, k, n, v, **p),
+        )
+        for kind, (req, name, good, bad, params) in METRIC_CASES.items()
+    },
+    "data": (
+        "{id: r, evidence: data, metric: patient_overlap, where: {role: test}, max: 0}",
+        lambda s, mv: _data_audit(s, mv, 0),
+        lambda s, mv: _data_audit(s, mv, 3),
+    ),
     "card": ("{id: r, evidence: card, fields: [intended_use, owners]}", None, None),
-    "approval": ("{id: r, evidence: approval, roles: [clinical-lead]}",
-                 lambda s, mv: _sign(s, mv, "A. Lead", "clinical-lead", "approve"),
-                 lambda s, mv: _sign(s, mv, "A. Lead", "clinical-lead", "reject")),
-    "deid": ("{id: r, evidence: deid, options: [clean-descriptors]}",
-             lambda s, mv: _training_data(s, mv, ["clean-descriptors"]),
-             lambda s, mv: _training_data(s, mv, [])),
-    "incident": ("{id: r, evidence: incident, max_open: 0}",
-                 lambda s, mv: _incident(s, mv, closed=True),
-                 lambda s, mv: _incident(s, mv, closed=False)),
+    "approval": (
+        "{id: r, evidence: approval, roles: [clinical-lead]}",
+        lambda s, mv: _sign(s, mv, "A. Lead", "clinical-lead", "approve"),
+        lambda s, mv: _sign(s, mv, "A. Lead", "clinical-lead", "reject"),
+    ),
+    "deid": (
+        "{id: r, evidence: deid, options: [clean-descriptors]}",
+        lambda s, mv: _training_data(s, mv, ["clean-descriptors"]),
+        lambda s, mv: _training_data(s, mv, []),
+    ),
+    "incident": (
+        "{id: r, evidence: incident, max_open: 0}",
+        lambda s, mv: _incident(s, mv, closed=True),
+        lambda s, mv: _incident(s, mv, closed=False),
+    ),
 }
 
 
@@ -173,15 +248,21 @@ def test_no_incidents_passes_with_zero_open(registry):
 
 
 def test_not_applicable_when_tags_do_not_match(registry):
-    out = _run(registry, "{id: r, evidence: approval, roles: [x], applies_when: {risk_class: high}}", None,
-               tags={"risk_class": "low"})
+    out = _run(
+        registry,
+        "{id: r, evidence: approval, roles: [x], applies_when: {risk_class: high}}",
+        None,
+        tags={"risk_class": "low"},
+    )
     assert out.status == "not-applicable"
 
 
 def test_latest_matching_metric_with_float_selector(registry):
-    policy = parse_policy("name: p\nversion: 1\nrequirements:\n"
-                          "  - {id: r, evidence: robustness, metric: accuracy, where: {attack: pgd-linf, eps: 0.0039}, "
-                          "min: 0.5}\n")
+    policy = parse_policy(
+        "name: p\nversion: 1\nrequirements:\n"
+        "  - {id: r, evidence: robustness, metric: accuracy, where: {attack: pgd-linf, eps: 0.0039}, "
+        "min: 0.5}\n"
+    )
     with registry.unit_of_work() as s:
         mv = _model(s)
         _evaluation(s, mv, "robustness", "accuracy", 0.1, attack="pgd-linf", eps=0.0078)
@@ -193,28 +274,54 @@ def test_latest_matching_metric_with_float_selector(registry):
 PRE = "name: p\nversion: 1\nrequirements:\n"
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: vibes}\n", "line 4: evidence must be"),
-    ("name: p\nversion: 1\nrequirements:\n  - id: a\n    evidence: performance\n    min: 0.5\n", "line 4: performance evidence needs 'metric'"),
-    ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: card, fields: [x], colour: red}\n", "line 4: unknown key"),
-    ("name: p\nrequirements: []\n", "missing key 'version'"),
-    ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: card, fields: [x]\n", "invalid YAML"),
-    ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: performance, metric: auroc, min: high}\n",
-     "must be a finite number"),
-    ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: performance, metric: aurocc, min: 0.9}\n",
-     "line 4: unknown performance metric 'aurocc'"),
-    (PRE + "  - {id: a, evidence: privacy, metric: auc, where: {atack: rmia}, max: 1}\n",
-     "line 4: unknown 'where' key 'atack'"),
-    (PRE + "  - {id: a, evidence: privacy, metric: auc, where: {attack: rmai}, max: 1}\n",
-     "line 4: unknown 'where' attack 'rmai'"),
-    (PRE + "  - {id: a, evidence: data, metric: patient_overlap, where: {role: tset}, max: 0}\n",
-     "line 4: unknown 'where' role 'tset'"),
-    (PRE + "  - {id: a, evidence: performance, metric: auroc, min: 0.9, on: mean}\n",
-     "line 4: 'on' must be one of ci, point"),
-    ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: card, fields: [intended_usage]}\n",
-     "line 4: unknown card field"),
-    ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: approval, roles: [Janitor]}\n", "line 4: role names"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: vibes}\n", "line 4: evidence must be"),
+        (
+            "name: p\nversion: 1\nrequirements:\n  - id: a\n    evidence: performance\n    min: 0.5\n",
+            "line 4: performance evidence needs 'metric'",
+        ),
+        (
+            "name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: card, fields: [x], colour: red}\n",
+            "line 4: unknown key",
+        ),
+        ("name: p\nrequirements: []\n", "missing key 'version'"),
+        ("name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: card, fields: [x]\n", "invalid YAML"),
+        (
+            "name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: performance, metric: auroc, min: high}\n",
+            "must be a finite number",
+        ),
+        (
+            "name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: performance, metric: aurocc, min: 0.9}\n",
+            "line 4: unknown performance metric 'aurocc'",
+        ),
+        (
+            PRE + "  - {id: a, evidence: privacy, metric: auc, where: {atack: rmia}, max: 1}\n",
+            "line 4: unknown 'where' key 'atack'",
+        ),
+        (
+            PRE + "  - {id: a, evidence: privacy, metric: auc, where: {attack: rmai}, max: 1}\n",
+            "line 4: unknown 'where' attack 'rmai'",
+        ),
+        (
+            PRE + "  - {id: a, evidence: data, metric: patient_overlap, where: {role: tset}, max: 0}\n",
+            "line 4: unknown 'where' role 'tset'",
+        ),
+        (
+            PRE + "  - {id: a, evidence: performance, metric: auroc, min: 0.9, on: mean}\n",
+            "line 4: 'on' must be one of ci, point",
+        ),
+        (
+            "name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: card, fields: [intended_usage]}\n",
+            "line 4: unknown card field",
+        ),
+        (
+            "name: p\nversion: 1\nrequirements:\n  - {id: a, evidence: approval, roles: [Janitor]}\n",
+            "line 4: role names",
+        ),
+    ],
+)
 def test_malformed_policy_names_the_line(text, message):
     with pytest.raises(BadInput, match=message):
         parse_policy(text, "pol.yaml")
@@ -225,17 +332,22 @@ def test_cli_check_json_junit_and_audit(cli, registry, tmp_path):
         mv = _model(s)
         _evaluation(s, mv, "performance", "auroc", 0.95)
     pol = tmp_path / "p.yaml"
-    pol.write_text("name: gate\nversion: 2\nrequirements:\n"
-                   "  - {id: auc, evidence: performance, metric: auroc, min: 0.9}\n"
-                   "  - {id: rmia, evidence: privacy, metric: auc, where: {attack: rmia}, max: 0.6}\n"
-                   "  - {id: card, evidence: card, fields: [intended_use]}\n")
+    pol.write_text(
+        "name: gate\nversion: 2\nrequirements:\n"
+        "  - {id: auc, evidence: performance, metric: auroc, min: 0.9}\n"
+        "  - {id: rmia, evidence: privacy, metric: auc, where: {attack: rmia}, max: 0.6}\n"
+        "  - {id: card, evidence: card, fields: [intended_use]}\n"
+    )
     junit = tmp_path / "out.xml"
     res = cli("--db", registry.url, "policy", "check", "net@1", "--policy", pol, "--junit", junit, "--json")
     assert res.code == 1
     body = res.json()
     assert body["passed"] is False
-    assert [(r["id"], r["status"]) for r in body["requirements"]] == [("auc", "pass"), ("rmia", "missing"),
-                                                                      ("card", "pass")]
+    assert [(r["id"], r["status"]) for r in body["requirements"]] == [
+        ("auc", "pass"),
+        ("rmia", "missing"),
+        ("card", "pass"),
+    ]
     assert body["requirements"][0]["value"] == pytest.approx(0.95)
     assert body["requirements"][0]["threshold"] == {"min": 0.9, "on": "ci"}
     suite = ET.parse(junit).getroot()
@@ -256,11 +368,14 @@ def test_shipped_default_policy_loads():
     assert {r.evidence for r in pol.requirements} == set(EVIDENCE)
 
 
-@pytest.mark.parametrize(("kw", "message"), [
-    ({"n_failed": 4}, "run run-1 has 4 failed file(s)"),
-    ({"verified": False}, "found residual PHI (1 finding(s), 0 accepted)"),
-    ({"verified": None}, "has no recorded 'deid verify'"),
-])
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"n_failed": 4}, "run run-1 has 4 failed file(s)"),
+        ({"verified": False}, "found residual PHI (1 finding(s), 0 accepted)"),
+        ({"verified": None}, "has no recorded 'deid verify'"),
+    ],
+)
 def test_deid_run_with_failures_or_findings_does_not_conform(registry, kw, message):
     """A training set from a run with failed files or an unclean (or missing) verify is not conforming."""
     out = _run(registry, CASES["deid"][0], lambda s, mv: _training_data(s, mv, ["clean-descriptors"], **kw))

@@ -27,12 +27,15 @@ def test_small_aliases_still_work():
     assert doc == {"base": {"lr": 0.1}, "run": {"lr": 0.1}}
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("a: &a [*a]\n", "line 1: recursive alias"),
-    ("[" * 200 + "]" * 200, "nesting deeper than 64 levels"),
-    ("x: [" + ", ".join(["*a"] * 101) + "]\n", "more than 100 aliases"),
-    ("a: [1, 2\n", "invalid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: &a [*a]\n", "line 1: recursive alias"),
+        ("[" * 200 + "]" * 200, "nesting deeper than 64 levels"),
+        ("x: [" + ", ".join(["*a"] * 101) + "]\n", "more than 100 aliases"),
+        ("a: [1, 2\n", "invalid YAML"),
+    ],
+)
 def test_malformed_yaml_is_bad_input(text, message):
     with pytest.raises(BadInput, match=message):
         yamlio.load(text.replace("*a]", "*a]") if "recursive" in message else text, "f.yaml")

@@ -18,9 +18,18 @@ def write_spec(folder, epochs: int = 60):
     folder = Path(folder)
     shutil.copy(Path(__file__), folder / "digits_model.py")
     torch.save({}, folder / "weights.pt")
-    (folder / "model.yaml").write_text(yaml.safe_dump({
-        "name": "digits-mlp", "version": "1", "classes": [str(i) for i in range(10)], "task": "multiclass",
-        "entrypoint": "digits_model.py:build", "weights": "weights.pt",
-        "input": {"channels": 1, "height": 8, "width": 8},
-        "train": {"optimizer": "adam", "lr": 0.003, "epochs": epochs, "batch_size": 32}}))
+    (folder / "model.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "digits-mlp",
+                "version": "1",
+                "classes": [str(i) for i in range(10)],
+                "task": "multiclass",
+                "entrypoint": "digits_model.py:build",
+                "weights": "weights.pt",
+                "input": {"channels": 1, "height": 8, "width": 8},
+                "train": {"optimizer": "adam", "lr": 0.003, "epochs": epochs, "batch_size": 32},
+            }
+        )
+    )
     return folder / "model.yaml"

@@ -62,8 +62,10 @@ def test_lira_scores_equal_a_float64_reference_when_phi_exceeds_20(confident_sig
     ref_r = np.stack([_phi_reference(z, y) for z in logits[1:]])
     assert phi_t.max() > 20 and np.abs(phi_t - ref_t).max() < 1e-9 and np.abs(phi_r - ref_r).max() < 1e-9
     # the float32-probability formula this replaced is off by nats on the same records
-    probs = (np.exp(logits[0] - logits[0].max(1, keepdims=True))
-             / np.exp(logits[0] - logits[0].max(1, keepdims=True)).sum(1, keepdims=True)).astype(np.float32)
+    probs = (
+        np.exp(logits[0] - logits[0].max(1, keepdims=True))
+        / np.exp(logits[0] - logits[0].max(1, keepdims=True)).sum(1, keepdims=True)
+    ).astype(np.float32)
     py = np.clip(probs[np.arange(200), y], 1e-12, 1)
     old = np.log(py) - np.log(np.clip(probs.sum(1) - py, 1e-12, None))
     assert np.abs(old - ref_t).max() > 2
@@ -79,8 +81,7 @@ def test_lira_scores_equal_a_float64_reference_when_phi_exceeds_20(confident_sig
 def test_loss_by_hand():
     phi = np.array([np.log(0.9 / 0.1), 0.0, 40.0])
     s = Signals(target_p=1 / (1 + np.exp(-phi)), target_phi=phi)
-    assert MIA_ATTACKS["loss"].score(s).tolist() == pytest.approx([np.log(0.9), np.log(0.5), -np.exp(-40.0)],
-                                                                   rel=1e-12)
+    assert MIA_ATTACKS["loss"].score(s).tolist() == pytest.approx([np.log(0.9), np.log(0.5), -np.exp(-40.0)], rel=1e-12)
 
 
 def test_population_by_hand():
@@ -128,8 +129,13 @@ def test_lira_variance_threshold_option_reaches_the_attack_and_is_recorded():
 
 def test_rmia_by_hand():
     # offline: Pr(x) = ((1+a) mean_ref + (1-a)) / 2 with a = 0.5
-    s = Signals(target_p=np.array([0.8, 0.2]), target_phi=np.zeros(2), ref_p=np.array([[0.4, 0.4]]),
-                pop_target_p=np.array([0.5, 0.3, 0.6]), pop_ref_p=np.array([[0.5, 0.5, 0.2]]))
+    s = Signals(
+        target_p=np.array([0.8, 0.2]),
+        target_phi=np.zeros(2),
+        ref_p=np.array([[0.4, 0.4]]),
+        pop_target_p=np.array([0.5, 0.3, 0.6]),
+        pop_ref_p=np.array([[0.5, 0.5, 0.2]]),
+    )
     prx = 0.5 * (1.5 * 0.4 + 0.5)
     prz = 0.5 * (1.5 * np.array([0.5, 0.5, 0.2]) + 0.5)
     ratio_x, ratio_z = np.array([0.8, 0.2]) / prx, np.array([0.5, 0.3, 0.6]) / prz
@@ -166,9 +172,17 @@ def test_higher_score_means_member(name):
     ref_phi = base[None] + 2.0 * ref_in + rng.normal(0, 0.3, (k, n))
     pop = rng.normal(0, 1, 300)
     pop_in = np.argsort(rng.random((k, 300)), axis=0) < k // 2
-    s = Signals(target_p=expit(phi_t), target_phi=phi_t, ref_p=expit(ref_phi), ref_phi=ref_phi, ref_in=ref_in,
-                pop_target_p=expit(pop), pop_target_phi=pop,
-                pop_ref_p=expit(pop[None] + 2.0 * pop_in + rng.normal(0, 0.3, (k, 300))), pop_ref_in=pop_in)
+    s = Signals(
+        target_p=expit(phi_t),
+        target_phi=phi_t,
+        ref_p=expit(ref_phi),
+        ref_phi=ref_phi,
+        ref_in=ref_in,
+        pop_target_p=expit(pop),
+        pop_target_phi=pop,
+        pop_ref_p=expit(pop[None] + 2.0 * pop_in + rng.normal(0, 0.3, (k, 300))),
+        pop_ref_in=pop_in,
+    )
     attack = MIA_ATTACKS[name]
     assert attack.needs <= NEEDS and isinstance(attack, MIAAttack)
     if "reference-offline" in attack.needs:
@@ -216,8 +230,12 @@ def test_auc_ci_coverage_image_and_patient_level():
     rng = np.random.default_rng(0)
     sims, d = 200, 0.5
     truth = norm.cdf(d / np.sqrt(2))
-    hits = sum(lo <= truth <= hi for lo, hi in (
-        pm.bootstrap(rng.normal(d, 1, 150), rng.normal(0, 1, 150), n_boot=200, seed=s)["auc"] for s in range(sims)))
+    hits = sum(
+        lo <= truth <= hi
+        for lo, hi in (
+            pm.bootstrap(rng.normal(d, 1, 150), rng.normal(0, 1, 150), n_boot=200, seed=s)["auc"] for s in range(sims)
+        )
+    )
     assert 0.92 <= hits / sims <= 0.98
     sb, se, p = 1.0, 0.3, 100
     truth = norm.cdf(d / np.sqrt(2 * (sb**2 + se**2)))
@@ -237,13 +255,15 @@ def test_epsilon_bound_is_valid_under_the_null_and_grows_with_separation():
     """Under no leakage ε > 0 must be rare (the bound holds with 95 % confidence); choosing the
     threshold on the half it is evaluated on would make it positive most of the time."""
     rng = np.random.default_rng(2)
-    positive = sum(pm.epsilon_lower_bound(rng.normal(size=300), rng.normal(size=300), seed=s)["epsilon"] > 0
-                   for s in range(200))
+    positive = sum(
+        pm.epsilon_lower_bound(rng.normal(size=300), rng.normal(size=300), seed=s)["epsilon"] > 0 for s in range(200)
+    )
     assert positive / 200 <= 0.07
     # a split whose selection half separates perfectly but whose evaluation half carries no signal:
     # the threshold chosen on the first half must be judged on the second, giving ε = 0
-    sel = pm.epsilon_from_split(rng.normal(5, 1, 500), rng.normal(0, 1, 500), rng.normal(0, 1, 500),
-                                rng.normal(0, 1, 500))
+    sel = pm.epsilon_from_split(
+        rng.normal(5, 1, 500), rng.normal(0, 1, 500), rng.normal(0, 1, 500), rng.normal(0, 1, 500)
+    )
     assert sel["threshold"] is not None and sel["epsilon"] == 0.0
     far = pm.epsilon_lower_bound(rng.normal(3, 1, 2000), rng.normal(size=2000))
     assert far["epsilon"] > 1.5 and far["delta"] == 0 and far["confidence"] == 0.95
@@ -282,8 +302,9 @@ def test_null_control_false_positive_rate_and_power():
     sig, is_member = _null_signals(rng, shift=0.5)
     out = null_control(sig, is_member, None, None, offline_references=True, n_perm=300)
     assert out["fired"] and all(t["rejected"] for t in out["tests"])
-    none = null_control(Signals(np.ones(4), np.zeros(4)), np.r_[True, True, False, False], None, None,
-                        offline_references=False)
+    none = null_control(
+        Signals(np.ones(4), np.zeros(4)), np.r_[True, True, False, False], None, None, offline_references=False
+    )
     assert not none["available"] and not none["fired"]
 
 
@@ -319,8 +340,14 @@ def test_patient_scores_sum_llrs_and_risk_distribution():
         _, s = by_patient(llr, pid, summed=how)
         res[how] = pm.auc(s[:200], s[200:])
     assert res[True] >= res[False] - 1e-9
-    risk = risk_distribution(np.array([0.0, 5.0, 10.0]), np.arange(5.0), ["p1", "p2", "p3"],
-                             {"site": np.array(["A", "A", "B"])}, "patient", "lira-online")
+    risk = risk_distribution(
+        np.array([0.0, 5.0, 10.0]),
+        np.arange(5.0),
+        ["p1", "p2", "p3"],
+        {"site": np.array(["A", "A", "B"])},
+        "patient",
+        "lira-online",
+    )
     assert risk["risk"].tolist() == [0.0, 1.0, 1.0]
     assert risk["overall"]["n_at_least_0.99"] == 2 and risk["most_exposed"][0]["patient_id"] == "p2"
     assert risk["by_subgroup"]["site"]["B"]["max"] == 1.0 and risk["by_subgroup"]["site"]["A"]["median"] == 0.5
@@ -343,8 +370,13 @@ def digits(tmp_path_factory):
     order = np.random.default_rng(0).permutation(len(y))
     parts = {"members": order[:600], "non_members": order[600:1200], "population": order[1200:]}
     for name, idx in parts.items():
-        np.savez(root / f"{name}.npz", x=x[idx], y=y[idx], patient_id=np.array([f"p{i}" for i in idx]),
-                 group_site=np.array(["A", "B"])[idx % 2])
+        np.savez(
+            root / f"{name}.npz",
+            x=x[idx],
+            y=y[idx],
+            patient_id=np.array([f"p{i}" for i in idx]),
+            group_site=np.array(["A", "B"])[idx % 2],
+        )
     idx = parts["non_members"]
     noisy = np.clip(x[idx] + np.random.default_rng(1).normal(0, 0.25, x[idx].shape), 0, 1).astype(np.float32)
     np.savez(root / "non_members_shifted.npz", x=noisy, y=y[idx], patient_id=np.array([f"p{i}" for i in idx]))
@@ -361,12 +393,36 @@ def digits(tmp_path_factory):
 @pytest.mark.slow
 def test_overfit_digits_model_leaks_and_control_is_null(cli, registry, digits):
     db = registry.url
-    assert cli("--db", db, "model", "register", "digits-mlp", "--version", "1", "--spec",
-               digits / "model.yaml").code == 0
-    res = cli("--db", db, "privacy", "audit", "digits-mlp@1", "--members", digits / "members.npz",
-              "--non-members", digits / "non_members.npz", "--population", digits / "population.npz",
-              "--attack", "loss", "--attack", "rmia", "--attack", "lira-offline", "--reference-models", "2",
-              "--control", "--device", "cpu", "--bootstrap", "100", "--json")
+    assert (
+        cli("--db", db, "model", "register", "digits-mlp", "--version", "1", "--spec", digits / "model.yaml").code == 0
+    )
+    res = cli(
+        "--db",
+        db,
+        "privacy",
+        "audit",
+        "digits-mlp@1",
+        "--members",
+        digits / "members.npz",
+        "--non-members",
+        digits / "non_members.npz",
+        "--population",
+        digits / "population.npz",
+        "--attack",
+        "loss",
+        "--attack",
+        "rmia",
+        "--attack",
+        "lira-offline",
+        "--reference-models",
+        "2",
+        "--control",
+        "--device",
+        "cpu",
+        "--bootstrap",
+        "100",
+        "--json",
+    )
     assert res.code == 0, res.err
     out = res.json()
     by = {a["attack"]: a for a in out["attacks"]}
@@ -388,10 +444,29 @@ def test_overfit_digits_model_leaks_and_control_is_null(cli, registry, digits):
     art = json.loads(Path(out["artifact"]).read_text())
     assert set(art["roc"]) == {"loss", "rmia", "lira-offline"} and len(art["member_risk"]) == 600
     # cached reference models are reused by a second audit
-    again = cli("--db", db, "privacy", "audit", "digits-mlp@1", "--members", digits / "members.npz",
-                "--non-members", digits / "non_members.npz", "--population", digits / "population.npz",
-                "--attack", "rmia", "--reference-models", "2", "--device", "cpu", "--bootstrap", "50",
-                "--patient-level", "--json").json()
+    again = cli(
+        "--db",
+        db,
+        "privacy",
+        "audit",
+        "digits-mlp@1",
+        "--members",
+        digits / "members.npz",
+        "--non-members",
+        digits / "non_members.npz",
+        "--population",
+        digits / "population.npz",
+        "--attack",
+        "rmia",
+        "--reference-models",
+        "2",
+        "--device",
+        "cpu",
+        "--bootstrap",
+        "50",
+        "--patient-level",
+        "--json",
+    ).json()
     assert again["reference_models"]["cached"] is True
     risk = again["risk_distribution"]
     assert risk["unit"] == "patient" and set(risk["by_subgroup"]["site"]) == {"A", "B"}
@@ -413,11 +488,31 @@ def test_shifted_non_members_fire_the_null_control_and_mark_every_figure_unrelia
     """Noise on the non-members separates them from members by a shift, not by membership: the null
     control must say so, and no membership figure of the audit may be "ok"."""
     db = registry.url
-    assert cli("--db", db, "model", "register", "digits-mlp", "--version", "1", "--spec",
-               digits / "model.yaml").code == 0
-    res = cli("--db", db, "privacy", "audit", "digits-mlp@1", "--members", digits / "members.npz",
-              "--non-members", digits / "non_members_shifted.npz", "--population", digits / "population.npz",
-              "--attack", "loss", "--attack", "population", "--device", "cpu", "--bootstrap", "50", "--json")
+    assert (
+        cli("--db", db, "model", "register", "digits-mlp", "--version", "1", "--spec", digits / "model.yaml").code == 0
+    )
+    res = cli(
+        "--db",
+        db,
+        "privacy",
+        "audit",
+        "digits-mlp@1",
+        "--members",
+        digits / "members.npz",
+        "--non-members",
+        digits / "non_members_shifted.npz",
+        "--population",
+        digits / "population.npz",
+        "--attack",
+        "loss",
+        "--attack",
+        "population",
+        "--device",
+        "cpu",
+        "--bootstrap",
+        "50",
+        "--json",
+    )
     assert res.code == 0, res.err
     out = res.json()
     assert out["control"]["fired"] and any("null control fired" in w for w in out["warnings"])
@@ -435,6 +530,17 @@ def test_shifted_non_members_fire_the_null_control_and_mark_every_figure_unrelia
 
 
 def test_attacks_needing_population_refuse_without_it(cli, digits):
-    res = cli("privacy", "audit", digits / "model.yaml", "--members", digits / "members.npz",
-              "--non-members", digits / "non_members.npz", "--attack", "rmia", "--device", "cpu")
+    res = cli(
+        "privacy",
+        "audit",
+        digits / "model.yaml",
+        "--members",
+        digits / "members.npz",
+        "--non-members",
+        digits / "non_members.npz",
+        "--attack",
+        "rmia",
+        "--device",
+        "cpu",
+    )
     assert res.code == 2 and "--population" in res.err

@@ -20,8 +20,9 @@ def pdftotext(pdf: Path, first: int | None = None, last: int | None = None, layo
         args += ["-l", str(last)]
     if layout:
         args.append("-layout")
-    return subprocess.run([*args, "-raw" if not layout else "-nopgbrk", str(pdf), "-"], capture_output=True,
-                          text=True, check=True).stdout
+    return subprocess.run(
+        [*args, "-raw" if not layout else "-nopgbrk", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def page_count(pdf: Path) -> int:

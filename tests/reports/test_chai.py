@@ -21,11 +21,14 @@ def test_both_chai_examples_validate_offline():
         assert chai.validate(path.read_bytes()) == [], path.name
 
 
-@pytest.mark.parametrize("edit", [
-    ("<ModelDeveloper>Aidoc</ModelDeveloper>", ""),  # a required element removed
-    ("<ReleaseVersion>AD-01</ReleaseVersion>", "<ReleaseVersion>AD-01</ReleaseVersion><Colour>red</Colour>"),
-    ("<Warnings>", "<Warnings><ClinicalRiskLevel>x</ClinicalRiskLevel>"),  # out of order
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ("<ModelDeveloper>Aidoc</ModelDeveloper>", ""),  # a required element removed
+        ("<ReleaseVersion>AD-01</ReleaseVersion>", "<ReleaseVersion>AD-01</ReleaseVersion><Colour>red</Colour>"),
+        ("<Warnings>", "<Warnings><ClinicalRiskLevel>x</ClinicalRiskLevel>"),  # out of order
+    ],
+)
 def test_validator_rejects_a_broken_copy(edit):
     text = EXAMPLES[0].read_text()
     assert edit[0] in text
@@ -34,19 +37,36 @@ def test_validator_rejects_a_broken_copy(edit):
 
 
 def test_validator_refuses_entities_and_other_roots():
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
-            b'<AppliedModelCard xmlns="https://mc.chai.org/v0.2/schema.xsd">&b;</AppliedModelCard>')
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+        b'<AppliedModelCard xmlns="https://mc.chai.org/v0.2/schema.xsd">&b;</AppliedModelCard>'
+    )
     assert chai.validate(bomb)  # not expanded into a valid card
-    assert chai.validate(b"<html/>") == ["the root element must be AppliedModelCard in namespace "
-                                         "https://mc.chai.org/v0.2/schema.xsd"]
+    assert chai.validate(b"<html/>") == [
+        "the root element must be AppliedModelCard in namespace https://mc.chai.org/v0.2/schema.xsd"
+    ]
 
 
 @pytest.fixture
 def evaluated(cli, sqlite_db, untrained_spec, lesion_data):
     db = sqlite_db
     assert cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", untrained_spec).code == 0
-    assert cli("--db", db, "eval", "performance", REF, "--data", lesion_data["test"], "--device", "cpu",
-               "--bootstrap", "100").code == 0
+    assert (
+        cli(
+            "--db",
+            db,
+            "eval",
+            "performance",
+            REF,
+            "--data",
+            lesion_data["test"],
+            "--device",
+            "cpu",
+            "--bootstrap",
+            "100",
+        ).code
+        == 0
+    )
     return db
 
 
@@ -77,17 +97,24 @@ def test_export_fills_from_the_record_and_lists_what_is_missing(cli, evaluated, 
     ev = json.loads(cli("--db", evaluated, "report", "export", REF, "-o", tmp_path / "e.json", "--json").out)
     assert ev["format"] == "json"
     evidence = json.loads((tmp_path / "e.json").read_text())
-    auroc = next(m for m in evidence["evaluations"]["performance"][-1]["metrics"]
-                 if m["name"] == "auroc" and not m["params"])
+    auroc = next(
+        m for m in evidence["evaluations"]["performance"][-1]["metrics"] if m["name"] == "auroc" and not m["params"]
+    )
     results = root.findall(f".//{{{chai.NS}}}UsefulnessUsabilityEfficacy//{{{chai.NS}}}MetricResult")
     by_label = {r.findtext(f"{{{chai.NS}}}Label"): json.loads(r.findtext(f"{{{chai.NS}}}ValueJson")) for r in results}
-    assert by_label["auroc"]["value"] == auroc["value"] and by_label["auroc"]["ci95"] == [auroc["ci_low"],
-                                                                                          auroc["ci_high"]]
+    assert by_label["auroc"]["value"] == auroc["value"] and by_label["auroc"]["ci95"] == [
+        auroc["ci_low"],
+        auroc["ci_high"],
+    ]
     # required elements the record cannot answer are empty and listed, never invented
     missing = {m["element"] for m in body["missing"]}
-    for element in ("BasicInfo/DeveloperContact", "ReleaseInfo/GlobalAvailability",
-                    "TrustIngredients/TransparencyInformation/StakeholdersConsulted",
-                    "Resources/PatientConsentOrDisclosure", "Bibliography"):
+    for element in (
+        "BasicInfo/DeveloperContact",
+        "ReleaseInfo/GlobalAvailability",
+        "TrustIngredients/TransparencyInformation/StakeholdersConsulted",
+        "Resources/PatientConsentOrDisclosure",
+        "Bibliography",
+    ):
         assert element in missing
         assert _text(root, element) == ""
     assert "UsesAndDirections/IntendedUseAndWorkflow" not in missing
@@ -115,8 +142,9 @@ def test_signed_export_verifies_and_an_edited_one_does_not(cli, evaluated, tmp_p
     monkeypatch.setenv("GOVKIT_SIGNING_PASSPHRASE", PHRASE)
     key = _signer(evaluated, tmp_path)
     out = tmp_path / "signed.xml"
-    res = cli("--db", evaluated, "report", "export", REF, "--format", "chai-xml", "-o", out, "--sign", "--key", key,
-              "--json")
+    res = cli(
+        "--db", evaluated, "report", "export", REF, "--format", "chai-xml", "-o", out, "--sign", "--key", key, "--json"
+    )
     assert res.code == 0, res.err
     assert res.json()["signer"] == "Ada Lovelace"
     text = out.read_text()
@@ -131,14 +159,20 @@ def test_signed_export_verifies_and_an_edited_one_does_not(cli, evaluated, tmp_p
         res = cli("--db", evaluated, "report", "verify", bad, "--json")
         assert res.code == 1 and reason in res.json()["reason"], (name, res.out)
 
-    check("edited.xml", text.replace("<ModelName>lesion-cnn</ModelName>", "<ModelName>lesion-cnn-v2</ModelName>"),
-          "changed after it was signed")
+    check(
+        "edited.xml",
+        text.replace("<ModelName>lesion-cnn</ModelName>", "<ModelName>lesion-cnn-v2</ModelName>"),
+        "changed after it was signed",
+    )
     value = text.split("<ds:SignatureValue>")[1].split("</ds:SignatureValue>")[0]
     forged = ("B" if value[0] != "B" else "C") + value[1:]
     check("forged.xml", text.replace(value, forged), "does not verify")
     check("unsigned.xml", text.split("<ds:Signature")[0] + "</AppliedModelCard>\n", "not signed")
-    check("other-algo.xml", text.replace(chai.ED25519, "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"),
-          "unsupported signature method")
+    check(
+        "other-algo.xml",
+        text.replace(chai.ED25519, "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"),
+        "unsupported signature method",
+    )
     # the signer's key revoked: the card no longer verifies
     from govkit.governance.signatures import revoke_signer
     from govkit.registry import open_registry
@@ -165,10 +199,12 @@ def test_signing_with_a_key_outside_the_roster_is_refused(cli, evaluated, tmp_pa
 
 @pytest.mark.slow
 def test_output_extension_must_match(cli, evaluated, tmp_path):
-    for args in (("export", REF, "--format", "chai-xml", "-o", tmp_path / "card.json"),
-                 ("export", REF, "-o", tmp_path / "evidence.xml"),
-                 ("model-card", REF, "-o", tmp_path / "card.html"),
-                 ("audit", REF, "-o", tmp_path / "audit.json")):
+    for args in (
+        ("export", REF, "--format", "chai-xml", "-o", tmp_path / "card.json"),
+        ("export", REF, "-o", tmp_path / "evidence.xml"),
+        ("model-card", REF, "-o", tmp_path / "card.html"),
+        ("audit", REF, "-o", tmp_path / "audit.json"),
+    ):
         res = cli("--db", evaluated, "report", *args)
         assert res.code == 2 and "must end in" in res.err, args
         assert not Path(args[-1]).exists()
@@ -179,10 +215,12 @@ def test_key_metrics_carry_the_policy_goal_and_verdict(cli, evaluated, tmp_path)
     from lxml import etree
 
     policy = tmp_path / "p.yaml"
-    policy.write_text("name: p\nversion: '1'\nrequirements:\n"
-                      "  - {id: auroc-floor, evidence: performance, metric: auroc, min: 0.99}\n"
-                      "  - {id: site-gap, evidence: performance, metric: max_subgroup_gap,"
-                      " where: {group: site, metric: accuracy}, max: 0.5}\n")
+    policy.write_text(
+        "name: p\nversion: '1'\nrequirements:\n"
+        "  - {id: auroc-floor, evidence: performance, metric: auroc, min: 0.99}\n"
+        "  - {id: site-gap, evidence: performance, metric: max_subgroup_gap,"
+        " where: {group: site, metric: accuracy}, max: 0.5}\n"
+    )
     assert cli("--db", evaluated, "policy", "attach", REF, "--policy", policy).code == 0
     out = tmp_path / "card.xml"
     res = cli("--db", evaluated, "report", "export", REF, "--format", "chai-xml", "-o", out, "--json")

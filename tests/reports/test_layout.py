@@ -42,15 +42,24 @@ def base_evidence(tmp_path_factory, untrained_spec, lesion_data):
 def _stress(ev: dict) -> dict:
     ev = json.loads(json.dumps(ev))
     words = " ".join(f"word{i:06d}" for i in range(20_000))  # 220,000 characters of prose
-    ev["card"]["caveats_and_limitations"] = (words[: 200_000 - len(HUGE_END) - 1] + " " + HUGE_END)
+    ev["card"]["caveats_and_limitations"] = words[: 200_000 - len(HUGE_END) - 1] + " " + HUGE_END
     assert len(ev["card"]["caveats_and_limitations"]) == 200_000
     ev["card"]["intended_use"] = f"Flag lesions. {UNBROKEN} Then stop."
     ev["model"]["name"] = LONG_NAME
-    ev["incidents"] = [{"id": i, "model_version_id": 1, "description": f"row-{i:02d}-begin " + "a field report "
-                        "with enough words to wrap over several lines of the description column " * 2
-                        + f"row-{i:02d}-end", "case_ref": f"CASE-{i:04d}", "severity": "low",
-                        "reported_by": "tester", "reported_at": "2026-01-01T00:00:00+00:00", "status": "closed"}
-                       for i in range(60)]
+    ev["incidents"] = [
+        {
+            "id": i,
+            "model_version_id": 1,
+            "description": f"row-{i:02d}-begin " + "a field report "
+            "with enough words to wrap over several lines of the description column " * 2 + f"row-{i:02d}-end",
+            "case_ref": f"CASE-{i:04d}",
+            "severity": "low",
+            "reported_by": "tester",
+            "reported_at": "2026-01-01T00:00:00+00:00",
+            "status": "closed",
+        }
+        for i in range(60)
+    ]
     ev["incidents"][30]["description"] += " " + UNBROKEN
     ev["incidents"][10]["description"] = "row-10-begin row-10-end " + ev["card"]["caveats_and_limitations"]
     return ev
@@ -70,8 +79,9 @@ def test_long_fields_rows_and_identifiers(base_evidence, tmp_path):
     assert UNBROKEN in flat
     # the 200,000-character field is cut visibly, and the attachment holds it in full
     assert HUGE_END not in flat
-    assert squash("[truncated: 1,000 of 200,024 characters shown; the full text is in the attached evidence.json]") \
-        in flat
+    assert (
+        squash("[truncated: 1,000 of 200,024 characters shown; the full text is in the attached evidence.json]") in flat
+    )
     subprocess.run(["pdfdetach", "-save", "1", "-o", str(tmp_path / "ev.json"), str(out)], check=True)
     attached = json.loads((tmp_path / "ev.json").read_text())
     assert attached["incidents"][10]["description"].endswith(HUGE_END)

@@ -34,8 +34,14 @@ def _sign(db: str, tmp_path: Path, name: str, role: str, decision: str, meaning:
         with reg.unit_of_work() as s:
             add_signer(s, name, [role], pub.read_text())
         with reg.unit_of_work() as s:
-            sign_approval(s, model_version(s, REF), load_private_key(key, b"correct horse battery"), role=role,
-                          decision=decision, meaning=meaning)
+            sign_approval(
+                s,
+                model_version(s, REF),
+                load_private_key(key, b"correct horse battery"),
+                role=role,
+                decision=decision,
+                meaning=meaning,
+            )
     finally:
         reg.dispose()
 
@@ -46,16 +52,41 @@ def failing_model(cli, sqlite_db, untrained_spec, lesion_data, tmp_path):
     signed rejection."""
     db = sqlite_db
     assert cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", untrained_spec).code == 0
-    res = cli("--db", db, "eval", "performance", REF, "--data", lesion_data["test"], "--device", "cpu",
-              "--bootstrap", "100")
+    res = cli(
+        "--db", db, "eval", "performance", REF, "--data", lesion_data["test"], "--device", "cpu", "--bootstrap", "100"
+    )
     assert res.code == 0, res.err
     res = cli("--db", db, "policy", "attach", REF, "--policy", ROOT / "examples" / "lesion" / "policy.yaml")
     assert res.code == 0, res.err
-    res = cli("--db", db, "incident", "report", REF, "--description", "Lesion missed at the image border",
-              "--severity", "high")
+    res = cli(
+        "--db",
+        db,
+        "incident",
+        "report",
+        REF,
+        "--description",
+        "Lesion missed at the image border",
+        "--severity",
+        "high",
+    )
     assert res.code == 0, res.err
-    res = cli("--db", db, "risk", "add", REF, "--hazard", "Missed lesion at the border", "--situation",
-              "Lesion near the field edge", "--harm", "Delayed diagnosis", "--severity", "S5", "--probability", "P4")
+    res = cli(
+        "--db",
+        db,
+        "risk",
+        "add",
+        REF,
+        "--hazard",
+        "Missed lesion at the border",
+        "--situation",
+        "Lesion near the field edge",
+        "--harm",
+        "Delayed diagnosis",
+        "--severity",
+        "S5",
+        "--probability",
+        "P4",
+    )
     assert res.code == 0, res.err
     _sign(db, tmp_path, "Grace Hopper", "clinical-lead", "reject", "Performance below the policy")
     return db
@@ -97,11 +128,27 @@ def test_audit_report_page_one_says_passed_only_when_it_did(cli, sqlite_db, untr
     """The same model under a policy it meets: PASSED, no failing rows, no insufficient evidence."""
     db = sqlite_db
     policy = tmp_path / "lax.yaml"
-    policy.write_text("name: lax\nversion: '1'\nrequirements:\n"
-                      "  - {id: auroc, evidence: performance, metric: auroc, min: 0.05, on: point}\n")
+    policy.write_text(
+        "name: lax\nversion: '1'\nrequirements:\n"
+        "  - {id: auroc, evidence: performance, metric: auroc, min: 0.05, on: point}\n"
+    )
     assert cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", untrained_spec).code == 0
-    assert cli("--db", db, "eval", "performance", REF, "--data", lesion_data["test"], "--device", "cpu",
-               "--bootstrap", "100").code == 0
+    assert (
+        cli(
+            "--db",
+            db,
+            "eval",
+            "performance",
+            REF,
+            "--data",
+            lesion_data["test"],
+            "--device",
+            "cpu",
+            "--bootstrap",
+            "100",
+        ).code
+        == 0
+    )
     res = cli("--db", db, "policy", "attach", REF, "--policy", policy)
     assert res.code == 0, res.err
     out = tmp_path / "audit.pdf"
@@ -146,8 +193,19 @@ def test_deid_report_page_one_with_failures(cli, sqlite_db, tmp_path):
     db = sqlite_db
     src, dst = tmp_path / "src", tmp_path / "dst"
     _broken_corpus(src)
-    run = cli("--db", db, "deid", "run", src, dst, "--option", "clean-pixel-data", "--option",
-              "retain-longitudinal-modified-dates", "--json")
+    run = cli(
+        "--db",
+        db,
+        "deid",
+        "run",
+        src,
+        dst,
+        "--option",
+        "clean-pixel-data",
+        "--option",
+        "retain-longitudinal-modified-dates",
+        "--json",
+    )
     body = run.json()
     assert body["n_failed"] == 1
     cli("--db", db, "deid", "verify", dst, "--source", src)
@@ -223,8 +281,19 @@ def test_data_section_in_the_model_card_and_audit_report(cli, sqlite_db, untrain
     db = sqlite_db
     res = cli("--db", db, "data", "register", "lesion-train", "--version", "1", lesion_data["train"])
     assert res.code == 0, res.err
-    res = cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", untrained_spec,
-              "--train-data", "lesion-train@1")
+    res = cli(
+        "--db",
+        db,
+        "model",
+        "register",
+        "lesion-cnn",
+        "--version",
+        "1.0",
+        "--spec",
+        untrained_spec,
+        "--train-data",
+        "lesion-train@1",
+    )
     assert res.code == 0, res.err
     for kind in ("model-card", "audit"):
         out = tmp_path / f"{kind}.pdf"

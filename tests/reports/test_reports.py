@@ -22,8 +22,6 @@ PAYLOADS = [
 ]
 
 
-
-
 def attachments(pdf: Path) -> list[str]:
     out = subprocess.run(["pdfdetach", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
     return [line.split(": ", 1)[1] for line in out.splitlines()[1:]]
@@ -34,16 +32,78 @@ def evidenced_model(cli, sqlite_db, untrained_spec, lesion_data, tmp_path):
     """The example model with evidence of each kind (performance, robustness, explainability) and a risk."""
     db, ref = sqlite_db, "lesion-cnn@1.0"
     assert cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", untrained_spec).code == 0
-    assert cli("--db", db, "eval", "performance", ref, "--data", lesion_data["test"], "--device", "cpu",
-               "--bootstrap", "100").code == 0
-    res = cli("--db", db, "robustness", "run", ref, "--data", lesion_data["test"], "--device", "cpu",
-              "--corruption", "gaussian:2", "--attack", "pgd-linf", "--eps", "0.0039", "--steps", "3")
+    assert (
+        cli(
+            "--db",
+            db,
+            "eval",
+            "performance",
+            ref,
+            "--data",
+            lesion_data["test"],
+            "--device",
+            "cpu",
+            "--bootstrap",
+            "100",
+        ).code
+        == 0
+    )
+    res = cli(
+        "--db",
+        db,
+        "robustness",
+        "run",
+        ref,
+        "--data",
+        lesion_data["test"],
+        "--device",
+        "cpu",
+        "--corruption",
+        "gaussian:2",
+        "--attack",
+        "pgd-linf",
+        "--eps",
+        "0.0039",
+        "--steps",
+        "3",
+    )
     assert res.code == 0, res.err
-    res = cli("--db", db, "explain", "run", ref, "--data", lesion_data["test"], "--methods", "grad-cam",
-              "--tests", "localisation", "--out", tmp_path / "ov")
+    res = cli(
+        "--db",
+        db,
+        "explain",
+        "run",
+        ref,
+        "--data",
+        lesion_data["test"],
+        "--methods",
+        "grad-cam",
+        "--tests",
+        "localisation",
+        "--out",
+        tmp_path / "ov",
+    )
     assert res.code == 0, res.err
-    assert cli("--db", db, "risk", "add", ref, "--hazard", "Missed lesion", "--situation", "s", "--harm", "h",
-               "--severity", "S3", "--probability", "P2").code == 0
+    assert (
+        cli(
+            "--db",
+            db,
+            "risk",
+            "add",
+            ref,
+            "--hazard",
+            "Missed lesion",
+            "--situation",
+            "s",
+            "--harm",
+            "h",
+            "--severity",
+            "S3",
+            "--probability",
+            "P2",
+        ).code
+        == 0
+    )
     return db, ref
 
 
@@ -53,9 +113,18 @@ def _hostile(ev: dict) -> dict:
     ev = json.loads(json.dumps(ev))
     ev["card"]["intended_use"] = " ".join(PAYLOADS)
     ev["card"]["caveats_and_limitations"] = PAYLOADS[1] + " & <script>alert(2)</script>"
-    ev["incidents"] = [{"id": 1, "model_version_id": 1, "description": PAYLOADS[0], "case_ref": PAYLOADS[5],
-                        "severity": "low", "reported_by": "t", "reported_at": "2026-01-01T00:00:00+00:00",
-                        "status": "open"}]
+    ev["incidents"] = [
+        {
+            "id": 1,
+            "model_version_id": 1,
+            "description": PAYLOADS[0],
+            "case_ref": PAYLOADS[5],
+            "severity": "low",
+            "reported_by": "t",
+            "reported_at": "2026-01-01T00:00:00+00:00",
+            "status": "open",
+        }
+    ]
     ev["risk"]["items"][0]["hazard"] = PAYLOADS[2]
     ev["risk"]["items"][0]["harm"] = PAYLOADS[3]
     return ev
@@ -90,17 +159,41 @@ def test_reports_render_safely_and_completely(cli, evidenced_model, tmp_path):
     audit = pdftotext(tmp_path / "audit.pdf")
     flat = squash(audit)
     assert squash(PAYLOADS[0]) in flat and squash(PAYLOADS[2]) in flat and squash(PAYLOADS[3]) in flat
-    for section in ("Model and data lineage", "Performance and subgroups", "Confusion matrix", "Privacy",
-                    "Robustness", "Explainability", "Risk register", "Policy verdict", "Signatures", "Incidents",
-                    "Drift checks", "EU AI Act Annex IV", "Good Machine Learning Practice", "HTI-1"):
+    for section in (
+        "Model and data lineage",
+        "Performance and subgroups",
+        "Confusion matrix",
+        "Privacy",
+        "Robustness",
+        "Explainability",
+        "Risk register",
+        "Policy verdict",
+        "Signatures",
+        "Incidents",
+        "Drift checks",
+        "EU AI Act Annex IV",
+        "Good Machine Learning Practice",
+        "HTI-1",
+    ):
         assert section in audit, section
     # the robustness table beside the heat-map, captions that say what is shown
     assert "gaussian" in audit and squash("Accuracy under each corruption") in flat
     assert squash("grad-cam: attribution maps of sample cases") in flat
     card = pdftotext(tmp_path / "model-card.pdf")
-    for section in ("Model details", "Intended use", "Factors", "Metrics", "Evaluation data", "Training data",
-                    "Quantitative analyses", "Ethical considerations", "Caveats and recommendations",
-                    "HTI-1 source attributes", "Training procedure and hyper-parameters", "Intersectional results"):
+    for section in (
+        "Model details",
+        "Intended use",
+        "Factors",
+        "Metrics",
+        "Evaluation data",
+        "Training data",
+        "Quantitative analyses",
+        "Ethical considerations",
+        "Caveats and recommendations",
+        "HTI-1 source attributes",
+        "Training procedure and hyper-parameters",
+        "Intersectional results",
+    ):
         assert section in card, section
     assert squash(PAYLOADS[4]) in squash(card) and squash("<script>alert(2)</script>") in squash(card)
     assert "optimizer" in card and "adam" in card and "epochs" in card  # the spec's train recipe
@@ -154,16 +247,19 @@ def test_unescaped_payloads_are_refused_by_the_fetcher(tmp_path):
 
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-TOKEN-7781")
-    html = ("<html><head><link rel=stylesheet href='file:///etc/passwd'>"
-            f"<link rel=attachment href='{secret.as_uri()}'></head><body>"
-            f"<img src='file:///etc/hostname'><div style=\"background: url({secret.as_uri()})\">x</div>"
-            "<img src='http://127.0.0.1:9/x.png'><a href='javascript:alert(1)'>js</a>"
-            f"<iframe src='{secret.as_uri()}'></iframe><object data='{secret.as_uri()}'></object>"
-            "<p>payload page</p></body></html>")
+    html = (
+        "<html><head><link rel=stylesheet href='file:///etc/passwd'>"
+        f"<link rel=attachment href='{secret.as_uri()}'></head><body>"
+        f"<img src='file:///etc/hostname'><div style=\"background: url({secret.as_uri()})\">x</div>"
+        "<img src='http://127.0.0.1:9/x.png'><a href='javascript:alert(1)'>js</a>"
+        f"<iframe src='{secret.as_uri()}'></iframe><object data='{secret.as_uri()}'></object>"
+        "<p>payload page</p></body></html>"
+    )
     out = tmp_path / "raw.pdf"
     pdf, fetcher = write_pdf(html, out, evidence_json=b"{}", when=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
     assert {"file:///etc/passwd", "file:///etc/hostname", secret.as_uri(), "http://127.0.0.1:9/x.png"} <= set(
-        fetcher.refused)
+        fetcher.refused
+    )
     assert b"TOP-SECRET-TOKEN-7781" not in pdf and "TOP-SECRET-TOKEN-7781" not in pdftotext(out)
     assert attachments(out) == ["evidence.json"]  # the attachment link did not embed the secret
     assert "payload page" in pdftotext(out)
@@ -174,8 +270,14 @@ def test_safe_fetcher_refuses_everything_but_data_and_templates():
     from govkit.resources import resource_dir
 
     f = SafeFetcher()
-    for url in ("file:///etc/passwd", "http://127.0.0.1/", "https://example.org/a.css", "javascript:alert(1)",
-                "ftp://x/y", (resource_dir("templates").parent / "pyproject.toml").resolve().as_uri()):
+    for url in (
+        "file:///etc/passwd",
+        "http://127.0.0.1/",
+        "https://example.org/a.css",
+        "javascript:alert(1)",
+        "ftp://x/y",
+        (resource_dir("templates").parent / "pyproject.toml").resolve().as_uri(),
+    ):
         with pytest.raises(ValueError, match="refused"):
             f.fetch(url)
     assert len(f.refused) == 6

@@ -10,26 +10,43 @@ from govkit.reports import hipaa, present, summary
 
 
 def _policy(*statuses: str) -> dict:
-    reqs = [{"id": f"r{i}", "evidence": "performance", "status": st, "value": 0.5, "threshold": {"min": 0.9,
-             "on": "ci"}, "detail": ""} for i, st in enumerate(statuses)]
-    return {"policy": "p@1", "passed": all(s == "pass" for s in statuses), "requirements": reqs,
-            "definitions": {r["id"]: {"metric": "auroc", "evidence": "performance", "where": {}} for r in reqs}}
+    reqs = [
+        {
+            "id": f"r{i}",
+            "evidence": "performance",
+            "status": st,
+            "value": 0.5,
+            "threshold": {"min": 0.9, "on": "ci"},
+            "detail": "",
+        }
+        for i, st in enumerate(statuses)
+    ]
+    return {
+        "policy": "p@1",
+        "passed": all(s == "pass" for s in statuses),
+        "requirements": reqs,
+        "definitions": {r["id"]: {"metric": "auroc", "evidence": "performance", "where": {}} for r in reqs},
+    }
 
 
-@pytest.mark.parametrize(("statuses", "verdict"), [
-    (("pass", "pass"), "passed"),
-    (("pass", "not-applicable"), "passed"),
-    (("pass", "fail"), "failed"),
-    (("insufficient", "fail"), "failed"),
-    (("pass", "insufficient"), "insufficient evidence"),
-    (("pass", "missing"), "insufficient evidence"),
-    (("pass", "something-new"), "insufficient evidence"),  # an unknown status is never a pass
-])
+@pytest.mark.parametrize(
+    ("statuses", "verdict"),
+    [
+        (("pass", "pass"), "passed"),
+        (("pass", "not-applicable"), "passed"),
+        (("pass", "fail"), "failed"),
+        (("insufficient", "fail"), "failed"),
+        (("pass", "insufficient"), "insufficient evidence"),
+        (("pass", "missing"), "insufficient evidence"),
+        (("pass", "something-new"), "insufficient evidence"),  # an unknown status is never a pass
+    ],
+)
 def test_policy_verdict(statuses, verdict):
     out = summary.policy_verdict(_policy(*statuses))
     assert out["verdict"] == verdict
-    assert [r["id"] for r in out["rows"]] == [f"r{i}" for i, s in enumerate(statuses)
-                                               if s not in ("pass", "not-applicable")]
+    assert [r["id"] for r in out["rows"]] == [
+        f"r{i}" for i, s in enumerate(statuses) if s not in ("pass", "not-applicable")
+    ]
 
 
 def test_no_policy_is_insufficient_evidence():
@@ -63,16 +80,46 @@ def test_clip_marks_what_it_cuts():
 
 def test_unacceptable_risks():
     items = [
-        {"hazard": "a", "risk_level": "high", "acceptability": "unacceptable", "residual_level": None,
-         "residual_acceptable": None, "severity": "S5", "probability": "P4"},
-        {"hazard": "b", "risk_level": "high", "acceptability": "unacceptable", "residual_level": "low",
-         "residual_acceptable": True, "severity": "S5", "probability": "P4", "residual_severity": "S2",
-         "residual_probability": "P1"},
-        {"hazard": "c", "risk_level": "medium", "acceptability": "alarp", "residual_level": "high",
-         "residual_acceptable": False, "severity": "S3", "probability": "P3", "residual_severity": "S4",
-         "residual_probability": "P4"},
-        {"hazard": "d", "risk_level": "low", "acceptability": "acceptable", "residual_level": None,
-         "residual_acceptable": None, "severity": "S1", "probability": "P1"},
+        {
+            "hazard": "a",
+            "risk_level": "high",
+            "acceptability": "unacceptable",
+            "residual_level": None,
+            "residual_acceptable": None,
+            "severity": "S5",
+            "probability": "P4",
+        },
+        {
+            "hazard": "b",
+            "risk_level": "high",
+            "acceptability": "unacceptable",
+            "residual_level": "low",
+            "residual_acceptable": True,
+            "severity": "S5",
+            "probability": "P4",
+            "residual_severity": "S2",
+            "residual_probability": "P1",
+        },
+        {
+            "hazard": "c",
+            "risk_level": "medium",
+            "acceptability": "alarp",
+            "residual_level": "high",
+            "residual_acceptable": False,
+            "severity": "S3",
+            "probability": "P3",
+            "residual_severity": "S4",
+            "residual_probability": "P4",
+        },
+        {
+            "hazard": "d",
+            "risk_level": "low",
+            "acceptability": "acceptable",
+            "residual_level": None,
+            "residual_acceptable": None,
+            "severity": "S1",
+            "probability": "P1",
+        },
     ]
     assert [r["hazard"] for r in summary.unacceptable_risks({"risk": {"items": items}})] == ["a", "c"]
 
@@ -87,15 +134,25 @@ def test_release_verdict():
 
 
 def test_failed_files_by_token():
-    ev = {"run": {"details": {"failed_files": [{"token": "a1b2", "reason": "undecodable pixel data"}],
-                              "failures": {"undecodable pixel data": 1}}}}
+    ev = {
+        "run": {
+            "details": {
+                "failed_files": [{"token": "a1b2", "reason": "undecodable pixel data"}],
+                "failures": {"undecodable pixel data": 1},
+            }
+        }
+    }
     assert summary.failed_files(ev)["files"] == [{"token": "a1b2", "reason": "undecodable pixel data"}]
 
 
 def test_evidence_age():
     now = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
-    ev = {"evaluations": {"performance": [{"created_at": "2026-01-01T00:00:00+00:00"}]}, "risk": None,
-          "approvals": [], "data_section": None}
+    ev = {
+        "evaluations": {"performance": [{"created_at": "2026-01-01T00:00:00+00:00"}]},
+        "risk": None,
+        "approvals": [],
+        "data_section": None,
+    }
     ages = {a["kind"]: a["age"] for a in summary.evidence_ages(ev, now)}
     assert ages["performance"] == "59 days" and ages["privacy"] == "none on record"
 
@@ -117,11 +174,15 @@ def test_date_shifting_does_not_meet_safe_harbor():
 
 
 def test_full_dates_fail_safe_harbor_and_aggregated_ages_do_not():
-    assert _pathway(hipaa.assess(["clean-pixel-data", "retain-longitudinal-full-dates"]), "Safe Harbor")[
-        "supported"] is False
+    assert (
+        _pathway(hipaa.assess(["clean-pixel-data", "retain-longitudinal-full-dates"]), "Safe Harbor")["supported"]
+        is False
+    )
     # the header engine turns kept ages over 89 into 090Y (tested with the de-identification engine)
-    assert _pathway(hipaa.assess(["clean-pixel-data", "retain-patient-characteristics"]), "Safe Harbor")[
-        "supported"] is True
+    assert (
+        _pathway(hipaa.assess(["clean-pixel-data", "retain-patient-characteristics"]), "Safe Harbor")["supported"]
+        is True
+    )
 
 
 def test_safe_harbor_needs_pixel_cleaning_and_a_face_review():
@@ -172,8 +233,11 @@ def test_heatmap_numbers_meet_wcag_aa_on_every_cell_colour():
 
 def test_dataset_audit_age_from_the_data_section():
     now = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
-    data = {"training": [{"audit": {"id": 1, "created_at": "2026-02-20T00:00:00+00:00"}}], "evaluation": [],
-            "leakage": [{"created_at": "2026-02-27T00:00:00+00:00"}]}
+    data = {
+        "training": [{"audit": {"id": 1, "created_at": "2026-02-20T00:00:00+00:00"}}],
+        "evaluation": [],
+        "leakage": [{"created_at": "2026-02-27T00:00:00+00:00"}],
+    }
     ev = {"evaluations": {}, "risk": None, "approvals": [], "data_section": data}
     ages = {a["kind"]: a["age"] for a in summary.evidence_ages(ev, now)}
     assert ages["dataset audit"] == "2 days"

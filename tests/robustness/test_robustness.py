@@ -16,7 +16,7 @@ def _images(n=8, seed=0):
     """Smooth, realistic-looking images: a disc with texture, values inside (0, 1)."""
     g = torch.Generator().manual_seed(seed)
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, 64), torch.linspace(-1, 1, 64), indexing="ij")
-    disc = torch.exp(-((yy**2 + xx**2) / 0.5) ** 2)
+    disc = torch.exp(-(((yy**2 + xx**2) / 0.5) ** 2))
     tex = torch.nn.functional.interpolate(torch.rand((n, 1, 8, 8), generator=g), size=64, mode="bilinear")
     return (0.2 + 0.5 * disc + 0.1 * tex).clamp(0, 1)
 
@@ -54,8 +54,11 @@ def test_unnormalised_mce_averages_severities_within_each_corruption_first():
 
     n = 10
     clean = np.ones(n, bool)
-    corrupted = {("a", 1): np.arange(n) < 5,  # error 0.5 at one severity
-                 ("b", 1): np.ones(n, bool), ("b", 2): np.arange(n) < 8}  # errors 0 and 0.2
+    corrupted = {
+        ("a", 1): np.arange(n) < 5,  # error 0.5 at one severity
+        ("b", 1): np.ones(n, bool),
+        ("b", 2): np.arange(n) < 8,
+    }  # errors 0 and 0.2
     by = {(m.name, tuple(sorted(m.params.items()))): m for m in corruption_metrics(clean, corrupted, n_boot=200)}
     assert by[("mean_corruption_error_unnormalised", ())].value == pytest.approx((0.5 + 0.1) / 2)  # pooled: 0.233
     assert by[("corruption_error", (("corruption", "b"),))].value == pytest.approx(0.1)
@@ -197,10 +200,24 @@ def test_cli_run_records_and_reports(cli, registry, lesion_spec, lesion_data, tm
     db = registry.url
     assert cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", lesion_spec).code == 0
     suite = tmp_path / "suite.yaml"
-    suite.write_text("name: tiny\ncorruptions: {gaussian: [1, 5], gibbs: [3]}\nattacks: [pgd-linf]\n"
-                     "eps: [0.0039, 0.0157]\nsteps: 5\nattack_samples: 64\n")
-    res = cli("--db", db, "robustness", "run", "lesion-cnn@1.0", "--data", lesion_data["test"], "--suite", suite,
-              "--device", "cpu", "--json")
+    suite.write_text(
+        "name: tiny\ncorruptions: {gaussian: [1, 5], gibbs: [3]}\nattacks: [pgd-linf]\n"
+        "eps: [0.0039, 0.0157]\nsteps: 5\nattack_samples: 64\n"
+    )
+    res = cli(
+        "--db",
+        db,
+        "robustness",
+        "run",
+        "lesion-cnn@1.0",
+        "--data",
+        lesion_data["test"],
+        "--suite",
+        suite,
+        "--device",
+        "cpu",
+        "--json",
+    )
     assert res.code == 0, res.err
     out = res.json()
     assert {"clean_accuracy", "corruptions", "adversarial", "warnings"} <= set(out)
@@ -208,15 +225,29 @@ def test_cli_run_records_and_reports(cli, registry, lesion_spec, lesion_data, tm
     assert [a["eps"] for a in out["adversarial"]] == [0.0, 0.0039, 0.0157]
     assert out["adversarial"][0]["accuracy"] >= out["adversarial"][-1]["accuracy"]
     policy = tmp_path / "p.yaml"
-    policy.write_text("name: p\nversion: 1\nrequirements:\n"
-                      "  - {id: pgd, evidence: robustness, metric: accuracy, where: {attack: pgd-linf, eps: 0.0039},"
-                      " min: 0.5}\n"
-                      "  - {id: noise, evidence: robustness, metric: accuracy_drop, where: {corruption: gaussian},"
-                      " max: 0.5}\n")
+    policy.write_text(
+        "name: p\nversion: 1\nrequirements:\n"
+        "  - {id: pgd, evidence: robustness, metric: accuracy, where: {attack: pgd-linf, eps: 0.0039},"
+        " min: 0.5}\n"
+        "  - {id: noise, evidence: robustness, metric: accuracy_drop, where: {corruption: gaussian},"
+        " max: 0.5}\n"
+    )
     check = cli("--db", db, "policy", "check", "lesion-cnn@1.0", "--policy", policy, "--json").json()
     assert [r["status"] for r in check["requirements"]] == ["pass", "pass"]
-    explicit = cli("--db", db, "robustness", "run", "lesion-cnn@1.0", "--data", lesion_data["test"], "--device",
-                   "cpu", "--corruption", "speckle:2", "--json").json()
+    explicit = cli(
+        "--db",
+        db,
+        "robustness",
+        "run",
+        "lesion-cnn@1.0",
+        "--data",
+        lesion_data["test"],
+        "--device",
+        "cpu",
+        "--corruption",
+        "speckle:2",
+        "--json",
+    ).json()
     # recomputed here: the same seeded generator over the same batches of 128
     from govkit.models.loading import load_model
     from govkit.models.spec import load_spec
@@ -225,13 +256,28 @@ def test_cli_run_records_and_reports(cli, registry, lesion_spec, lesion_data, tm
     gen, right = torch.Generator().manual_seed(0), 0
     with torch.no_grad():
         for i in range(0, len(d["y"]), 128):
-            x = torch.from_numpy(d["x"][i:i + 128])
-            right += int((model(CORRUPTIONS["speckle"].apply(x, 2, gen)).argmax(1).numpy() == d["y"][i:i + 128]).sum())
+            x = torch.from_numpy(d["x"][i : i + 128])
+            right += int(
+                (model(CORRUPTIONS["speckle"].apply(x, 2, gen)).argmax(1).numpy() == d["y"][i : i + 128]).sum()
+            )
     assert explicit["corruptions"] == [{"name": "speckle", "severity": 2, "accuracy": right / len(d["y"])}]
     assert explicit["adversarial"] == []
     drop = next(m for m in explicit["metrics"] if m["name"] == "accuracy_drop")
     assert drop["ci_low"] <= drop["value"] <= drop["ci_high"]
-    assert cli("--db", db, "robustness", "run", "lesion-cnn@1.0", "--data", lesion_data["test"],
-               "--corruption", "lens-flare").code == 2
-    assert cli("--db", db, "robustness", "run", "lesion-cnn@1.0", "--data", lesion_data["test"],
-               "--eps", "a,b").code == 2
+    assert (
+        cli(
+            "--db",
+            db,
+            "robustness",
+            "run",
+            "lesion-cnn@1.0",
+            "--data",
+            lesion_data["test"],
+            "--corruption",
+            "lens-flare",
+        ).code
+        == 2
+    )
+    assert (
+        cli("--db", db, "robustness", "run", "lesion-cnn@1.0", "--data", lesion_data["test"], "--eps", "a,b").code == 2
+    )

@@ -166,8 +166,18 @@ def run(
     # several worker processes share the cores: give each one's OCR its share, not all of them
     # (a Dask cluster runs one worker process per core: one thread each)
     ocr_threads = 1 if executor == "dask" else None if workers == 1 else max(1, (os.cpu_count() or 1) // workers)
-    config = WorkerConfig(run_id, key, selected, str(dst_p), recipe_text, cross_p is not None,
-                          pixel_policy, ocr_engine, ocr_threads, max_file_bytes)
+    config = WorkerConfig(
+        run_id,
+        key,
+        selected,
+        str(dst_p),
+        recipe_text,
+        cross_p is not None,
+        pixel_policy,
+        ocr_engine,
+        ocr_threads,
+        max_file_bytes,
+    )
     manifest_path = dst_p / MANIFEST_DIR / f"manifest-{run_id}.jsonl"
     with _run_lock(dst_p):
         wait_for_dead_workers(dst_p)  # a killed run's workers are gone before its leftovers are swept
@@ -225,13 +235,22 @@ def _write(path: Path, text: str, what: str, mode: int = 0o644) -> None:
     try:
         write_atomic(path, text, mode=mode)
     except OSError as exc:  # checked writable before the run; full disk, or changed since
-        raise BadInput(f"cannot write {what} {printable(str(path))}: {exc.strerror}; "
-                       "the outputs are in place, rerun to write it") from None
+        raise BadInput(
+            f"cannot write {what} {printable(str(path))}: {exc.strerror}; the outputs are in place, rerun to write it"
+        ) from None
 
 
 def _uses_text_cleaning(options: frozenset[str]) -> bool:
-    return bool(options & {"clean-descriptors", "clean-structured-content", "clean-graphics",
-                           "retain-patient-characteristics", "retain-device-identity"})
+    return bool(
+        options
+        & {
+            "clean-descriptors",
+            "clean-structured-content",
+            "clean-graphics",
+            "retain-patient-characteristics",
+            "retain-device-identity",
+        }
+    )
 
 
 def record_run(registry, summary: RunSummary) -> None:
@@ -244,29 +263,39 @@ def record_run(registry, summary: RunSummary) -> None:
 
     software = {"govkit": __version__, "pydicom": version("pydicom")}
     with registry.unit_of_work() as session:
-        session.add(DeidRun(
-            id=summary.run_id,
-            profile_revision=summary.profile_revision,
-            options=summary.options,
-            key_fingerprint=summary.key_fingerprint,
-            counts=summary.counts,
-            n_files=summary.n_files,
-            n_ok=summary.n_ok + summary.n_resumed,
-            n_failed=summary.n_failed,
-            n_skipped=summary.n_skipped,
-            manifest_sha256=summary.manifest_sha256,
-            software=software,
-            details={
-                "text_engine": summary.text_engine,
-                "n_resumed": summary.n_resumed,
-                "failures": Counter(f.reason for f in summary.files if f.status == "failed"),
-            },
-            started_at=dt.datetime.fromisoformat(summary.started_at),
-            finished_at=dt.datetime.fromisoformat(summary.finished_at),
-            created_by=current_actor(),
-        ))
+        session.add(
+            DeidRun(
+                id=summary.run_id,
+                profile_revision=summary.profile_revision,
+                options=summary.options,
+                key_fingerprint=summary.key_fingerprint,
+                counts=summary.counts,
+                n_files=summary.n_files,
+                n_ok=summary.n_ok + summary.n_resumed,
+                n_failed=summary.n_failed,
+                n_skipped=summary.n_skipped,
+                manifest_sha256=summary.manifest_sha256,
+                software=software,
+                details={
+                    "text_engine": summary.text_engine,
+                    "n_resumed": summary.n_resumed,
+                    "failures": Counter(f.reason for f in summary.files if f.status == "failed"),
+                },
+                started_at=dt.datetime.fromisoformat(summary.started_at),
+                finished_at=dt.datetime.fromisoformat(summary.finished_at),
+                created_by=current_actor(),
+            )
+        )
         session.flush()
-        append_event(session, "deid.run", "deid_run", summary.run_id, {
-            "options": summary.options, "n_ok": summary.n_ok, "n_failed": summary.n_failed,
-            "key_fingerprint": summary.key_fingerprint,
-        })
+        append_event(
+            session,
+            "deid.run",
+            "deid_run",
+            summary.run_id,
+            {
+                "options": summary.options,
+                "n_ok": summary.n_ok,
+                "n_failed": summary.n_failed,
+                "key_fingerprint": summary.key_fingerprint,
+            },
+        )

@@ -211,8 +211,10 @@ def wait_for_dead_workers(dst: Path, timeout: float = 10.0) -> None:
                 return
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise BadInput("worker processes of an earlier run still write into the destination; "
-                                   "wait for them to end and rerun") from None
+                    raise BadInput(
+                        "worker processes of an earlier run still write into the destination; "
+                        "wait for them to end and rerun"
+                    ) from None
                 time.sleep(0.1)
     finally:
         os.close(fd)  # releases the lock
@@ -239,8 +241,9 @@ def run_dask(items: Items, config: WorkerConfig, manifest: Path, scheduler: str)
         slots = sum(client.nthreads().values())
         shared = client.scatter(config, broadcast=True, hash=False)
         todo = batches(items, batch_size(len(items), slots))
-        window = as_completed([client.submit(dask_task, shared, b, pure=False) for b in islice(todo, 4 * slots)],
-                              loop=client.loop)
+        window = as_completed(
+            [client.submit(dask_task, shared, b, pure=False) for b in islice(todo, 4 * slots)], loop=client.loop
+        )
         try:
             for future in window:
                 results = future.result()
@@ -249,11 +252,14 @@ def run_dask(items: Items, config: WorkerConfig, manifest: Path, scheduler: str)
                     window.add(client.submit(dask_task, shared, batch, pure=False))
                 yield from results
         except (KilledWorker, FutureCancelledError) as exc:
-            raise ExecutorFailed(f"the Dask cluster lost the run ({type(exc).__name__}); "
-                                 "rerun the same command to resume") from None
+            raise ExecutorFailed(
+                f"the Dask cluster lost the run ({type(exc).__name__}); rerun the same command to resume"
+            ) from None
         except Exception as exc:  # noqa: BLE001 - raised on a worker; its text may hold paths, so not shown
-            raise ExecutorFailed(f"a Dask task failed on a worker ({type(exc).__name__}): are govkit and "
-                                 "SRC/DST (same paths) available on every worker? Rerun to resume") from None
+            raise ExecutorFailed(
+                f"a Dask task failed on a worker ({type(exc).__name__}): are govkit and "
+                "SRC/DST (same paths) available on every worker? Rerun to resume"
+            ) from None
     merge_shards(Path(config.dst), config.run_id, manifest)
 
 

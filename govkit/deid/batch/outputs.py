@@ -108,8 +108,11 @@ def _commit(res: FileResult, dst: Path, claim: Claim) -> FileResult:
                 res.tmp_path = None
                 return res
             return _discard(res, "resumed", "already de-identified by an earlier run", keep_output=True)
-        return _discard(res, "duplicate", "an output with this SOP Instance UID and other content "
-                                          "already exists (an earlier run); it was kept")
+        return _discard(
+            res,
+            "duplicate",
+            "an output with this SOP Instance UID and other content already exists (an earlier run); it was kept",
+        )
     final.parent.mkdir(parents=True, exist_ok=True)
     replace(res.tmp_path, final, durable=False)  # the executor flushes DST once its batch is committed
     res.tmp_path = None
@@ -138,8 +141,13 @@ def _same_bytes(a: Path, b: Path) -> bool:
 
 def manifest_line(res: FileResult, run_id: str) -> str:
     """One manifest record (no PHI: keyed tokens and pseudonymised paths only)."""
-    return json.dumps({"input": res.input_token, "output": res.output, "status": res.status,
-                       "counts": res.counts, "run": run_id}, sort_keys=True) + "\n"
+    return (
+        json.dumps(
+            {"input": res.input_token, "output": res.output, "status": res.status, "counts": res.counts, "run": run_id},
+            sort_keys=True,
+        )
+        + "\n"
+    )
 
 
 def sweep(dst: Path, run_id: str | None = None) -> None:

@@ -89,8 +89,12 @@ def process_one(path: str, rel: str) -> FileResult:
         return _deidentify(data, rel, token)
     except Refusal as refusal:
         cause = refusal.__cause__
-        return FileResult.refused(rel, refusal, None if refusal.code == "not-dicom" else token,
-                                  "".join(traceback.format_exception(cause)) if cause else None)
+        return FileResult.refused(
+            rel,
+            refusal,
+            None if refusal.code == "not-dicom" else token,
+            "".join(traceback.format_exception(cause)) if cause else None,
+        )
     except Exception as exc:  # noqa: BLE001 - any failure means: write nothing, say why
         return FileResult.refused(rel, refusal_for(exc), token, traceback.format_exc())
 
@@ -110,8 +114,7 @@ def _deidentify(data: bytes, rel: str, token: str) -> FileResult:
         from govkit.deid.text import identifiers as phi
 
         ids = phi.collect(ds)  # from the original header: the deny-list for burned-in text
-        regions = ({"known": known_phi_regions(ds), "clinical": clinical_regions(ds)}
-                   if "PixelData" in ds else {})
+        regions = {"known": known_phi_regions(ds), "clinical": clinical_regions(ds)} if "PixelData" in ds else {}
     counts, notes = deidentify(ds, cfg)
     if ids is not None:
         _clean_pixels(ds, ids, regions, counts, notes)
@@ -127,8 +130,14 @@ def _deidentify(data: bytes, rel: str, token: str) -> FileResult:
     out_rel = output_relpath(patient, study, series, sop)
     dst: Path = _WORKER["dst"]
     dst.mkdir(parents=True, exist_ok=True)
-    tmp = write_temp(dst, lambda fh: write_part10(ds, fh),
-                     mode=0o600, prefix=f"{TMP_PREFIX}{_WORKER['run_id']}-", suffix=".dcm", durable=False)
+    tmp = write_temp(
+        dst,
+        lambda fh: write_part10(ds, fh),
+        mode=0o600,
+        prefix=f"{TMP_PREFIX}{_WORKER['run_id']}-",
+        suffix=".dcm",
+        durable=False,
+    )
     crosswalk = []
     if _WORKER["crosswalk"]:
         crosswalk = [
@@ -140,21 +149,22 @@ def _deidentify(data: bytes, rel: str, token: str) -> FileResult:
     return FileResult(rel, "ok", None, token, out_rel, dict(counts), sorted(notes), tmp, crosswalk)
 
 
-def _clean_pixels(ds: Dataset, ids: Identifiers, regions: dict[str, Any], counts: Counter[str],
-                  notes: set[str]) -> None:
+def _clean_pixels(
+    ds: Dataset, ids: Identifiers, regions: dict[str, Any], counts: Counter[str], notes: set[str]
+) -> None:
     from govkit.deid.pixels.ocr import get_engine
     from govkit.deid.pixels.redact import clean_pixels
 
     if _WORKER["ocr"] is None:
         _WORKER["ocr"] = get_engine(_WORKER["ocr_engine"], _WORKER["ocr_threads"])
     try:
-        pix = clean_pixels(ds, ids, engine=_WORKER["ocr"], policy=_WORKER["pixel_policy"],
-                           cleaner=_WORKER["cfg"].cleaner, **regions)
+        pix = clean_pixels(
+            ds, ids, engine=_WORKER["ocr"], policy=_WORKER["pixel_policy"], cleaner=_WORKER["cfg"].cleaner, **regions
+        )
     except Refusal:
         raise
     except Exception as exc:
-        raise Refusal("pixel-cleaning", detail="the pixel data could not be decoded, redacted or "
-                                               "written back") from exc
+        raise Refusal("pixel-cleaning", detail="the pixel data could not be decoded, redacted or written back") from exc
     counts["pixel-boxes"] += len(pix.boxes)
     counts["pixel-frames"] += pix.frames
     if pix.transfer_syntax_changed:

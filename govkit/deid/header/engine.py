@@ -69,11 +69,31 @@ from govkit.deid.text.cleaner import TextCleaner
 DUMMY_TEXT = "ANONYMIZED"
 #: Dummy values for the D action, by VR (consistent with the VR, PS3.15 Table E.1-1a).
 DUMMY: dict[str, object] = {
-    "AE": DUMMY_TEXT, "AS": "000Y", "CS": DUMMY_TEXT, "DA": "19000101", "DS": "0",
-    "DT": "19000101000000.000000", "IS": "0", "LO": DUMMY_TEXT, "LT": DUMMY_TEXT,
-    "PN": DUMMY_TEXT, "SH": DUMMY_TEXT, "ST": DUMMY_TEXT, "TM": "000000.00",
-    "UC": DUMMY_TEXT, "UR": "http://anonymized.invalid/", "UT": DUMMY_TEXT, "FL": 0.0, "FD": 0.0, "SL": 0,
-    "SS": 0, "UL": 0, "US": 0, "SV": 0, "UV": 0, "AT": 0,
+    "AE": DUMMY_TEXT,
+    "AS": "000Y",
+    "CS": DUMMY_TEXT,
+    "DA": "19000101",
+    "DS": "0",
+    "DT": "19000101000000.000000",
+    "IS": "0",
+    "LO": DUMMY_TEXT,
+    "LT": DUMMY_TEXT,
+    "PN": DUMMY_TEXT,
+    "SH": DUMMY_TEXT,
+    "ST": DUMMY_TEXT,
+    "TM": "000000.00",
+    "UC": DUMMY_TEXT,
+    "UR": "http://anonymized.invalid/",
+    "UT": DUMMY_TEXT,
+    "FL": 0.0,
+    "FD": 0.0,
+    "SL": 0,
+    "SS": 0,
+    "UL": 0,
+    "US": 0,
+    "SV": 0,
+    "UV": 0,
+    "AT": 0,
 }
 TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
 #: Coded strings: a value that holds PHI is emptied, there is no room for a marker.
@@ -84,21 +104,16 @@ _AGE_UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Y": 365.25}
 MAX_LEN = {"SH": 16, "LO": 64, "ST": 1024, "LT": 10240, "UC": None, "UT": None, "CS": 16, "AE": 16}
 PATIENT_ID = 0x00100020
 PATIENT_NAME = 0x00100010
-SOP_CLASS = 0x00080016
 OVERLAY_DATA = 0x60003000
-DATE_OPTIONS = ("retain-longitudinal-full-dates", "retain-longitudinal-modified-dates")
 
 
 @functools.lru_cache(maxsize=1)
 def safe_private() -> frozenset[tuple[int, str, int]]:
-    import yaml
-
     from govkit.resources import resource_dir
+    from govkit.yamlio import load_file
 
-    doc = yaml.safe_load((resource_dir("policies") / "deid" / "safe-private.yaml").read_text())
-    return frozenset(
-        (int(e["group"], 16), e["creator"].strip(), int(e["element"], 16)) for e in doc["safe"]
-    )
+    doc = load_file(resource_dir("policies") / "deid" / "safe-private.yaml")
+    return frozenset((int(e["group"], 16), e["creator"].strip(), int(e["element"], 16)) for e in doc["safe"])
 
 
 @dataclass
@@ -190,8 +205,10 @@ def _walk(ds: Dataset, ctx: _FileContext) -> None:
             action = _unlisted_action(ds, tag, vr, ctx)
         else:
             action = resolve_type_dependent(action, tag, ctx.sop_class)
-        if 0x5000 <= tag.group <= 0x60FF and action in ("X", "C") and (
-            tag.group < 0x6000 or tag & 0xFF00FFFF == OVERLAY_DATA
+        if (
+            0x5000 <= tag.group <= 0x60FF
+            and action in ("X", "C")
+            and (tag.group < 0x6000 or tag & 0xFF00FFFF == OVERLAY_DATA)
         ):
             drop_groups.add(tag.group)  # overlay/curve: drop the whole repeating group
         if action == "X":  # no need to decode the value
@@ -223,8 +240,12 @@ def _ascii_without_phi(ds: Dataset, tag: BaseTag, ctx: _FileContext) -> bool:
     """The value is still undecoded ASCII without ISO 2022 escapes (so it reads the same
     in every character set) and holds no identifier."""
     raw = ds.get_item(tag).value
-    return (isinstance(raw, bytes) and raw.isascii() and b"\x1b" not in raw
-            and not ctx.identifiers.spans(raw.decode("ascii")))
+    return (
+        isinstance(raw, bytes)
+        and raw.isascii()
+        and b"\x1b" not in raw
+        and not ctx.identifiers.spans(raw.decode("ascii"))
+    )
 
 
 def _known(tag: BaseTag) -> bool:
@@ -444,9 +465,9 @@ def _mark(ds: Dataset, ctx: _FileContext) -> None:
         *sorted(options),
     ]
     ds.DeidentificationMethodCodeSequence = Sequence([_code_item(v, m) for v, m in method_codes(options)])
-    ds.LongitudinalTemporalInformationModified = {
-        "full": "UNMODIFIED", "modified": "MODIFIED", "removed": "REMOVED"
-    }[ctx.cfg.date_mode]
+    ds.LongitudinalTemporalInformationModified = {"full": "UNMODIFIED", "modified": "MODIFIED", "removed": "REMOVED"}[
+        ctx.cfg.date_mode
+    ]
 
 
 def _code_item(value: str, meaning: str) -> Dataset:
@@ -459,7 +480,7 @@ def _code_item(value: str, meaning: str) -> Dataset:
 
 def add_method_code(ds: Dataset, option: str) -> None:
     """Record an option applied after the header pass (e.g. clean-pixel-data)."""
-    (value, meaning), = [c for c in method_codes(frozenset({option})) if c[0] == OPTIONS[option][1]]
+    ((value, meaning),) = [c for c in method_codes(frozenset({option})) if c[0] == OPTIONS[option][1]]
     if "DeidentificationMethodCodeSequence" not in ds:
         ds.DeidentificationMethodCodeSequence = []
     ds.DeidentificationMethodCodeSequence.append(_code_item(value, meaning))

@@ -40,10 +40,12 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
     "retain-device-identity": ("E.3.8", "113109", "RetainDeviceIdentityOption"),
     "retain-institution-identity": ("E.3.11", "113112", "RetainInstitutionIdentityOption"),
     "retain-patient-characteristics": ("E.3.7", "113108", "RetainPatientCharacteristicsOption"),
-    "retain-longitudinal-full-dates": (
-        "E.3.6", "113106", "RetainLongitudinalTemporalInformationFullDatesOption"),
+    "retain-longitudinal-full-dates": ("E.3.6", "113106", "RetainLongitudinalTemporalInformationFullDatesOption"),
     "retain-longitudinal-modified-dates": (
-        "E.3.6", "113107", "RetainLongitudinalTemporalInformationModifiedDatesOption"),
+        "E.3.6",
+        "113107",
+        "RetainLongitudinalTemporalInformationModifiedDatesOption",
+    ),
     "clean-descriptors": ("E.3.5", "113105", "CleanDescriptorsOption"),
     "clean-structured-content": ("E.3.4", "113104", "CleanStructuredContentOption"),
     "clean-graphics": ("E.3.3", "113103", "CleanGraphicsOption"),
@@ -125,9 +127,7 @@ class Profile:
 def load_profile() -> Profile:
     """Load the shipped Table E.1-1."""
     doc = json.loads((resource_dir("policies") / "deid" / TABLE_FILE).read_text())
-    rules = tuple(
-        Rule(r["tag"], r["name"], r["keyword"], r["basic"], dict(r["options"])) for r in doc["rows"]
-    )
+    rules = tuple(Rule(r["tag"], r["name"], r["keyword"], r["basic"], dict(r["options"])) for r in doc["rows"])
     return Profile(doc["revision"], rules)
 
 
@@ -146,9 +146,9 @@ def validate_options(options: Iterable[str]) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=1)
 def _type_families() -> dict[str, dict[int, int]]:
-    import yaml
+    from govkit.yamlio import load_file
 
-    doc = yaml.safe_load((resource_dir("policies") / "deid" / "attribute-types.yaml").read_text())
+    doc = load_file(resource_dir("policies") / "deid" / "attribute-types.yaml")
     by_sop: dict[str, dict[int, int]] = {}
     for fam in doc["families"].values():
         types = {int(k, 16): int(v) for k, v in fam["types"].items()}

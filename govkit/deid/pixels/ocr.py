@@ -117,8 +117,14 @@ class Tesseract:
             self.env = {**os.environ, "OMP_THREAD_LIMIT": str(threads)}
 
     def read(self, img: np.ndarray, psm: int = 11, line_base: int = 0) -> list[Box]:
-        out = subprocess.run([self.exe, "-", "-", "--psm", str(psm), "-l", "eng", "tsv"], input=_png(img),
-                             capture_output=True, check=False, timeout=120, env=self.env)
+        out = subprocess.run(
+            [self.exe, "-", "-", "--psm", str(psm), "-l", "eng", "tsv"],
+            input=_png(img),
+            capture_output=True,
+            check=False,
+            timeout=120,
+            env=self.env,
+        )
         boxes = []
         for row in out.stdout.decode("utf-8", "replace").splitlines()[1:]:
             f = row.split("\t")
@@ -127,7 +133,6 @@ class Tesseract:
             line = line_base + int(f[2]) * 10_000 + int(f[3]) * 100 + int(f[4])
             boxes.append(Box(int(f[6]), int(f[7]), int(f[8]), int(f[9]), f[11].strip(), float(f[10]), line))
         return boxes
-
 
     def read_lines(self, img: np.ndarray) -> list[Line]:
         """Every text line in a frame: the union of several passes over the frame padded white."""
@@ -239,8 +244,15 @@ def read_multipass(engine, img: np.ndarray) -> list[Box]:
     boxes: list[Box] = []
     for k, (variant, scale) in enumerate(passes(img)):
         for b in engine.read(variant, psm=11, line_base=k * 10**8):
-            box = Box(b.x // scale, b.y // scale, (b.w + scale - 1) // scale, (b.h + scale - 1) // scale,
-                      b.text, b.conf, b.line)
+            box = Box(
+                b.x // scale,
+                b.y // scale,
+                (b.w + scale - 1) // scale,
+                (b.h + scale - 1) // scale,
+                b.text,
+                b.conf,
+                b.line,
+            )
             if not any(box.iou(o) > 0.5 and _similar(box.text, o.text) for o in boxes):
                 boxes.append(box)
     return boxes

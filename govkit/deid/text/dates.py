@@ -24,28 +24,39 @@ import re
 from collections.abc import Iterable
 
 MONTH_NAMES = (
-    "january", "february", "march", "april", "may", "june", "july",
-    "august", "september", "october", "november", "december",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 )
 #: Abbreviations in use besides the first three letters.
 EXTRA_ABBREVIATIONS = {9: ("sept",), 6: ("june",), 7: ("july",)}
 ORDINAL = r"(?:st|nd|rd|th)?"
-_MONTH_ANY = "|".join(
-    sorted(set(MONTH_NAMES) | {n[:3] for n in MONTH_NAMES} | {"sept"}, key=len, reverse=True)
-)
+_MONTH_ANY = "|".join(sorted(set(MONTH_NAMES) | {n[:3] for n in MONTH_NAMES} | {"sept"}, key=len, reverse=True))
 _DAY = r"(?:0?[1-9]|[12]\d|3[01])"
 _MONTH = r"(?:0?[1-9]|1[0-2])"
 _TIME = r"(?:(?:t|\s{1,2})\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?"
 _DT_TIME = r"(?:\d{2}){0,3}(?:\.\d{1,6})?(?:[+-]\d{4})?"
 
 #: Any date; used by the text cleaner's fallback and by the burned-in text matcher.
-ANY_DATE: tuple[re.Pattern[str], ...] = tuple(re.compile(p, re.IGNORECASE) for p in (
-    rf"(?<![\d.])(?:\d{{4}}[./-]{_MONTH}[./-]{_DAY}|{_DAY}[./-]{_DAY}[./-](?:\d{{4}}|\d{{2}}))(?!\d|\.\d)",
-    r"(?<!\d)\d{1,2}-[a-z]{3}-\d{2,4}(?!\d)",  # 14-MAR-1952, and month abbreviations OCR misread
-    rf"(?<!\d)\d{{1,2}}{ORDINAL}[\s./-]*(?:of\s+)?(?:{_MONTH_ANY})\.?[\s.,/-]*\d{{2,4}}(?!\d)",
-    rf"(?<![a-z])(?:{_MONTH_ANY})\.?[\s./-]*\d{{1,2}}{ORDINAL},?[\s./-]*\d{{2,4}}(?!\d)",
-    r"(?<!\d)(?:1[89]|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:\d{2}){0,3}(?:\.\d{1,6})?(?!\d)",
-))
+ANY_DATE: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        rf"(?<![\d.])(?:\d{{4}}[./-]{_MONTH}[./-]{_DAY}|{_DAY}[./-]{_DAY}[./-](?:\d{{4}}|\d{{2}}))(?!\d|\.\d)",
+        r"(?<!\d)\d{1,2}-[a-z]{3}-\d{2,4}(?!\d)",  # 14-MAR-1952, and month abbreviations OCR misread
+        rf"(?<!\d)\d{{1,2}}{ORDINAL}[\s./-]*(?:of\s+)?(?:{_MONTH_ANY})\.?[\s.,/-]*\d{{2,4}}(?!\d)",
+        rf"(?<![a-z])(?:{_MONTH_ANY})\.?[\s./-]*\d{{1,2}}{ORDINAL},?[\s./-]*\d{{2,4}}(?!\d)",
+        r"(?<!\d)(?:1[89]|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:\d{2}){0,3}(?:\.\d{1,6})?(?!\d)",
+    )
+)
 
 
 def _month_names(m: int) -> list[str]:

@@ -91,8 +91,13 @@ def fold(text: str) -> str:
 
 def _continues(ch: str) -> bool:
     """``ch`` belongs to the previous character's cluster (a combining mark, a Hangul jamo)."""
-    return bool(unicodedata.combining(ch)) or "\u1160" <= ch <= "\u11ff" or "\ud7b0" <= ch <= "\ud7ff" or (
-        "\ufe00" <= ch <= "\ufe0f") or ch == "\u200d"
+    return (
+        bool(unicodedata.combining(ch))
+        or "\u1160" <= ch <= "\u11ff"
+        or "\ud7b0" <= ch <= "\ud7ff"
+        or ("\ufe00" <= ch <= "\ufe0f")
+        or ch == "\u200d"
+    )
 
 
 def fold_with_map(text: str) -> tuple[str, list[int] | None]:
@@ -122,8 +127,12 @@ def _original_span(ends: list[int] | None, start: int, end: int) -> tuple[int, i
 
 def _is_cjk(text: str) -> bool:
     return any(
-        "\u1100" <= ch <= "\u11ff" or "\u2e80" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af"
-        or "\uf900" <= ch <= "\ufaff" or "\uff66" <= ch <= "\uff9f" for ch in text
+        "\u1100" <= ch <= "\u11ff"
+        or "\u2e80" <= ch <= "\u9fff"
+        or "\uac00" <= ch <= "\ud7af"
+        or "\uf900" <= ch <= "\ufaff"
+        or "\uff66" <= ch <= "\uff9f"
+        for ch in text
     )
 
 
@@ -170,8 +179,11 @@ class Identifiers:
         return _compile(self.literal_forms(), frozenset(self.dates))
 
     def literal_forms(self) -> frozenset[str]:
-        return frozenset(f for f in set(self.full_names) | self.names | self.ids | self.institutions
-                         if len(f) >= MIN_TOKEN or _is_cjk(f))
+        return frozenset(
+            f
+            for f in set(self.full_names) | self.names | self.ids | self.institutions
+            if len(f) >= MIN_TOKEN or _is_cjk(f)
+        )
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Spans of ``text`` holding a value of this file in any of its forms."""
@@ -326,8 +338,21 @@ def text_readings(ds: Dataset, tag: int) -> list[list[str]]:
 
 
 #: Single-byte character sets pydicom decodes losslessly (every byte maps to one character).
-_LOSSLESS = frozenset({"iso8859", "latin_1", "iso8859_2", "iso8859_3", "iso8859_4", "iso_ir_126", "iso_ir_127",
-                       "iso_ir_138", "iso_ir_144", "iso_ir_148", "iso_ir_166"})
+_LOSSLESS = frozenset(
+    {
+        "iso8859",
+        "latin_1",
+        "iso8859_2",
+        "iso8859_3",
+        "iso8859_4",
+        "iso_ir_126",
+        "iso_ir_127",
+        "iso_ir_138",
+        "iso_ir_144",
+        "iso_ir_148",
+        "iso_ir_166",
+    }
+)
 
 
 def _stored_bytes(ds: Dataset, values: list[str]) -> bytes | None:
@@ -347,8 +372,15 @@ def _values(ds: Dataset, tag: int) -> Iterator[str]:
         yield from reading
 
 
-def _collect(ds: Dataset, ids: Identifiers, keep_dates: bool, keep_institution: bool,
-             id_tags: frozenset[int], inst_tags: frozenset[int], patient_dates: frozenset[int]) -> None:
+def _collect(
+    ds: Dataset,
+    ids: Identifiers,
+    keep_dates: bool,
+    keep_institution: bool,
+    id_tags: frozenset[int],
+    inst_tags: frozenset[int],
+    patient_dates: frozenset[int],
+) -> None:
     for tag in list(ds.keys()):
         vr = element_vr(ds, tag)
         if vr == "SQ":

@@ -17,8 +17,17 @@ from govkit.explain.methods.lime import Lime
 from govkit.explain.methods.occlusion import Occlusion
 from govkit.explain.methods.saliency import Saliency
 
-ATTRIBUTION_METHODS: dict[str, AttributionMethod] = {m.name: m for m in (
-    IntegratedGradients(), Saliency(), GradientShap(), GradCAM(), Occlusion(), KernelShap(), Lime(),
-)}
+ATTRIBUTION_METHODS: dict[str, AttributionMethod] = {
+    m.name: m
+    for m in (
+        IntegratedGradients(),
+        Saliency(),
+        GradientShap(),
+        GradCAM(),
+        Occlusion(),
+        KernelShap(),
+        Lime(),
+    )
+}
 
 __all__ = ["ATTRIBUTION_METHODS", "AttributionMethod"]

@@ -48,6 +48,15 @@ def superpixel_attribution(attr_cls, model, x, target, *, n_samples: int, cell: 
     """
     mask = superpixels(x.shape[-2], x.shape[-1], cell, x.device)
     method = attr_cls(model)
-    maps = [method.attribute(x[i:i + 1], baselines=0, target=target[i:i + 1], feature_mask=mask,
-                             n_samples=n_samples, perturbations_per_eval=100) for i in range(len(x))]
+    maps = [
+        method.attribute(
+            x[i : i + 1],
+            baselines=0,
+            target=target[i : i + 1],
+            feature_mask=mask,
+            n_samples=n_samples,
+            perturbations_per_eval=100,
+        )
+        for i in range(len(x))
+    ]
     return to_map(torch.cat(maps))

@@ -17,5 +17,6 @@ class GradientShap:
         from captum.attr import GradientShap as GS
 
         baselines = torch.cat([torch.zeros_like(x[:1]), torch.ones_like(x[:1])])
-        return to_map(GS(model).attribute(x, baselines=baselines, target=target, n_samples=self.n_samples,
-                                          stdevs=self.stdevs))
+        return to_map(
+            GS(model).attribute(x, baselines=baselines, target=target, n_samples=self.n_samples, stdevs=self.stdevs)
+        )

@@ -20,5 +20,6 @@ class IntegratedGradients:
         from captum.attr import IntegratedGradients as IG
 
         chunk = 64 if x.device.type == "cpu" else min(len(x) * self.n_steps, 4096)
-        return to_map(IG(model).attribute(x, baselines=x * 0, target=target, n_steps=self.n_steps,
-                                          internal_batch_size=chunk))
+        return to_map(
+            IG(model).attribute(x, baselines=x * 0, target=target, n_steps=self.n_steps, internal_batch_size=chunk)
+        )

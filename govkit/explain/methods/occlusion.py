@@ -15,6 +15,13 @@ class Occlusion:
         from captum.attr import Occlusion as O
 
         c = x.shape[1]
-        return to_map(O(model).attribute(x, sliding_window_shapes=(c, self.patch, self.patch),
-                                         strides=(c, self.stride, self.stride), baselines=0, target=target,
-                                         perturbations_per_eval=64))
+        return to_map(
+            O(model).attribute(
+                x,
+                sliding_window_shapes=(c, self.patch, self.patch),
+                strides=(c, self.stride, self.stride),
+                baselines=0,
+                target=target,
+                perturbations_per_eval=64,
+            )
+        )

@@ -11,8 +11,16 @@ from govkit.privacy.attacks.loss import LossAttack
 from govkit.privacy.attacks.population import PopulationAttack
 from govkit.privacy.attacks.rmia import RMIA
 
-MIA_ATTACKS: dict[str, MIAAttack] = {a.name: a for a in (
-    LossAttack(), PopulationAttack(), LiRA(online=False), LiRA(online=True), RMIA(), RMIA(online=True),
-)}
+MIA_ATTACKS: dict[str, MIAAttack] = {
+    a.name: a
+    for a in (
+        LossAttack(),
+        PopulationAttack(),
+        LiRA(online=False),
+        LiRA(online=True),
+        RMIA(),
+        RMIA(online=True),
+    )
+}
 
 __all__ = ["MIA_ATTACKS", "NEEDS", "Attack", "MIAAttack", "Signals"]

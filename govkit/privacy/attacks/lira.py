@@ -78,5 +78,8 @@ class LiRA:
 
     def describe(self, s: Signals) -> dict[str, object]:
         k = 0 if s.ref_phi is None else int(np.shape(s.ref_phi)[0])
-        return {"reference_models": k, "variance": "per-record" if self.per_record_variance(k) else "global",
-                "variance_threshold": self.variance_threshold}
+        return {
+            "reference_models": k,
+            "variance": "per-record" if self.per_record_variance(k) else "global",
+            "variance_threshold": self.variance_threshold,
+        }
