@@ -26,6 +26,9 @@ CARD_SCHEMA: dict[str, str] = {
     "recommendations": TEXT,
     "owners": LIST,
     "license": TEXT,
+    "model_type": TEXT,
+    "citation": TEXT,
+    "contact": TEXT,
     # HTI-1 source attributes not covered above
     "funding": TEXT,
     "output_description": TEXT,
@@ -52,8 +55,8 @@ CARD_SCHEMA: dict[str, str] = {
 }
 
 
-#: Fields that name the people, parties or licence responsible (never patients): not PHI-checked.
-PARTY_FIELDS = frozenset({"owners", "external_validation_party", "funding", "license"})
+#: Fields that name the people, parties, authors or licence responsible (never patients): not PHI-checked.
+PARTY_FIELDS = frozenset({"owners", "contact", "citation", "external_validation_party", "funding", "license"})
 
 
 def card_texts(card: dict[str, Any]) -> list[tuple[str, str]]:

@@ -233,3 +233,29 @@ def test_key_metrics_carry_the_policy_goal_and_verdict(cli, evaluated, tmp_path)
     assert "site-gap" not in _text(root, f"{use}/Interpretation")
     assert "site-gap: " in _text(root, f"{fair}/Interpretation") and "≤ 0.500" in _text(root, f"{fair}/MetricGoal")
     assert f"{fair}/Interpretation" not in {m["element"] for m in res.json()["missing"]}
+
+
+@pytest.mark.slow
+def test_card_contact_citation_and_model_type_fill_the_export(cli, sqlite_db, untrained_spec, tmp_path):
+    import yaml
+    from lxml import etree
+
+    doc = yaml.safe_load(untrained_spec.read_text())
+    doc["card"] |= {
+        "contact": "ml-governance@example.org",
+        "citation": "Doe J. A lesion CNN. 2026.",
+        "model_type": "Convolutional neural network classifier",
+    }
+    spec = untrained_spec.with_name("model-with-contact.yaml")  # beside its model.py and weights
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    reg = cli("--db", sqlite_db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", spec)
+    assert reg.code == 0, reg.err
+    out = tmp_path / "card.xml"
+    res = cli("--db", sqlite_db, "report", "export", REF, "--format", "chai-xml", "-o", out, "--json")
+    assert res.code == 0, res.err
+    root = etree.fromstring(out.read_bytes())
+    assert _text(root, "BasicInfo/DeveloperContact") == "ml-governance@example.org"
+    assert _text(root, "Bibliography") == "Doe J. A lesion CNN. 2026."
+    assert _text(root, "TrustIngredients/AISystemFacts/ModelType") == "Convolutional neural network classifier"
+    missing = {m["element"] for m in res.json()["missing"]}
+    assert not missing & {"BasicInfo/DeveloperContact", "Bibliography"}

@@ -217,6 +217,14 @@ def test_deid_report_page_one_with_failures(cli, sqlite_db, tmp_path):
     assert "1file(s)failedandwerenotwritten" in squash(page)
     assert "Failedfilesandtheirreasons" in squash(page)
     assert squash(body["failures"][0]["reason"]) in squash(page)
+    # each failed file is listed by the keyed token of its source path, recorded with the run
+    from govkit.registry import open_registry
+    from govkit.registry.tables import DeidRun
+
+    with open_registry(db).unit_of_work() as session:
+        failed = session.get(DeidRun, body["run_id"]).details["failed_files"]
+    assert [f["code"] for f in failed] == [body["failures"][0]["code"]]
+    assert re.fullmatch("[0-9a-f]{16}", failed[0]["token"]) and failed[0]["token"] in squash(page)
     # the HIPAA pathway: date shifting is not Safe Harbor, a Limited Data Set is possible
     flat = squash(page)
     assert "SafeHarbor" in flat and "LimitedDataSet" in flat and "ExpertDetermination" in flat

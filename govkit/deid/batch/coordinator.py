@@ -73,6 +73,8 @@ class RunSummary:
     manifest_sha256: str
     report: str | None
     files: list[FileResult]
+    # failed inputs by keyed token of their relative source path (never the path): for the registry
+    failed_files: list[dict[str, str | None]]
 
     @property
     def ok(self) -> bool:
@@ -217,6 +219,11 @@ def run(
         manifest_sha256=sha256_file(manifest_path),
         report=str(report_p) if report_p else None,
         files=results,
+        failed_files=[
+            {"token": pseudo.token("source-path", r.source), "reason": r.reason, "code": r.code}
+            for r in results
+            if r.status == "failed"
+        ],
     )
     if report_p:
         _write(report_p, json.dumps(summary.as_dict(), indent=2, sort_keys=True), "the report")
@@ -280,6 +287,7 @@ def record_run(registry, summary: RunSummary) -> None:
                     "text_engine": summary.text_engine,
                     "n_resumed": summary.n_resumed,
                     "failures": Counter(f.reason for f in summary.files if f.status == "failed"),
+                    "failed_files": summary.failed_files,
                 },
                 started_at=dt.datetime.fromisoformat(summary.started_at),
                 finished_at=dt.datetime.fromisoformat(summary.finished_at),
