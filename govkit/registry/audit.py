@@ -329,6 +329,40 @@ def reflected_row_hashes(conn: Connection) -> dict[str, dict[str, str]]:
     return out
 
 
+#: Every action govkit itself appends to the chain (``incident.<status>`` for each incident status).
+ACTIONS = frozenset(
+    {
+        "approval.sign",
+        "card.revise",
+        "data.audit",
+        "dataset.register",
+        "deid.run",
+        "deid.verify",
+        "deid.verify.accept",
+        "document.attach",
+        "incident.report",
+        "incident.triaged",
+        "incident.closed",
+        "model.promote",
+        "model.promote.refused",
+        "model.register",
+        "policy.attach",
+        "policy.check",
+        "registry.bind",
+        "report.export",
+        "report.render",
+        "risk.revise",
+        "signer.add",
+        "signer.revoke",
+    }
+)
+
+
+def known_actions(session: Session) -> list[str]:
+    """The actions govkit writes and any other already recorded in this chain, sorted."""
+    return sorted(ACTIONS | set(session.scalars(select(AuditEvent.action).distinct())))
+
+
 def list_events(
     session: Session,
     *,
@@ -337,6 +371,11 @@ def list_events(
     action: str | None = None,
     limit: int | None = None,
 ) -> list[AuditEvent]:
+    """Events, oldest first; an ``action`` that is not known (:func:`known_actions`) is :class:`BadInput`."""
+    if action and action not in ACTIONS and action not in (known := known_actions(session)):
+        from govkit.errors import BadInput
+
+        raise BadInput(f"unknown audit action {action!r}; known: {', '.join(known)}")
     stmt = select(AuditEvent).order_by(AuditEvent.seq)
     if entity_type:
         stmt = stmt.where(AuditEvent.entity_type == entity_type)
