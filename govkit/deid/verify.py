@@ -319,7 +319,10 @@ def _bytes_check(data: bytes, out: Dataset, ids: phi.Identifiers, rel: str) -> l
         if raw is not None:
             header.add(path, _readings(raw, CODECS))
         if vr in phi.TEXT_VRS:
-            header.add(path, phi.fold(" \\ ".join(_strings(ds, tag))))
+            text = " \\ ".join(_strings(ds, tag))
+            header.add(path, phi.fold(text))
+            if "\\" in text:  # a value split by a backslash (``KAUF\\MAN``): joined
+                header.add(path, phi.fold("".join(_strings(ds, tag)).replace("\\", "")))
     found: dict[tuple[str, str], Finding] = {}
     pattern = ids.text_pattern()
     long_pattern = phi.bare_pattern(frozenset(ids.long_strings(PIXEL_MIN_LEN)))

@@ -245,6 +245,7 @@ def _ascii_without_phi(ds: Dataset, tag: BaseTag, ctx: _FileContext) -> bool:
         and raw.isascii()
         and b"\x1b" not in raw
         and not ctx.identifiers.spans(raw.decode("ascii"))
+        and not (b"\\" in raw and ctx.identifiers.spans(raw.decode("ascii").replace("\\", "")))
     )
 
 
@@ -398,6 +399,8 @@ def _clean_text(elem: DataElement, ctx: _FileContext, full: bool) -> None:
         return "" if vr in CODE_VRS else redact_spans(v, spans)
 
     _map_strings(elem, clean)
+    if elem.VM > 1 and ids.spans(joined := "".join(map(str, elem.value))):
+        elem.value = clean(joined)  # a value split over several (``KAUF\\MAN``)
     for reading in ctx.readings:
         if any(ids.spans(v) for v in reading):
             cleaned = [clean(v) for v in reading]

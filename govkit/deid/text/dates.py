@@ -85,9 +85,23 @@ def date_regex(d: dt.date) -> str:
     return "(?:" + "|".join(alternatives) + ")"
 
 
-def date_pattern(dates: Iterable[dt.date]) -> re.Pattern[str] | None:
-    """One pattern for all ``dates``, on word boundaries, a time of day allowed after them."""
+def month_year_regex(d: dt.date) -> str:
+    """``d``'s month and year without the day (``03/1952``, ``3/52``, ``March 1952``,
+    ``1952-03``): under HIPAA every element of a birth date but the year is PHI."""
+    y4, y2 = f"{d.year:04d}", f"{d.year % 100:02d}"
+    month = f"0?{d.month}" if d.month < 10 else f"{d.month}"
+    name = "(?:" + "|".join(_month_names(d.month)) + r")\.?"
+    return (
+        rf"(?:{month}[./-](?:{y4}|{y2})|{y4}[./-]{month}|{name}[\s.,/-]*(?:{y4}|'?{y2})"
+        rf"|{y4}[\s.,/-]*{name})"
+    )
+
+
+def date_pattern(dates: Iterable[dt.date], months: Iterable[dt.date] = ()) -> re.Pattern[str] | None:
+    """One pattern for all ``dates`` (and the month and year of ``months``), on word
+    boundaries, a time of day allowed after them."""
     parts = [date_regex(d) for d in sorted(set(dates))]
+    parts += [month_year_regex(d) for d in sorted(set(months))]
     if not parts:
         return None
     return re.compile(rf"(?<![0-9a-z])(?:{'|'.join(parts)}){_TIME}(?![0-9a-z])")

@@ -71,6 +71,10 @@ DATE_VRS = ("DA", "DT")
 TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC", "CS", "AE", "UR"})
 BINARY_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN", "SQ"})
 MIN_TOKEN = 3  # shorter Latin name parts ("Li", "Al") match too much ordinary text
+#: An ID with this many digits is also found with its digits regrouped (``8765 4321``,
+#: ``87-654-321``): one optional space, hyphen, dot or slash between any two digits.
+MIN_ID_DIGITS = 6
+ID_DIGIT_SEPARATOR = r"[ ./-]?"
 MIN_TOKEN_CJK = 2  # two ideographs or kana are a given or family name ("太郎", "길동")
 #: Letters that continue a word in alphabetic scripts (after folding): a match must not
 #: start or end inside such a word.  CJK scripts write names without spaces, so they
@@ -155,12 +159,13 @@ class Identifiers:
     ids: set[str] = field(default_factory=set)
     dates: set[dt.date] = field(default_factory=set)
     institutions: set[str] = field(default_factory=set)
+    birth_dates: set[dt.date] = field(default_factory=set)  # also matched as month and year
 
     def __bool__(self) -> bool:
         return any((self.names, self.full_names, self.ids, self.dates, self.institutions))
 
     def update(self, other: Identifiers) -> None:
-        for name in ("names", "full_names", "ids", "dates", "institutions"):
+        for name in ("names", "full_names", "ids", "dates", "institutions", "birth_dates"):
             getattr(self, name).update(getattr(other, name))
 
     def strings(self) -> list[str]:
@@ -176,7 +181,7 @@ class Identifiers:
 
     def text_pattern(self) -> re.Pattern[str] | None:
         """One pattern over *folded* text for every form and every date, on word boundaries."""
-        return _compile(self.literal_forms(), frozenset(self.dates))
+        return _compile(self.literal_forms(), frozenset(self.dates), frozenset(self.birth_dates), frozenset(self.ids))
 
     def literal_forms(self) -> frozenset[str]:
         return frozenset(
@@ -193,7 +198,16 @@ class Identifiers:
         if pattern is None:
             return []
         folded, ends = fold_with_map(text)
-        return [_original_span(ends, *m.span()) for m in pattern.finditer(folded)]
+        found = [_original_span(ends, *m.span()) for m in pattern.finditer(folded)]
+        if "\\" in text:  # a value split by a backslash (``KAUF\\MAN``): match it joined
+            kept = [i for i, ch in enumerate(text) if ch != "\\"]
+            joined = "".join(text[i] for i in kept)
+            folded, ends = fold_with_map(joined)
+            for m in pattern.finditer(folded):
+                start, end = _original_span(ends, *m.span())
+                if end > start:
+                    found.append((kept[start], kept[end - 1] + 1))
+        return found
 
 
 @functools.lru_cache(maxsize=64)
@@ -206,13 +220,20 @@ def bare_pattern(forms: frozenset[str]) -> re.Pattern[str] | None:
 
 
 @functools.lru_cache(maxsize=64)
-def _compile(literal: frozenset[str], dates: frozenset[dt.date]) -> re.Pattern[str] | None:
+def _compile(
+    literal: frozenset[str], dates: frozenset[dt.date], births: frozenset[dt.date], ids: frozenset[str]
+) -> re.Pattern[str] | None:
     """Compiled once per set of values: the files of one patient share it."""
     parts = []
     if literal:
         alt = "|".join(_flexible(f) for f in sorted(literal, key=lambda s: (-len(s), s)))
         parts.append(rf"(?<![{WORD}])(?:{alt})(?![{WORD}])")
-    if dates and (pattern := date_pattern(dates)) is not None:
+    if digits := sorted(
+        {d for i in ids if len(d := re.sub(r"\D", "", i)) >= MIN_ID_DIGITS}, key=lambda s: (-len(s), s)
+    ):
+        alt = "|".join(ID_DIGIT_SEPARATOR.join(d) for d in digits)
+        parts.append(rf"(?<![0-9])(?:{alt})(?![0-9])")
+    if (dates or births) and (pattern := date_pattern(dates, births)) is not None:
         parts.append(pattern.pattern)
     return re.compile("|".join(parts)) if parts else None
 
@@ -396,7 +417,10 @@ def _collect(
         elif tag in inst_tags and not keep_institution:
             ids.institutions |= {fold(s) for v in _values(ds, tag) if (s := v.strip())}
         elif vr in DATE_VRS and (not keep_dates or tag in patient_dates):
-            ids.dates |= {d for v in _values(ds, tag) if (d := parse_date(v))}
+            found = {d for v in _values(ds, tag) if (d := parse_date(v))}
+            ids.dates |= found
+            if tag in patient_dates:
+                ids.birth_dates |= found
 
 
 def raw_readings(data: bytes, codecs: Iterable[str]) -> str:

@@ -1,0 +1,70 @@
+"""The patient's own identifiers written another way (issue 15, red-team repro 03/03b):
+an ID with its digits regrouped, a name split by a backslash, the month and year of
+birth.  ``deid run --option clean-descriptors`` must clean them, and ``deid verify``
+must find each one planted in an output after the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from govkit.deid.text.identifiers import collect
+
+from .hostile_corpus import base
+
+PATIENT_ID = "87654321"
+LEAKS = (
+    "MRN 87-654-321",
+    "pt 8765 4321",
+    "id 8765.4321",
+    "KAUF\\MAN",
+    "DOB 03/1952",
+    "born 3/52",
+    "born March 1952",
+    "dob 1952-03",
+)
+CLEAN = ("Series 1952", "CT 12345 kV", "Phantom 8765432 mAs", "Year 1952 scanner")
+
+
+def _source(folder: Path, comment: str) -> Path:
+    ds = base("9151", "KAUFMAN^SCOTT", PatientID=PATIENT_ID, ImageComments=comment)
+    folder.mkdir(parents=True, exist_ok=True)
+    ds.save_as(folder / "a.dcm", enforce_file_format=True)
+    return folder
+
+
+def _output(dst: Path) -> Path:
+    (out,) = [p for p in dst.rglob("*.dcm") if not any(part.startswith(".") for part in p.relative_to(dst).parts)]
+    return out
+
+
+@pytest.mark.parametrize("text", LEAKS)
+def test_identifiers_match_their_other_forms(text):
+    ids = collect(base("9152", "KAUFMAN^SCOTT", PatientID=PATIENT_ID))
+    assert ids.spans(text), text
+
+
+@pytest.mark.parametrize("text", CLEAN)
+def test_bare_year_and_other_numbers_are_not_identifiers(text):
+    ids = collect(base("9153", "KAUFMAN^SCOTT", PatientID=PATIENT_ID))
+    assert ids.spans(text) == [], text
+
+
+@pytest.mark.parametrize("text", LEAKS)
+def test_run_cleans_and_verify_finds_reformatted_identifiers(cli, key_file, tmp_path, text):
+    src = _source(tmp_path / "src", text)
+    dst = tmp_path / "dst"
+    assert cli("deid", "run", src, dst, "--key", key_file, "--option", "clean-descriptors").code == 0
+    kept = str(pydicom.dcmread(_output(dst)).get("ImageComments", ""))
+    assert "***" in kept and not any(s in kept for s in ("1952", "/52", "KAUF", "87", "March")), kept
+    assert cli("deid", "verify", dst, "--source", src, "--key", key_file, "--no-pixels").code == 0
+
+    out = _output(dst)  # plant the form after the run: verify must find it on its own
+    ds = pydicom.dcmread(out)
+    ds.Manufacturer = text
+    ds.save_as(out)
+    res = cli("deid", "verify", dst, "--source", src, "--key", key_file, "--no-pixels", "--json")
+    assert res.code == 1, res.out
+    assert "Manufacturer" in {f["where"] for f in res.json()["findings"]}, res.out
