@@ -286,3 +286,44 @@ def scan(app: App, path: Path, pixels: bool, ocr_engine: str) -> None:
         return "\n".join(out) or "no files"
 
     app.emit({"files": as_dicts(items)}, human)
+
+
+@deid.group(invoke_without_command=True)
+@json_option
+@pass_app
+@click.pass_context
+def runs(ctx: click.Context, app: App) -> None:
+    """List recorded runs: id, times (UTC), manifest hash (no DST path is recorded), counts, verify status."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from govkit.registry.catalog import deid_runs
+
+    with app.registry().unit_of_work() as s:
+        rows = deid_runs(s)
+    app.emit(
+        {"runs": rows},
+        lambda: (
+            "\n".join(
+                f"{r['id']}  {r['started_at']}  manifest {(r['manifest_sha256'] or 'none')[:12]}  "
+                f"{r['n_files']} files: {r['n_ok']} ok, {r['n_failed']} failed, {r['n_skipped']} skipped  "
+                f"verify {r['verify']}"
+                for r in rows
+            )
+            or "no de-identification runs"
+        ),
+    )
+
+
+@runs.command("show")
+@click.argument("run_id")
+@json_option
+@pass_app
+def runs_show(app: App, run_id: str) -> None:
+    """One run (its id or an unambiguous prefix): the record, counts, failed files by keyed token."""
+    import json
+
+    from govkit.registry.catalog import deid_runs
+
+    with app.registry().unit_of_work() as s:
+        (row,) = deid_runs(s, run_id)
+    app.emit(row, lambda: json.dumps(row, indent=2, sort_keys=True, default=str))

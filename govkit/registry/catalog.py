@@ -73,7 +73,7 @@ def register_dataset(
     with registry.unit_of_work() as s:
         run_id = deid_run_id or find_deid_run(s, path)
         if run_id is not None:
-            deid_run(s, run_id)
+            run_id = deid_run(s, run_id).id  # a prefix names the full id
         ds = get_or_create(s, Dataset, name)
         existing = next((v for v in ds.versions if v.version == version), None)
         if existing is not None:
@@ -105,3 +105,54 @@ def _unique(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     values, counts = np.unique(a, return_counts=True)
     return values, counts
+
+
+def deid_runs(session: Session, run_id: str | None = None) -> list[dict[str, Any]]:
+    """Recorded de-identification runs, oldest first (or the one ``run_id`` or its prefix names),
+    each with the verdict of the newest ``deid.verify`` event about it.  A run records no DST path
+    (paths may hold PHI): it is identified by its manifest's SHA-256, written in DST/.govkit/."""
+    from govkit.registry.tables import AuditEvent
+
+    runs = [deid_run(session, run_id)] if run_id is not None else session.scalars(select(DeidRun)).all()
+    verdicts = {
+        e.entity_id: e.payload
+        for e in session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "deid.verify", AuditEvent.entity_type == "deid_run")
+            .order_by(AuditEvent.seq)
+        )
+    }
+    out = []
+    for run in sorted(runs, key=lambda r: (r.started_at, r.id)):
+        v = verdicts.get(run.id)
+        out.append(
+            {
+                "id": run.id,
+                "started_at": run.started_at.isoformat(),
+                "finished_at": run.finished_at.isoformat(),
+                "manifest_sha256": run.manifest_sha256,
+                "options": run.options,
+                "n_files": run.n_files,
+                "n_ok": run.n_ok,
+                "n_failed": run.n_failed,
+                "n_skipped": run.n_skipped,
+                "verify": "not verified"
+                if v is None
+                else "passed"
+                if v.get("ok")
+                else f"failed: {int(v.get('n_findings') or 0)} finding(s)",
+                "created_by": run.created_by,
+            }
+            | (
+                {
+                    "profile_revision": run.profile_revision,
+                    "key_fingerprint": run.key_fingerprint,
+                    "counts": run.counts,
+                    "software": run.software,
+                    "details": run.details,
+                }
+                if run_id is not None
+                else {}
+            )
+        )
+    return out

@@ -1,8 +1,8 @@
-"""Find records by the names users type (``NAME@VERSION``, run ids)."""
+"""Find records by the names users type (``NAME@VERSION``, run ids), or an unambiguous prefix of them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -40,22 +40,47 @@ def _versioned(versions: Sequence[V] | None, name: str, version: str, what: str)
     return row
 
 
+def by_prefix(typed: str, candidates: Iterable[str], what: str) -> str | None:
+    """The candidate equal to ``typed``, else the only one it begins; None when none does.
+
+    Several: :class:`BadInput` listing them."""
+    names = sorted(set(candidates))
+    if typed in names:
+        return typed
+    hits = [c for c in names if c.startswith(typed)]
+    if len(hits) > 1:
+        shown = ", ".join(hits[:10]) + (f" and {len(hits) - 10} more" if len(hits) > 10 else "")
+        raise BadInput(f"ambiguous {what} {typed!r}: it begins {shown}")
+    return hits[0] if hits else None
+
+
+def _full_ref(session: Session, ref: str, owner: type[Model] | type[Dataset], what: str) -> str:
+    """``ref`` completed from an unambiguous prefix of a registered ``NAME@VERSION``."""
+    versions = ModelVersion if owner is Model else DatasetVersion
+    refs = session.execute(select(owner.name, versions.version).join(owner.versions)).all()
+    return by_prefix(ref, (f"{n}@{v}" for n, v in refs), what) or ref
+
+
 def model_version(session: Session, ref: str) -> ModelVersion:
-    """The registered model version ``NAME@VERSION``, or :class:`NotFound`."""
-    name, version = split_ref(ref, "model")
+    """The registered model version ``NAME@VERSION`` (or an unambiguous prefix), or :class:`NotFound`."""
+    name, version = split_ref(_full_ref(session, ref, Model, "model"), "model")
     owner = session.scalar(select(Model).where(Model.name == name))
     return _versioned(owner.versions if owner else None, name, version, "model")
 
 
 def dataset_version(session: Session, ref: str) -> DatasetVersion:
-    """The registered dataset version ``NAME@VERSION``, or :class:`NotFound`."""
-    name, version = split_ref(ref, "dataset")
+    """The registered dataset version ``NAME@VERSION`` (or an unambiguous prefix), or :class:`NotFound`."""
+    name, version = split_ref(_full_ref(session, ref, Dataset, "dataset"), "dataset")
     owner = session.scalar(select(Dataset).where(Dataset.name == name))
     return _versioned(owner.versions if owner else None, name, version, "dataset")
 
 
 def deid_run(session: Session, run_id: str) -> DeidRun:
-    run = session.get(DeidRun, run_id)
+    """The run with this id or an unambiguous prefix of it, or :class:`NotFound`."""
+    like = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    ids = session.scalars(select(DeidRun.id).where(DeidRun.id.like(like, escape="\\"))).all()
+    full = by_prefix(run_id, ids, "de-identification run")
+    run = session.get(DeidRun, full) if full else None
     if run is None:
         raise NotFound(f"unknown de-identification run {run_id!r}")
     return run
