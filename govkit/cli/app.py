@@ -94,3 +94,19 @@ json_option = click.option(
     callback=_set_json,
     help="Print exactly one JSON object on stdout.",
 )
+
+
+class NamesOption(click.Option):
+    """An option whose help ends with the names a registry knows, read only when help is shown."""
+
+    def __init__(self, *args: Any, names: Callable[[], Iterable[str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.names = names
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        base = self.help
+        self.help = f"{base or ''} Known: {', '.join(self.names())}.".strip()
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.help = base

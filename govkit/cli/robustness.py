@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from govkit.cli.app import App, json_option, pass_app
+from govkit.cli.app import App, NamesOption, json_option, pass_app
+
+
+def _corruption_names() -> list[str]:
+    from govkit.robustness.corruptions import CORRUPTIONS
+
+    return sorted(CORRUPTIONS)
 
 
 def _eps_list(_ctx, _param, value: str | None):
@@ -38,6 +44,8 @@ def robustness() -> None:
     multiple=True,
     metavar="NAME[:SEVERITY]",
     help="Corruption to run (repeatable); replaces the suite's lists.",
+    cls=NamesOption,
+    names=_corruption_names,
 )
 @click.option(
     "--attack", "attacks", multiple=True, metavar="NAME", help="fgsm, pgd-linf, pgd-l2 or apgd-ce (repeatable)."
