@@ -56,7 +56,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from govkit.deid.batch.outputs import PATH_UIDS, output_relpath
-from govkit.deid.dicomio import check_pixel_data, element_vr, read_dicom, sniff
+from govkit.deid.dicomio import check_pixel_data, element_vr, give_keyed_uids, load, sniff
 from govkit.deid.files import MANIFEST_DIR, discover, read_source
 from govkit.deid.refusals import Refusal
 from govkit.deid.text import identifiers as phi
@@ -86,6 +86,7 @@ CODECS = (
     "iso8859_9",
     "tis-620",
     "shift_jis",
+    "euc_jp",
     "iso2022_jp",
     "iso2022_jp_2",
     "euc_kr",
@@ -170,10 +171,13 @@ def load_acceptances(path: Path) -> list[Acceptance]:
 
 # ---- (a) profile -------------------------------------------------------------------------------
 def _elements(ds: Dataset, path: str = "") -> Iterator[tuple[Any, str, str, Dataset]]:
-    """(tag, path, vr, dataset holding it) for every element at every depth, private included."""
+    """(tag, path, vr, dataset holding it) for every element at every depth, private included.
+    Values are not decoded here, so the bytes check still sees the stored bytes."""
+    from pydicom.datadict import keyword_for_tag
+
     for tag in list(ds.keys()):
         vr = element_vr(ds, tag)
-        name = ds[tag].keyword or str(tag)
+        name = (not tag.is_private and keyword_for_tag(tag)) or str(tag)
         yield tag, f"{path}{name}", vr, ds
         if vr == "SQ":
             for i, item in enumerate(ds[tag].value or ()):
@@ -405,20 +409,24 @@ def _not_a_name(text: str) -> bool:
     return sum(len(w) for w in words) < phi.MIN_TOKEN or all(w in vocabulary for w in words)
 
 
-def expected_outputs(ds: Dataset, pseudo) -> list[str]:
-    """Where a source's output lies: pseudonymised UIDs, or kept ones (retain-uids)."""
+def expected_outputs(ds: Dataset, pseudo, keyed_sop: bool = False) -> list[str]:
+    """Where a source's output lies: pseudonymised UIDs, or kept ones (retain-uids); under
+    ``no-sop-uid/`` for a source given keyed SOP UIDs (:func:`give_keyed_uids`)."""
     patient = pseudo.patient_id(str(ds.get("PatientID", "") or ""))
+    if keyed_sop:
+        return [output_relpath(patient, "", "", pseudo.uid(str(ds.SOPInstanceUID)), keyed_sop=True)]
     uids = [str(ds.get(k, "") or "").strip() for k in PATH_UIDS]
     mapped = [pseudo.uid(u) if u else "" for u in uids]
     return [output_relpath(patient, *mapped), output_relpath(patient, *uids)]
 
 
-def _read_source(path: Path) -> Dataset | None:
+def _read_source(path: Path, pseudo) -> tuple[Dataset, bool] | None:
+    """(dataset, whether it was given keyed SOP UIDs as ``deid run`` gives them), or None."""
     try:
-        got = read_dicom(path)
-    except OSError:
+        data, ds = load(path, require_uids=False)
+    except (OSError, Refusal):
         return None
-    return got[1] if got is not None else None
+    return ds, give_keyed_uids(ds, data, pseudo.uid)
 
 
 def _read_output(path: Path) -> tuple[bytes, Dataset]:
@@ -470,11 +478,12 @@ def verify(
     report = VerifyReport()
     pairs: dict[str, Dataset] = {}
     for path in discover(source):
-        ds = _read_source(path)
-        if ds is None:
+        got = _read_source(path, pseudo)
+        if got is None:
             continue
+        ds, keyed_sop = got
         report.n_sources += 1
-        for rel in expected_outputs(ds, pseudo):
+        for rel in expected_outputs(ds, pseudo, keyed_sop):
             if (dst / rel).is_file():
                 pairs[rel] = ds
                 break
@@ -505,8 +514,8 @@ def verify(
                 keep_dates="retain-longitudinal-full-dates" in options,
                 keep_institution="retain-institution-identity" in options,
             )
+        report.findings += _bytes_check(data, out, ids, rel)  # first: it reads the undecoded bytes
         report.findings += _profile_check(src, out, options, pseudo, rel)
-        report.findings += _bytes_check(data, out, ids, rel)
         if cleaner is not None:
             report.findings += _text_check(out, DeidConfig(options, pseudo), cleaner, rel)
         if engine is not None and "PixelData" in out:

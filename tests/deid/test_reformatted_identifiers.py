@@ -68,3 +68,37 @@ def test_run_cleans_and_verify_finds_reformatted_identifiers(cli, key_file, tmp_
     res = cli("deid", "verify", dst, "--source", src, "--key", key_file, "--no-pixels", "--json")
     assert res.code == 1, res.out
     assert "Manufacturer" in {f["where"] for f in res.json()["findings"]}, res.out
+
+
+def _japanese_source(folder: Path, encoding: str) -> Path:
+    """A file declaring ISO 2022 IR 87 whose text elements hold the name in ``encoding``."""
+    from pydicom.dataelem import DataElement
+
+    ds = base("9154", "Yamada^Taro", ["ISO 2022 IR 100", "ISO 2022 IR 87"])
+    ds.add(DataElement(0x00100010, "PN", "Yamada^Taro=山田^太郎".encode("iso2022_jp")))
+    text = "患者 山田太郎 様".encode(encoding)
+    text += b" " * (len(text) % 2)
+    ds.add(DataElement(0x00204000, "LT", text))  # ImageComments
+    ds.add(DataElement(0x00081090, "LO", text))  # ManufacturerModelName
+    folder.mkdir(parents=True, exist_ok=True)
+    ds.save_as(folder / "a.dcm", enforce_file_format=True)
+    return folder
+
+
+@pytest.mark.parametrize("encoding", ["euc_jp", "shift_jis"])
+def test_cjk_name_in_an_undeclared_cjk_encoding_is_cleaned_and_found(cli, key_file, tmp_path, encoding):
+    src = _japanese_source(tmp_path / "src", encoding)
+    dst = tmp_path / "dst"
+    assert cli("deid", "run", src, dst, "--key", key_file, "--option", "clean-descriptors").code == 0
+    out = _output(dst)
+    data = out.read_bytes()
+    for codec in ("utf-8", "euc_jp", "shift_jis", "iso2022_jp"):
+        assert "山田".encode(codec) not in data, codec
+    assert cli("deid", "verify", dst, "--source", src, "--key", key_file, "--no-pixels").code == 0
+
+    ds = pydicom.dcmread(out)  # plant the name after the run, in the same undeclared encoding
+    ds.add_new(0x00081090, "LO", "患者 山田太郎 様".encode(encoding) + b" ")
+    ds.save_as(out)
+    res = cli("deid", "verify", dst, "--source", src, "--key", key_file, "--no-pixels", "--json")
+    assert res.code == 1, res.out
+    assert "ManufacturerModelName" in {f["where"] for f in res.json()["findings"]}, res.out

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from govkit.deid.dicomio import element_vr
 from govkit.deid.text.dates import date_forms, date_pattern
@@ -348,7 +349,7 @@ def text_readings(ds: Dataset, tag: int) -> list[list[str]]:
         else:  # decoded earlier: recover the bytes where that is lossless
             raw_value = _stored_bytes(ds, readings[0])
     if isinstance(raw_value, bytes) and not raw_value.isascii():
-        for codec in ("utf-8", "latin-1"):
+        for codec in ("utf-8", "latin-1", *_cjk_codecs(ds)):
             try:
                 values = raw_value.decode(codec).rstrip("\x00 ").split("\\")
             except UnicodeDecodeError:
@@ -356,6 +357,19 @@ def text_readings(ds: Dataset, tag: int) -> list[list[str]]:
             if values not in readings:
                 readings.append(values)
     return readings
+
+
+#: Declared character sets of CJK files, and the encodings such a file's text is often
+#: really in (systems that write EUC-JP or Shift_JIS whatever the declaration says).
+_CJK_TERMS = ("ISO 2022 IR 87", "ISO 2022 IR 159", "ISO 2022 IR 149", "ISO 2022 IR 58", "GB18030", "GBK")
+_CJK_CODECS = ("euc_jp", "shift_jis", "iso2022_jp", "euc_kr", "gb18030")
+
+
+def _cjk_codecs(ds: Dataset) -> tuple[str, ...]:
+    """The other CJK encodings to try when ``ds`` declares a CJK character set."""
+    declared = ds.get("SpecificCharacterSet")
+    terms = declared if isinstance(declared, (list, tuple, MultiValue)) else [declared or ""]
+    return _CJK_CODECS if any(str(t).strip() in _CJK_TERMS for t in terms) else ()
 
 
 #: Single-byte character sets pydicom decodes losslessly (every byte maps to one character).
