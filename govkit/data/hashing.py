@@ -13,6 +13,10 @@
   anatomy every image shares does not make unrelated images look alike) and
   normalises to unit length; the distance of two images is ``1 − cos``.
 
+Flipped, rotated and inverted copies: :data:`VARIANTS`, :func:`transform_coeffs`
+and :func:`facing` (the variants are exact sign changes and transpositions of
+the band, so no pixel is read twice).
+
 A 32×32 grid tolerates a 1–2 pixel crop of a 64×64 image (under one cell),
 and the 10×10 band keeps enough detail that unrelated images of one anatomy
 stay far apart: the default threshold is calibrated in
@@ -118,14 +122,74 @@ def signatures(data: ImageData, batch: int = BATCH) -> Signatures:
     return Signatures(*(np.concatenate(p) for p in zip(*parts, strict=True)))
 
 
-def embed(coeffs: np.ndarray, flat: np.ndarray) -> np.ndarray:
-    """Unit-length embeddings: coefficients centred and scaled over all non-flat images."""
+#: Variants of an image searched against the other splits, by name: (transpose,
+#: then flip rows, then flip columns, then invert) in the pixel domain.  Each
+#: is exact on the band: a flip negates the odd frequencies of its axis, a
+#: transpose swaps the axes, an inversion (``1 − x``, a MONOCHROME1 re-export)
+#: negates every coefficient once the DC term is gone.
+_DIHEDRAL = {
+    "identity": (False, False, False),
+    "flip-h": (False, False, True),
+    "flip-v": (False, True, False),
+    "rotate-180": (False, True, True),
+    "transpose": (True, False, False),
+    "rotate-90": (True, True, False),  # np.rot90(x, 1)
+    "rotate-270": (True, False, True),  # np.rot90(x, -1)
+    "anti-transpose": (True, True, True),
+}
+VARIANTS: dict[str, tuple[bool, bool, bool, bool]] = {
+    **{k: (*v, False) for k, v in _DIHEDRAL.items()},
+    **{("invert" if k == "identity" else f"{k}+invert"): (*v, True) for k, v in _DIHEDRAL.items()},
+}
+
+
+def transform_coeffs(coeffs: np.ndarray, name: str) -> np.ndarray:
+    """The band of every image after the variant ``name``, from its band (no pixels needed)."""
+    transpose, flip_rows, flip_cols, invert = VARIANTS[name]
+    c = np.concatenate([np.zeros((len(coeffs), 1), np.float32), coeffs], axis=1).reshape(-1, BAND, BAND)
+    if transpose:
+        c = c.transpose(0, 2, 1)
+    odd = (-1.0) ** np.arange(BAND)
+    sign = np.outer(odd if flip_rows else np.ones(BAND), odd if flip_cols else np.ones(BAND))
+    return (c * (-sign if invert else sign)).reshape(len(coeffs), -1)[:, 1:].astype(np.float32)
+
+
+def facing(coeffs: np.ndarray, flat: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Signs and standardisation that make :func:`embed` see through the variants.
+
+    Each image is signed (``±1``) so that its band faces the mean band of the
+    audit averaged over the 8 symmetries (an inverted copy then embeds like
+    its original), and the mean and spread of the signed bands are averaged
+    over the 8 symmetries too: a flipped or rotated copy's embedding is then
+    exactly the variant of its original's (what the variant queries rely on),
+    while the anatomy every image shares is still centred away.
+    """
+    ok = ~flat
+    dihedral = [k for k, v in VARIANTS.items() if not v[3]]
+
+    def orbit_mean(row: np.ndarray, square: bool = False) -> np.ndarray:
+        rows = [transform_coeffs(row[None].astype(np.float32), k)[0] for k in dihedral]
+        return np.mean(np.abs(rows) if square else rows, axis=0)
+
+    if not ok.any():
+        return np.ones(len(coeffs), np.float32), (np.zeros(coeffs.shape[1]), np.ones(coeffs.shape[1]))
+    c = coeffs[ok].astype(np.float64)
+    sign = np.where(coeffs @ orbit_mean(c.mean(axis=0)) < 0, -1.0, 1.0).astype(np.float32)
+    c *= sign[ok, None]
+    mean = orbit_mean(c.mean(axis=0)).astype(np.float64)
+    var = orbit_mean((c**2).mean(axis=0), square=True) - mean**2
+    return sign, (mean, np.sqrt(np.maximum(var, 1e-18)))
+
+
+def embed(coeffs: np.ndarray, flat: np.ndarray, stats: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Unit-length embeddings: coefficients centred and scaled (by ``stats``, default their own) for non-flat images."""
     out = np.zeros_like(coeffs, dtype=np.float32)
     ok = ~flat
     if ok.sum() == 0:
         return out
     c = coeffs[ok].astype(np.float64)
-    z = (c - c.mean(axis=0)) / np.maximum(c.std(axis=0), 1e-9)
+    mean, std = (c.mean(axis=0), np.maximum(c.std(axis=0), 1e-9)) if stats is None else stats
+    z = (c - mean) / std
     z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
     out[ok] = z
     return out

@@ -150,5 +150,51 @@ def _lsh(e: np.ndarray, first: np.ndarray, threshold: float, plan: LshPlan, seed
     return i, j, dist
 
 
+def query_pairs(
+    index: np.ndarray, queries: np.ndarray, threshold: float, *, method: str, recall: float = RECALL, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs ``(query q, index row j, distance)`` with ``1 − cos ≤ threshold``.
+
+    ``method`` is ``exhaustive`` (every query against every row) or ``lsh``:
+    the index is hashed once per table, each query is hashed with the same
+    planes and verified against the rows of its bucket only (sorted keys,
+    binary search), with the miss rate of :func:`lsh_plan`.
+    """
+    ia = np.nonzero(np.linalg.norm(index, axis=1) > 0.5)[0]
+    qa = np.nonzero(np.linalg.norm(queries, axis=1) > 0.5)[0]
+    e = np.ascontiguousarray(index[ia], dtype=np.float32)
+    q = np.ascontiguousarray(queries[qa], dtype=np.float32)
+    if method == "exhaustive":
+        found = []
+        for s in range(0, len(q), BLOCK):
+            a, b = np.nonzero(q[s : s + BLOCK] @ e.T >= 1.0 - threshold)
+            found.append((s + a).astype(np.int64) * len(e) + b)
+    else:
+        plan = lsh_plan(threshold, len(e), recall)
+        rng = np.random.default_rng(seed)
+        weights = np.kron(np.eye(TABLES_PER_PASS, dtype=np.float32), (2.0 ** np.arange(plan.bits))[:, None])
+        found = []
+        for t0 in range(0, plan.tables, TABLES_PER_PASS):
+            n_t = min(TABLES_PER_PASS, plan.tables - t0)
+            planes = rng.standard_normal((e.shape[1], n_t * plan.bits)).astype(np.float32)
+            w = weights[: n_t * plan.bits, :n_t]
+            ke = ((e @ planes > 0).astype(np.float32) @ w).astype(np.uint16)
+            kq = ((q @ planes > 0).astype(np.float32) @ w).astype(np.uint16)
+            for t in range(n_t):
+                order = np.argsort(ke[:, t], kind="stable")
+                sorted_keys = ke[order, t]
+                lo = np.searchsorted(sorted_keys, kq[:, t], "left")
+                counts = np.searchsorted(sorted_keys, kq[:, t], "right") - lo
+                qi = np.repeat(np.arange(len(q)), counts)
+                start = np.repeat(np.cumsum(counts) - counts, counts)
+                j = order[np.repeat(lo, counts) + np.arange(len(qi)) - start]
+                ok = np.einsum("ij,ij->i", q[qi], e[j]) >= 1.0 - threshold
+                found.append(qi[ok].astype(np.int64) * len(e) + j[ok])
+    code = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+    qi, j = code // max(len(e), 1), code % max(len(e), 1)
+    dist = 1.0 - np.einsum("ij,ij->i", q[qi], e[j])
+    return qa[qi], ia[j], dist
+
+
 def _cat(*parts: list[np.ndarray]) -> tuple[np.ndarray, ...]:
     return tuple(np.concatenate(p) if p else np.zeros(0) for p in parts)

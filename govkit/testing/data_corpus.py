@@ -4,7 +4,8 @@
 texture, acquisition noise: unrelated images look alike, as in a real
 modality); :func:`plant` copies images of split A into split B under new
 IDs, exactly or altered the ways re-exported data is (intensity shift,
-gain, noise, 8-bit JPEG re-compression, a 1–2 pixel crop resized back), and
+gain, noise, 8-bit JPEG re-compression, a 1–2 pixel crop resized or
+padded back, a flip, a 90° rotation, an inversion), and
 gives some B images the patient IDs of A.  Nothing here is imported by the
 runtime packages.
 """
@@ -61,6 +62,12 @@ ALTERATIONS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] 
     "jpeg": lambda x, rng: _jpeg(np.clip(x, 0, 1)),
     "crop1": _crop(1, 0),
     "crop2": _crop(2, 1),
+    "flip-h": lambda x, rng: x[:, :, ::-1],
+    "flip-v": lambda x, rng: x[:, ::-1, :],
+    "rotate-90": lambda x, rng: np.rot90(x, 1, axes=(1, 2)),
+    "invert": lambda x, rng: 1 - x,
+    "crop-pad1": lambda x, rng: np.pad(x[:, :, 1:], ((0, 0), (0, 0), (0, 1)), mode="edge"),
+    "crop-pad2": lambda x, rng: np.pad(x[:, 2:, :], ((0, 0), (0, 2), (0, 0)), mode="edge"),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from govkit.data.hashing import VARIANTS, batch_signatures, transform_coeffs
 from govkit.data.leakage import DEFAULT_THRESHOLD
 from govkit.testing.data_corpus import ALTERATIONS, split
 from tests.data.conftest import save
@@ -24,7 +25,9 @@ def test_every_planted_pair_found_and_nothing_else(cli, planted, search):
     assert out["search"]["method"] == search
     assert _found(out, "duplicate") == {(f"{a}[{s}]", f"{b}[{d}]") for s, d in truth["duplicates"]}
     assert _found(out, "near-duplicate") == {(f"{a}[{s}]", f"{b}[{d}]") for s, d in truth["near"]}
-    assert {p["patient"] for p in out["leakage"]["pairs"] if p["kind"] == "patient"} == truth["patients"]
+    assert {p["patient"] for p in out["leakage"]["pairs"] if p["kind"] == "patient"} == {
+        p.casefold() for p in truth["patients"]
+    }
     assert out["leakage"]["patient_overlap"] == len(truth["patients"])
     assert out["leakage"]["duplicates"] == len(truth["duplicates"])
     assert out["leakage"]["near_duplicates"] == len(truth["near"])
@@ -35,6 +38,9 @@ def test_every_planted_pair_found_and_nothing_else(cli, planted, search):
             assert p["distance"] == 0
         elif p["kind"] == "near-duplicate":
             assert 0 <= p["distance"] <= DEFAULT_THRESHOLD
+            kind = truth["near_kind"][(int(p["a"].rsplit("[")[1][:-1]), int(p["b"].rsplit("[")[1][:-1]))]
+            # flipped, rotated and inverted copies say which variant matched
+            assert p["transform"] == (kind if kind in VARIANTS else "identity"), (kind, p)
     assert out["balance"]["within_duplicates"]["duplicates"] == 0
 
 
@@ -61,8 +67,25 @@ def test_threshold_separates_planted_copies_from_unrelated_images(planted):
     planted_d = [p["distance"] for p in pairs[1].near if (p["a"], p["b"]) in truth]
     unrelated = [p["distance"] for p in pairs[1].near + pairs[0].near if (p["a"], p["b"]) not in truth]
     assert len(planted_d) == len(truth)
-    assert max(planted_d) < DEFAULT_THRESHOLD / 1.5
-    assert min(unrelated) > DEFAULT_THRESHOLD * 2
+    assert max(planted_d) < DEFAULT_THRESHOLD  # the farthest: a 2-row crop padded back, 0.19
+    assert min(unrelated) > DEFAULT_THRESHOLD * 1.5  # the closest unrelated pair: 0.40
+
+
+_PIXELS = {
+    "flip-h": lambda x: x[..., ::-1],
+    "rotate-180": lambda x: x[..., ::-1, ::-1],
+    "rotate-90": lambda x: np.rot90(x, 1, axes=(2, 3)),
+    "rotate-270+invert": lambda x: 1 - np.rot90(x, -1, axes=(2, 3)),
+    "anti-transpose": lambda x: x[..., ::-1, ::-1].swapaxes(-1, -2),
+    "invert": lambda x: 1 - x,
+}
+
+
+@pytest.mark.parametrize("name", sorted(_PIXELS))
+def test_variant_band_is_the_band_of_the_transformed_pixels(name):
+    x = np.random.default_rng(0).random((3, 1, 64, 48)).astype(np.float32)
+    expected = batch_signatures(np.ascontiguousarray(_PIXELS[name](x)))[1]
+    assert np.abs(transform_coeffs(batch_signatures(x)[1], name) - expected).max() < 1e-5
 
 
 def test_within_dataset_duplicates_are_balance_warnings_not_leakage(cli, planted, tmp_path):
