@@ -15,6 +15,12 @@ def _corruption_names() -> list[str]:
     return sorted(CORRUPTIONS)
 
 
+def _attack_names() -> list[str]:
+    from govkit.robustness.attacks import ADVERSARIAL_ATTACKS  # imports torch: only for --help
+
+    return sorted(ADVERSARIAL_ATTACKS)
+
+
 def _eps_list(_ctx, _param, value: str | None):
     if value is None:
         return None
@@ -48,7 +54,13 @@ def robustness() -> None:
     names=_corruption_names,
 )
 @click.option(
-    "--attack", "attacks", multiple=True, metavar="NAME", help="fgsm, pgd-linf, pgd-l2 or apgd-ce (repeatable)."
+    "--attack",
+    "attacks",
+    multiple=True,
+    metavar="NAME",
+    help="Adversarial attack to run (repeatable).",
+    cls=NamesOption,
+    names=_attack_names,
 )
 @click.option("--eps", callback=_eps_list, help="ε grid in image space [0, 1], comma-separated.")
 @click.option("--steps", type=click.IntRange(min=1), help="Attack iterations.")
