@@ -21,10 +21,11 @@ attributes declare; :func:`write_part10` writes a proper Part 10 file
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -67,12 +68,14 @@ def sniff(data: bytes) -> str:
     return "other"
 
 
-def parse(data: bytes) -> Dataset:
+def parse(data: bytes, *, require_uids: bool = True) -> Dataset:
     """The dataset in ``data``, walked strictly first; :class:`Refusal` when it is unsound.
 
     Bare datasets get a file meta whose Transfer Syntax is the encoding found
     (so :func:`write_part10` writes them as Part 10).  The SOP Class and
-    Instance UIDs are taken from the file meta when the dataset lacks them.
+    Instance UIDs are taken from the file meta when the dataset lacks them;
+    with ``require_uids=False`` a dataset with neither is returned without them
+    (the de-identifying worker gives it keyed UIDs) instead of refused.
     """
     kind = sniff(data)
     if kind == "other":
@@ -95,16 +98,18 @@ def parse(data: bytes) -> Dataset:
         if not str(ds.get(keyword, "") or "").strip():
             value = str(ds.file_meta.get(meta, "") or "").strip()
             if not value:
+                if not require_uids:
+                    continue
                 raise Refusal("not-an-instance")
             setattr(ds, keyword, value)  # the file's own UID (PS3.10 7.1), not an invented one
     return ds
 
 
-def load(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes, Dataset]:
+def load(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES, *, require_uids: bool = True) -> tuple[bytes, Dataset]:
     """(bytes, dataset) of the DICOM file at ``path`` (:func:`govkit.deid.files.read_source`,
     then :func:`parse` and :func:`check_pixel_data`); :class:`Refusal` otherwise."""
     data = read_source(path, max_bytes)
-    ds = parse(data)
+    ds = parse(data, require_uids=require_uids)
     try:
         check_pixel_data(ds)
     except Refusal:
@@ -114,12 +119,15 @@ def load(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes, Da
     return data, ds
 
 
-def read_dicom(path: Path) -> tuple[bytes, Dataset] | None:
-    """(bytes, dataset) of a sound DICOM file; None for anything :func:`load` refuses."""
-    try:
-        return load(path)
-    except Refusal:
-        return None
+def give_keyed_uids(ds: Dataset, data: bytes, uid: Callable[[str], str]) -> bool:
+    """Give a dataset that has no SOP Class or Instance UID (``parse(..., require_uids=False)``)
+    keyed ones: ``uid("<keyword>:<SHA-256 of the source bytes>")``.  True when it did."""
+    missing = [k for k in ("SOPClassUID", "SOPInstanceUID") if not str(ds.get(k, "") or "").strip()]
+    if missing:
+        digest = hashlib.sha256(data).hexdigest()
+        for keyword in missing:
+            setattr(ds, keyword, uid(f"{keyword}:{digest}"))
+    return bool(missing)
 
 
 def _is_dicomdir(ds: Dataset) -> bool:
@@ -384,6 +392,38 @@ def check_pixel_data(ds: Dataset) -> None:
             raise Refusal("pixel-encapsulation", detail=f"{n_fragments} fragment(s) for {frames} frame(s)")
     elif len(data) < expected:
         raise Refusal("pixel-data-size", actual=len(data), expected=expected)
+
+
+def check_decodes(ds: Dataset) -> None:
+    """Refuse compressed pixel data that the installed decoders cannot decode, frame by
+    frame, to Rows x Columns x Samples per Pixel values per frame and Number of Frames
+    frames (fail closed: a transfer syntax no installed decoder handles is refused too).
+    Uncompressed pixel data is fully checked by :func:`check_pixel_data`."""
+    if "PixelData" not in ds or not ds.file_meta.TransferSyntaxUID.is_compressed:
+        return
+    from pydicom.pixels import get_decoder, iter_pixels
+
+    syntax = ds.file_meta.TransferSyntaxUID
+    try:
+        available = get_decoder(syntax).is_available
+    except NotImplementedError:
+        available = False
+    if not available:
+        raise Refusal("pixel-no-decoder", syntax=f"{syntax.name} ({syntax})")
+    per_frame = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1) or 1)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    decoded = 0
+    try:
+        for frame in iter_pixels(ds, raw=True):
+            if frame.size != per_frame:
+                raise Refusal("pixel-decode", detail=f"frame {decoded + 1} holds {frame.size} of {per_frame} values")
+            decoded += 1
+    except Refusal:
+        raise
+    except Exception as exc:  # any decoder failure: the pixels are not what the header says
+        raise Refusal("pixel-decode", detail=f"frame {decoded + 1} of {frames} does not decode") from exc
+    if decoded != frames:
+        raise Refusal("pixel-decode", detail=f"{decoded} of {frames} frames decoded")
 
 
 # --------------------------------------------------------------------------- writing

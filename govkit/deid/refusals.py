@@ -55,6 +55,15 @@ REASONS: dict[str, tuple[str, str]] = {
         "Pixel Data holds {actual} bytes, fewer than the {expected} its image attributes declare",
     ),
     "pixel-encapsulation": ("failed", "compressed Pixel Data is damaged: {detail}"),
+    "pixel-no-decoder": (
+        "failed",
+        "compressed Pixel Data in {syntax} cannot be decoded by any installed decoder, "
+        "so its size cannot be checked: not written",
+    ),
+    "pixel-decode": (
+        "failed",
+        "compressed Pixel Data cannot be decoded to its declared size by the installed decoders: {detail}",
+    ),
     "pixel-cleaning": ("failed", "burned-in text could not be cleaned: {detail}"),
     # the output
     "invalid-uid": ("failed", "{keyword} is not a valid UID after de-identification"),

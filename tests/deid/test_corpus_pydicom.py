@@ -15,6 +15,7 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
+from govkit.deid.batch.outputs import NO_UID_DIR
 from govkit.deid.files import MANIFEST_DIR
 from govkit.deid.refusals import REASONS
 
@@ -23,9 +24,16 @@ REFUSED = {
     "MR_truncated.dcm": "length-overrun",  # Pixel Data cut short: 8130 of 8192 bytes
     "rtplan_truncated.dcm": "length-overrun",  # cut inside a sequence
     "badVR.dcm": "pixel-attributes",  # Number of Frames '1A' is not an integer string
-    "empty_charset_LEI.dcm": "not-an-instance",  # a header fragment: no SOP Class/Instance UID anywhere
-    "meta_missing_tsyntax.dcm": "not-an-instance",  # a private sequence only, file meta UIDs empty
-    "nested_priv_SQ.dcm": "not-an-instance",  # the same, in an illegal private group 0001
+    # a private sequence and a 2-byte Pixel Data without Rows, Columns or any image attribute
+    # (file meta UIDs empty: keyed UIDs would be given, but the pixels cannot be checked)
+    "meta_missing_tsyntax.dcm": "pixel-attributes",
+    "nested_priv_SQ.dcm": "pixel-attributes",  # the same, in an illegal private group 0001
+    # compressed pixel data is decoded before it is written (fail closed); these are valid
+    # images that the installed decoders (Pillow, pylibjpeg-openjpeg/-rle, pyjpegls) cannot decode:
+    "JPEG-lossy.dcm": "pixel-decode",  # 12-bit JPEG Extended: Pillow decodes 8-bit only
+    "JPGExtended.dcm": "pixel-decode",  # the same
+    "SC_rgb_jpeg_gdcm.dcm": "pixel-no-decoder",  # JPEG Lossless (Process 14): no decoder installed
+    "JPEG2000-embedded-sequence-delimiter.dcm": "pixel-decode",  # J2K header unreadable to openjpeg
 }
 
 
@@ -66,6 +74,12 @@ def test_pydicom_corpus(cli, tmp_path, key_file):
         raw = out.read_bytes()
         assert raw[:132] == b"\x00" * 128 + b"DICM"
         assert pydicom.dcmread(out).PatientIdentityRemoved == "YES"
+    # no SOP Class/Instance UID anywhere: keyed UIDs, under the documented folder, noted
+    keyed = {f["source"]: f["output"] for f in ok if f["output"].split("/")[1] == NO_UID_DIR}
+    assert list(keyed) == ["empty_charset_LEI.dcm"]
+    assert any("keyed UIDs" in n for n in next(f for f in ok if f["source"] in keyed)["notes"])
+    keyed_out = pydicom.dcmread(dst / keyed["empty_charset_LEI.dcm"])
+    assert keyed_out.SOPInstanceUID.startswith("2.25.") and keyed_out.SOPClassUID.startswith("2.25.")
     ver = cli("deid", "verify", dst, "--source", src, "--key", key_file, "--no-pixels", "--json")
     assert ver.code == 0, ver.json()["findings"][:5]
-    assert ver.json()["n_paired"] == len(ok)
+    assert ver.json()["n_paired"] == len(ok)  # keyed-UID outputs included

@@ -424,3 +424,59 @@ def test_the_exception_behind_a_refusal_is_only_in_the_verbose_log(cli, tmp_path
     assert "Traceback" not in quiet.err and "Error" not in quiet.json()["failures"][0]["reason"]
     loud = cli("-v", *args)
     assert loud.code == 1 and "Traceback" in loud.err and "bad-jpeg.dcm" in loud.err
+
+
+def _recompressed(name: str, **change) -> bytes:
+    ds = pydicom.dcmread(get_testdata_file(name))
+    for k, v in change.items():
+        setattr(ds, k, v) if k != "TransferSyntaxUID" else setattr(ds.file_meta, k, v)
+    ds.PatientName, ds.PatientID = NAME, MRN
+    return _bytes(ds)
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "code"),
+    [
+        # the fragments are sound, the image in them is smaller than the header declares
+        ("MR_small_RLE.dcm", {"Rows": 128}, "pixel-decode"),
+        ("SC_rgb_jpeg_dcmtk.dcm", {"Columns": 300}, "pixel-decode"),
+        ("SC_rgb_rle_2frame.dcm", {"NumberOfFrames": 3}, "pixel-decode"),
+        # a compressed transfer syntax (MPEG2) no installed decoder handles: fail closed
+        ("MR_small_RLE.dcm", {"TransferSyntaxUID": "1.2.840.10008.1.2.4.100"}, "pixel-no-decoder"),
+    ],
+)
+def test_compressed_pixel_data_is_decoded_to_its_declared_size(cli, tmp_path, key_file, name, change, code):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "bad.dcm").write_bytes(_recompressed(name, **change))
+    (src / "good.dcm").write_bytes(_recompressed(name))
+    res = cli("deid", "run", src, tmp_path / "dst", "--key", key_file, "--json")
+    assert res.code == 1
+    (failure,) = res.json()["failures"]
+    assert failure["code"] == code and failure["source"] == "bad.dcm", failure
+    assert len(outputs(tmp_path / "dst")) == 1
+
+
+def test_dataset_without_sop_uids_gets_keyed_uids_under_no_sop_uid(cli, tmp_path, key_file):
+    ds = _dataset(Modality="OT")
+    del ds.SOPClassUID, ds.SOPInstanceUID
+    ds.file_meta.MediaStorageSOPClassUID = ds.file_meta.MediaStorageSOPInstanceUID = ""
+    ds.preamble = b"\x00" * 128
+    src = tmp_path / "src"
+    src.mkdir()
+    pydicom.dcmwrite(src / "fragment.dcm", ds, enforce_file_format=False)  # as nested_priv_SQ.dcm is
+    outs, uids = [], []
+    for run in ("a", "b"):  # the keyed UIDs are stable: same source bytes, same key
+        res = cli("deid", "run", src, tmp_path / run, "--key", key_file, "--json")
+        assert res.code == 0, res.output
+        (out,) = outputs(tmp_path / run)
+        assert out.relative_to(tmp_path / run).parts[1] == "no-sop-uid"
+        got = pydicom.dcmread(out)
+        uids.append((got.SOPClassUID, got.SOPInstanceUID, got.file_meta.MediaStorageSOPInstanceUID))
+        outs.append(out.relative_to(tmp_path / run))
+        raw = out.read_bytes()
+        assert NAME.encode() not in raw and MRN.encode() not in raw
+    assert outs[0] == outs[1] and uids[0] == uids[1]
+    assert uids[0][0].startswith("2.25.") and uids[0][1] == uids[0][2] and uids[0][0] != uids[0][1]
+    ver = cli("deid", "verify", tmp_path / "a", "--source", src, "--key", key_file, "--no-pixels", "--json")
+    assert ver.code == 0, ver.json()["findings"]

@@ -52,12 +52,19 @@ class FileResult:
         return cls(source, refusal.status, refusal.text, token, code=refusal.code, debug=debug)
 
 
-def output_relpath(patient: str, study: str, series: str, sop: str) -> str:
+NO_UID_DIR = "no-sop-uid"
+
+
+def output_relpath(patient: str, study: str, series: str, sop: str, *, keyed_sop: bool = False) -> str:
     """``<patient>/<study>/<series>/<sop>.dcm`` from pseudonymised values.
 
     A source without a Study or Series Instance UID goes to ``no-study`` /
-    ``no-series`` (the instance is left as it was: govkit invents no UIDs).
+    ``no-series`` (govkit invents no Study or Series UIDs).  A source without
+    SOP Class and Instance UIDs (``keyed_sop``: the worker gave it keyed ones)
+    goes to ``<patient>/no-sop-uid/<sop>.dcm``.
     """
+    if keyed_sop:
+        return f"{patient}/{NO_UID_DIR}/{sop}.dcm"
     return f"{patient}/{study or 'no-study'}/{series or 'no-series'}/{sop}.dcm"
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from govkit.atomicio import TMP_PREFIX, sync_filesystem, write_temp
-from govkit.deid.batch.outputs import PATH_UIDS, FileResult, output_relpath, path_uid
-from govkit.deid.dicomio import check_pixel_data, parse, write_part10
+from govkit.deid.batch.outputs import NO_UID_DIR, PATH_UIDS, FileResult, output_relpath, path_uid
+from govkit.deid.dicomio import check_decodes, check_pixel_data, give_keyed_uids, parse, write_part10
 from govkit.deid.files import DEFAULT_MAX_FILE_BYTES, read_source
 from govkit.deid.refusals import Refusal, refusal_for
 
@@ -103,8 +103,9 @@ def _deidentify(data: bytes, rel: str, token: str) -> FileResult:
     from govkit.deid.header.engine import deidentify
 
     cfg = _WORKER["cfg"]
-    ds = parse(data)
+    ds = parse(data, require_uids=False)
     check_pixel_data(ds)
+    keyed_sop = give_keyed_uids(ds, data, cfg.pseudonymizer.uid)  # none in the dataset nor its file meta
     pid_in = str(ds.get("PatientID", "") or "")
     patient = cfg.pseudonymizer.patient_id(pid_in)
     study_in, series_in, sop_in = (str(ds.get(k, "") or "") for k in PATH_UIDS)
@@ -115,6 +116,8 @@ def _deidentify(data: bytes, rel: str, token: str) -> FileResult:
 
         ids = phi.collect(ds)  # from the original header: the deny-list for burned-in text
         regions = {"known": known_phi_regions(ds), "clinical": clinical_regions(ds)} if "PixelData" in ds else {}
+    else:
+        check_decodes(ds)  # clean-pixel-data decodes every frame itself
     counts, notes = deidentify(ds, cfg)
     if ids is not None:
         _clean_pixels(ds, ids, regions, counts, notes)
@@ -127,7 +130,9 @@ def _deidentify(data: bytes, rel: str, token: str) -> FileResult:
             raise Refusal("recipe") from exc
         counts["recipe"] += 1
     study, series, sop = (path_uid(ds, k) for k in PATH_UIDS)
-    out_rel = output_relpath(patient, study, series, sop)
+    out_rel = output_relpath(patient, study, series, sop, keyed_sop=keyed_sop)
+    if keyed_sop:
+        notes.add(f"no SOP Class or Instance UID in the source: keyed UIDs given, written under {NO_UID_DIR}/")
     dst: Path = _WORKER["dst"]
     dst.mkdir(parents=True, exist_ok=True)
     tmp = write_temp(
