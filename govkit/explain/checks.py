@@ -27,8 +27,11 @@ lesion masks) and its thresholds, and returns :class:`Verdict`s.
    absolute ``min_hit_rate_lower`` (default 0.5: most maxima are on the
    lesion), and (c) the mean share of positive relevance inside the mask
    exceeds ``min_relevance_ratio`` × the mask's area share.
-5. **stability**: max-sensitivity under small input noise, computed only on
-   noisy copies whose prediction does not change.
+5. **stability**: max-sensitivity (relative L2 change of the map) under small
+   input noise, computed only on noisy copies whose prediction does not
+   change; must stay below ``max_sensitivity`` (default 0.5: fresh uniform
+   noise as a map scores ≈ 0.71 and fails).  A constant map (LIME's all-zero
+   map when the logits barely move) fails, saying so.
 
 Thresholds come from ``policies/explain/default.yaml`` (or a given file).
 """
@@ -330,10 +333,21 @@ def localisation(method, model, x, target, maps, cfg, masks: np.ndarray | None) 
 
 
 def stability(method, model, x, target, maps, cfg) -> Verdict:
+    base = maps.flatten(1)
+    constant = int((base.amax(1) == base.amin(1)).sum())
+    if constant:
+        return Verdict(
+            "stability",
+            method.name,
+            None,
+            cfg["max_sensitivity"],
+            False,
+            len(x),
+            f"{constant} of {len(x)} maps: attribution map is constant, so stability means nothing and the check fails",
+        )
     gen = torch.Generator().manual_seed(1)
     worst = torch.zeros(len(x))
     valid = torch.zeros(len(x), dtype=torch.bool)
-    base = maps.flatten(1)
     for _ in range(cfg["n_samples"]):
         noisy = (x + (torch.rand(x.shape, generator=gen) * 2 - 1) * cfg["radius"]).clamp(0, 1)
         with torch.no_grad():

@@ -7,6 +7,8 @@ logits, never probabilities, and never contrasts the two classes).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,23 @@ def _attribute(method, model, x, target) -> torch.Tensor:
     return torch.cat(
         [method.attribute(model, x[i : i + CHUNK], target[i : i + CHUNK]) for i in range(0, len(x), CHUNK)]
     )
+
+
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Seed torch's and numpy's global generators from the run's seed, restoring the caller's afterwards.
+
+    The sampling methods draw from them (captum's GradientShap from numpy and torch, KernelShap and LIME
+    from torch), so the same seed gives the same maps and verdicts.
+    """
+    state = np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(state)
 
 
 def run_explain(
@@ -61,11 +80,12 @@ def run_explain(
     overlays: list[str] = []
     for name in methods:
         method = ATTRIBUTION_METHODS[name]
-        maps = _attribute(method, model, x, target)
-        inp = CheckInput(method, model, x, target, maps, masks)
-        for check in checks:
-            c = EXPLANATION_CHECKS[check]
-            verdicts += c.run(inp, cfg[c.section])
+        with _seeded(seed):
+            maps = _attribute(method, model, x, target)
+            inp = CheckInput(method, model, x, target, maps, masks)
+            for check in checks:
+                c = EXPLANATION_CHECKS[check]
+                verdicts += c.run(inp, cfg[c.section])
         if out_dir is not None:
             from govkit.explain.overlays import write_overlays
 

@@ -240,3 +240,130 @@ def test_cli_run_records_verdicts_and_overlays(cli, registry, lesion_spec, lesio
         cli("--db", db, "explain", "run", "lesion-cnn@1.0", "--data", lesion_data["test"], "--methods", "magic").code
         == 2
     )
+
+
+def _tiny_linear(seed: int = 0, weight_scale: float = 1.0) -> torch.nn.Module:
+    """A 2-class linear model on 1×16×16 images, weights from ``seed`` (the global RNG untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 2))
+    with torch.no_grad():
+        model[1].weight.mul_(weight_scale)
+    return model.eval()
+
+
+class _NoiseMap:
+    """A pure-noise "attribution method": fresh uniform noise for every call, whatever the input."""
+
+    name = "noise"
+
+    def __init__(self, seed: int):
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def attribute(self, model, x, target):
+        return torch.rand((len(x), *x.shape[-2:]), generator=self.gen)
+
+
+class _Smooth:
+    """A deterministic map that varies smoothly with the input: stable under small noise."""
+
+    name = "smooth"
+
+    def attribute(self, model, x, target):
+        return x.sum(1) + 0.5
+
+
+@pytest.mark.slow
+def test_stability_default_threshold_fails_noise_and_passes_a_stable_map():
+    """Null simulation with a known answer: a map of fresh uniform noise changes by ≈ 0.71 of its norm
+    under any input noise, so it must fail stability in (almost) every run; a deterministic map that
+    follows the input smoothly must pass."""
+    cfg = thresholds()["stability"]
+    model = _tiny_linear(weight_scale=0.0)  # constant prediction: every noisy copy keeps its class
+    x = torch.rand((6, 1, 16, 16), generator=torch.Generator().manual_seed(0))
+    y = model(x).argmax(1)
+    sims = 40
+    passed, values = 0, []
+    for s in range(sims):
+        method = _NoiseMap(s)
+        v = checks.stability(method, model, x, y, method.attribute(model, x, y), cfg)
+        passed += v.passed
+        values.append(v.value)
+    assert passed / sims <= 0.01, (passed, cfg["max_sensitivity"])
+    assert 0.7 < np.mean(values) < 0.8  # sqrt(1/2) per copy, the maximum over the noisy copies
+    smooth = _Smooth()
+    v = checks.stability(smooth, model, x, y, smooth.attribute(model, x, y), cfg)
+    assert v.passed and v.value < 0.1, v.detail
+
+
+@pytest.mark.slow
+def test_lime_all_zero_maps_fail_their_checks_with_an_explanation():
+    """LIME on a model whose logits do not move returns all-zero maps: stability and randomisation must fail,
+    saying the attribution map is constant, instead of passing (a zero map used to have sensitivity 0)."""
+    model = _tiny_linear(weight_scale=0.0)
+    x = torch.rand((3, 1, 16, 16), generator=torch.Generator().manual_seed(1))
+    y = model(x).argmax(1)
+    lime = ATTRIBUTION_METHODS["lime"]
+    maps = lime.attribute(model, x, y)
+    assert not maps.any()
+    cfg = thresholds()
+    st = checks.stability(lime, model, x, y, maps, cfg["stability"])
+    assert not st.passed and st.value is None and "attribution map is constant" in st.detail
+    rnd = checks.randomisation(lime, model, x, y, maps, cfg["randomisation"])
+    assert not rnd.passed and "constant" in rnd.detail
+
+
+class _TinyData:
+    """Just enough of a dataset for ``run_explain``: 6 random 1×16×16 images, no masks."""
+
+    has_masks = False
+
+    def __init__(self):
+        rng = np.random.default_rng(3)
+        self._x = rng.random((6, 1, 16, 16), dtype=np.float32)
+        self.labels = np.array([0, 1, 0, 1, 0, 1])
+
+    def __len__(self):
+        return len(self._x)
+
+    def images(self, idx):
+        return self._x[idx]
+
+
+def _first(store: dict, key: str, value):
+    store.setdefault(key, value)
+    return value
+
+
+@pytest.mark.slow
+def test_sampling_methods_reproduce_from_the_run_seed():
+    """GradientShap, KernelShap and LIME draw from generators seeded by the run's seed: the same seed gives
+    identical maps and verdicts (whatever state the caller left the global generators in), another differs."""
+    from govkit.explain.run import run_explain
+
+    model, data = _tiny_linear(seed=5), _TinyData()
+    methods = ("gradient-shap", "kernel-shap", "lime")
+    cfg = {**thresholds(), "stability": {"radius": 0.02, "n_samples": 2, "max_sensitivity": 0.5}}
+
+    def run(seed, noise):
+        torch.manual_seed(noise)
+        np.random.seed(noise)
+        maps = {}
+        original = {m: ATTRIBUTION_METHODS[m].attribute for m in methods}
+        for m in methods:  # record the maps the run computes (the first call per method is the run's maps)
+            ATTRIBUTION_METHODS[m].attribute = lambda *a, _m=m: _first(maps, _m, original[_m](*a))
+        try:
+            out = run_explain(model, data, methods=methods, checks=("stability",), samples=6, seed=seed, cfg=cfg)
+        finally:
+            for m in methods:
+                del ATTRIBUTION_METHODS[m].attribute
+        return maps, out["checks"]
+
+    maps_a, verdicts_a = run(7, noise=1)
+    maps_b, verdicts_b = run(7, noise=2)
+    maps_c, _ = run(8, noise=1)
+    assert verdicts_a == verdicts_b
+    for m in methods:
+        assert maps_a[m].abs().sum() > 0, m
+        assert torch.equal(maps_a[m], maps_b[m]), m
+        assert not torch.equal(maps_a[m], maps_c[m]), m
