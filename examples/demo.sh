@@ -46,8 +46,14 @@ python examples/lesion/train.py "$OUT/lesion/train.npz" "$OUT/models/lesion-cnn"
 govkit data register lesion-train --version 1 "$OUT/lesion/train.npz" --datasheet examples/lesion/datasheet.yaml
 govkit data register lesion-test --version 1 "$OUT/lesion/test.npz" --internal \
   --source "examples/lesion/lesion_task.py, held-out draw" --site "A, B, C"
+# The registrant signs each registration with an engineer's roster key, so separation of duties
+# holds by key: the engineer can never count as an approver of the versions they registered.
+export GOVKIT_SIGNING_PASSPHRASE="demo only: use the prompt for real signatures"
+mkdir -p "$OUT/keys"
+govkit signer keygen "$OUT/keys/engineer.key"
+govkit signer add "Eng. Charles Babbage" --role engineer --public-key "$OUT/keys/engineer.key.pub"
 govkit model register lesion-cnn --version 1.0 --spec "$OUT/models/lesion-cnn/model.yaml" \
-  --train-data lesion-train@1
+  --train-data lesion-train@1 --key "$OUT/keys/engineer.key"
 govkit eval performance lesion-cnn@1.0 --data "$OUT/lesion/test.npz" --json > "$OUT/performance.json"
 perf_eval=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['evaluation_id'])" "$OUT/performance.json")
 python - "$OUT/performance.json" <<'PY'
@@ -76,7 +82,7 @@ python examples/lesion/train.py "$OUT/lesion/train_shortcut.npz" "$OUT/models/le
   --name lesion-cnn-shortcut --version 1.0
 govkit data register lesion-train-shortcut --version 1 "$OUT/lesion/train_shortcut.npz"
 govkit model register lesion-cnn-shortcut --version 1.0 --spec "$OUT/models/lesion-cnn-shortcut/model.yaml" \
-  --train-data lesion-train-shortcut@1
+  --train-data lesion-train-shortcut@1 --key "$OUT/keys/engineer.key"
 govkit eval performance lesion-cnn-shortcut@1.0 --data "$OUT/lesion/test.npz" --json > "$OUT/shortcut-performance.json"
 govkit robustness run lesion-cnn-shortcut@1.0 --data "$OUT/lesion/test.npz" --corruption gaussian:3 \
   --attack pgd-linf --eps 0.0039 --json > "$OUT/shortcut-robustness.json"
@@ -102,7 +108,7 @@ python examples/lesion/train.py "$OUT/lesion/train_leaky.npz" "$OUT/models/lesio
   --name lesion-cnn-leaky --version 1.0
 govkit data register lesion-train-leaky --version 1 "$OUT/lesion/train_leaky.npz" --internal
 govkit model register lesion-cnn-leaky --version 1.0 --spec "$OUT/models/lesion-cnn-leaky/model.yaml" \
-  --train-data lesion-train-leaky@1
+  --train-data lesion-train-leaky@1 --key "$OUT/keys/engineer.key"
 govkit eval performance lesion-cnn-leaky@1.0 --data "$OUT/lesion/test.npz" --json > "$OUT/leaky-performance.json"
 if govkit data audit lesion-train-leaky@1 --against lesion-test@1 > "$OUT/leaky-data-audit.txt"; then
   echo "unexpected: no leakage found"; exit 1

@@ -31,22 +31,44 @@ def model() -> None:
     help="Registered dataset version the model was trained on (repeatable).",
 )
 @click.option("--code-version", help="Code version (e.g. a git commit) that produced the model.")
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The registrant's roster signing key (passphrase as for approve); without it the registrant is "
+    "unauthenticated and no approval can satisfy a sign-off requirement for this version.",
+)
 @json_option
 @pass_app
 def register(
-    app: App, name: str, version: str, spec_path: Path, train_data: tuple[str, ...], code_version: str | None
+    app: App,
+    name: str,
+    version: str,
+    spec_path: Path,
+    train_data: tuple[str, ...],
+    code_version: str | None,
+    key_path: Path | None,
 ) -> None:
     """Register NAME@VERSION from its spec and artifact (stored with its sha256)."""
+    from govkit.cli.signer import unlock
     from govkit.governance.registration import register_model
 
+    key = unlock(key_path) if key_path is not None else None
     out = register_model(
-        app.registry(), name, version, spec_path, training_data=list(train_data), code_version=code_version
+        app.registry(), name, version, spec_path, training_data=list(train_data), code_version=code_version, key=key
     )
+    registrant = out.get("registrant_fingerprint")
     app.emit(
         out,
         f"{'registered' if out['created'] else 'already registered'} {out['model']} "
         f"(artifact sha256 {out['artifact_sha256'][:16]}…"
-        + (f", code sha256 {out['code_sha256'][:16]}…)" if out["code_sha256"] else ")"),
+        + (f", code sha256 {out['code_sha256'][:16]}…" if out["code_sha256"] else "")
+        + (f", signed by key {registrant[:16]}…)" if registrant else ")")
+        + (
+            "; no --key: registrant unauthenticated, no approval can pass a sign-off"
+            if out["created"] and not registrant
+            else ""
+        ),
     )
 
 

@@ -582,7 +582,9 @@ class ApprovalCheck:
 
     Only each signer's newest signature counts (a later decision supersedes an
     earlier one), so one person fills at most one role; the registrant of the
-    version never counts (separation of duties).
+    version never counts (separation of duties, by key fingerprint).  Fails
+    closed: a version registered without a signer key (or whose registration
+    signature is invalid) has no authenticated registrant and cannot pass.
     """
 
     def validate(self, req: Requirement, fail: Fail) -> None:
@@ -597,13 +599,32 @@ class ApprovalCheck:
             raise fail("'roles' lists a role twice")
 
     def evaluate(self, req: Requirement, session: Session, mv: ModelVersion) -> Outcome:
-        from govkit.governance.signatures import signature_rows
+        from govkit.governance.signatures import registration_of, signature_rows, unauthenticated_registrant
 
         rows = signature_rows(session, mv)
         if not rows:
             return Outcome(req.id, req.evidence, "missing", [], list(req.roles), "no approvals recorded")
+        unauthenticated = unauthenticated_registrant(session, mv)
+        if unauthenticated is not None:
+            return Outcome(
+                req.id,
+                req.evidence,
+                "fail",
+                [],
+                list(req.roles),
+                f"{unauthenticated}: separation of duties cannot be shown, so no approval counts; "
+                "register a new version with 'model register --key'",
+            )
+        registration = registration_of(session, mv)
+        registrant_fp = registration.fingerprint if registration is not None else None
         current = [r for r in rows if not r["superseded"]]
         notes = [f"{r['signer']}: signature invalid ({r['reason']})" for r in current if not r["valid"]]
+        notes += [
+            f"{r['signer']}: registered this version, does not count (separation of duties)"
+            for r in current
+            if r["fingerprint"] == registrant_fp
+        ]
+        current = [r for r in current if r["fingerprint"] != registrant_fp]
         approved = {
             r["role"]: r["signer"]
             for r in current

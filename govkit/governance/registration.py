@@ -7,7 +7,7 @@ for PHI (:mod:`govkit.phiguard`, which uses de-identification's detector).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govkit.errors import BadInput
 from govkit.registry.audit import append_event, current_actor
@@ -15,6 +15,9 @@ from govkit.registry.catalog import get_or_create
 from govkit.registry.db import Registry
 from govkit.registry.lookup import dataset_version
 from govkit.registry.tables import Model, ModelTrainingData, ModelVersion, StageTransition
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
 def register_model(
@@ -25,13 +28,20 @@ def register_model(
     *,
     training_data: list[str] | tuple[str, ...] = (),
     code_version: str | None = None,
+    key: Ed25519PrivateKey | None = None,
 ) -> dict[str, Any]:
     """Store the spec, artifact and code hashes as ``NAME@VERSION`` (state ``draft``).
 
     The weights are read with ``torch.load(weights_only=True)`` and must be a
     plain state dict; the model is built once so that an entrypoint which
     raises or exits is refused now, not at evaluation time.
+
+    ``key`` is the registrant's roster signing key: the registration is signed
+    and the registrant (by key fingerprint) may not sign approvals of this
+    version.  Without a key the registrant is unauthenticated and no approval
+    can satisfy a policy's sign-off requirement for the version.
     """
+    from govkit.governance.signatures import sign_registration
     from govkit.models.card import card_texts
     from govkit.models.loading import load_network
     from govkit.models.spec import load_spec
@@ -84,6 +94,7 @@ def register_model(
                 model_version_id=mv.id, from_state=None, to_state="draft", actor=current_actor(), reason="registered"
             )
         )
+        registration = sign_registration(s, mv, key)
         append_event(
             s,
             "model.register",
@@ -94,6 +105,13 @@ def register_model(
                 "spec_sha256": spec_sha,
                 "code_sha256": code_sha,
                 "training_data": list(training_data),
+                "registrant_fingerprint": registration.fingerprint,
             },
         )
-    return {"model": f"{name}@{version}", "artifact_sha256": artifact_sha, "code_sha256": code_sha, "created": True}
+    return {
+        "model": f"{name}@{version}",
+        "artifact_sha256": artifact_sha,
+        "code_sha256": code_sha,
+        "created": True,
+        "registrant_fingerprint": registration.fingerprint,
+    }

@@ -45,6 +45,7 @@ from govkit.registry.tables import (
     ModelVersion,
     PolicyAttachment,
     PolicyOverride,
+    Registration,
     Signer,
     SignerRevocation,
     utcnow,
@@ -263,11 +264,73 @@ def _sign(key: Ed25519PrivateKey, content: dict[str, Any]) -> str:
     return base64.b64encode(key.sign(canonical_json(content))).decode("ascii")
 
 
+def registration_of(session: Session, mv: ModelVersion) -> Registration | None:
+    return session.scalar(select(Registration).where(Registration.model_version_id == mv.id))
+
+
+def sign_registration(session: Session, mv: ModelVersion, key: Ed25519PrivateKey | None) -> Registration:
+    """Record who registered ``mv``: the roster signer owning ``key`` (signed), or,
+    without a key, an unauthenticated registrant (NULL signer)."""
+    if key is None:
+        row = Registration(model_version_id=mv.id)
+    else:
+        signer = signer_for_key(session, key)
+        created = utcnow()
+        content = {
+            **{k: v for k, v in _subject(session, mv).items() if k != "evidence_sha256"},
+            "kind": "registration",
+            "signer": signer.name,
+            "signed_at": _stamp(created),
+            "fingerprint": signer.fingerprint,
+        }
+        row = Registration(
+            model_version_id=mv.id,
+            signer_id=signer.id,
+            fingerprint=signer.fingerprint,
+            signed_content=content,
+            signature=_sign(key, content),
+            created_at=created,
+        )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def registration_problem(session: Session, r: Registration) -> str | None:
+    mv = _model_version(session, r.model_version_id)
+    signer = session.get(Signer, r.signer_id) if r.signer_id is not None else None
+    return verify_signed(
+        session,
+        r.signed_content,
+        r.signature,
+        r.fingerprint,
+        {
+            "model": f"{mv.model.name}@{mv.version}",
+            "signer": signer.name if signer else None,
+            "kind": "registration",
+            "signed_at": _stamp(r.created_at),
+            "artifact_sha256": mv.artifact_sha256,
+            "code_sha256": mv.code_sha256,
+            "spec_sha256": mv.spec_sha256,
+        },
+    )
+
+
+def unauthenticated_registrant(session: Session, mv: ModelVersion) -> str | None:
+    """Why ``mv``'s registrant is not an authenticated roster signer, or None when it is."""
+    reg = registration_of(session, mv)
+    if reg is None or reg.signature is None:
+        return "registered without a signer key (unauthenticated registrant)"
+    problem = registration_problem(session, reg)
+    return f"registration signature invalid: {problem}" if problem else None
+
+
 def _authorise(session: Session, mv: ModelVersion, key: Ed25519PrivateKey, role: str) -> Signer:
     signer = signer_for_key(session, key)
     if role not in signer.roles:
         raise BadInput(f"signer {signer.name!r} does not hold role {role!r} (roster roles: {', '.join(signer.roles)})")
-    if signer.name.casefold() == mv.created_by.casefold():
+    reg = registration_of(session, mv)
+    if reg is not None and reg.signer_id == signer.id:
         raise BadInput(
             f"{signer.name} registered {mv.model.name}@{mv.version} and cannot sign for it (separation of duties)"
         )
@@ -412,7 +475,7 @@ def verify_signed(
         return "the signature does not verify under the signer's key"
     if content.get("signer") != signer.name:
         return "signed under another signer's name"
-    if content.get("role") not in signer.roles:
+    if "role" in content and content["role"] not in signer.roles:
         return f"the signer does not hold role {content.get('role')!r}"
     rev = revoked_at(session, signer)
     if rev is not None and str(content.get("signed_at", "")) >= _stamp(rev):
@@ -514,6 +577,9 @@ def signature_problems(session: Session) -> list[str]:
     for o in session.scalars(select(PolicyOverride).order_by(PolicyOverride.id)):
         if (problem := override_problem(session, o)) is not None:
             out.append(f"policy_overrides #{o.id}: signature invalid: {problem}")
+    for r in session.scalars(select(Registration).where(Registration.signature.is_not(None)).order_by(Registration.id)):
+        if (problem := registration_problem(session, r)) is not None:
+            out.append(f"registrations #{r.id}: signature invalid: {problem}")
     return out
 
 

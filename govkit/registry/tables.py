@@ -306,6 +306,22 @@ class Signer(Base):
     created_at: Created = created_col()
 
 
+class Registration(Base):
+    """Who registered a model version: the roster signer whose key signed the
+    registration (``signer_id``, ``fingerprint``, ``signed_content``,
+    ``signature``), or NULLs when it was registered without a key
+    (unauthenticated: no approval can then satisfy a sign-off requirement)."""
+
+    __tablename__ = "registrations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), unique=True)
+    signer_id: Mapped[int | None] = mapped_column(Integer)
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    signed_content: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    signature: Mapped[str | None] = mapped_column(Text)
+    created_at: Created = created_col()
+
+
 class SignerRevocation(Base):
     """A signer's key withdrawn: signatures made after ``created_at`` are invalid."""
 

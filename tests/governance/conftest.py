@@ -33,3 +33,23 @@ def make_signer(cli, tmp_path, monkeypatch):
         return Person(name, key, public)
 
     return make
+
+
+def roster_key(session, name, roles):
+    """An in-session roster entry with a fresh Ed25519 key; returns the private key."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from govkit.governance.signatures import add_signer
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    add_signer(session, name, list(roles), pem)
+    return key
+
+
+def signed_registration(session, mv):
+    """Record ``mv`` as registered by its own engineer signer (an authenticated registrant)."""
+    from govkit.governance.signatures import sign_registration
+
+    sign_registration(session, mv, roster_key(session, f"Registrar of {mv.model.name}", ["engineer"]))

@@ -12,6 +12,7 @@ from govkit.governance.policy import check_policy, parse_policy
 from govkit.registry import open_registry
 from govkit.registry import tables as m
 from govkit.registry.lookup import model_version
+from tests.governance.conftest import roster_key, signed_registration
 
 # --------------------------------------------------------------------------- a tiny registered model
 
@@ -111,7 +112,7 @@ def test_weights_that_are_not_a_state_dict_are_refused(cli, registry, tiny):
 # --------------------------------------------------------------------------- policies
 
 
-def _mv(session, created_by="registrar", name="net"):
+def _mv(session, created_by="registrar", name="net", *, signed=True):
     mv = m.ModelVersion(
         model=m.Model(name=name),
         version="1",
@@ -123,6 +124,8 @@ def _mv(session, created_by="registrar", name="net"):
     )
     session.add(mv)
     session.flush()
+    if signed:
+        signed_registration(session, mv)
     return mv
 
 
@@ -412,25 +415,92 @@ def test_roles_come_from_the_roster(cli, registry, make_signer):
     assert res.code == 2 and "does not hold role 'clinical-lead'" in res.err
 
 
-def test_registrant_cannot_approve(cli, registry, make_signer):
-    with registry.unit_of_work() as s:
-        _mv(s, created_by="R. Egistrant")
-    me = make_signer(registry.url, "R. Egistrant", "clinical-lead")
-    res = cli(
+SIGN_OFF = "{id: sign-off, evidence: approval, roles: [clinical-lead]}"
+
+
+def _approve(cli, db, ref, person, role="clinical-lead"):
+    return cli(
         "--db",
-        registry.url,
+        db,
         "approve",
-        "net@1",
+        ref,
         "--role",
-        "clinical-lead",
+        role,
         "--decision",
         "approve",
         "--meaning",
         "reviewed",
         "--key",
-        me.key,
+        person.key,
     )
-    assert res.code == 2 and "separation of duties" in res.err
+
+
+def _sign_off(registry, ref):
+    with registry.unit_of_work() as s:
+        return check_policy(s, model_version(s, ref), _one(SIGN_OFF)).outcomes[0]
+
+
+def test_registrant_cannot_approve_under_another_name(cli, registry, tiny, make_signer, monkeypatch):
+    """Red-team 10: OS user 'alice' registers, then signs with her roster key 'Alice Ng'."""
+    spec, _ = tiny
+    alice = make_signer(registry.url, "Alice Ng", "engineer", "clinical-lead")
+    lead = make_signer(registry.url, "C. Lead", "clinical-lead")
+    monkeypatch.setenv("GOVKIT_ACTOR", "alice")
+    res = cli("--db", registry.url, "model", "register", "tiny", "--version", "1", "--spec", spec, "--key", alice.key)
+    assert res.code == 0 and "signed by key" in res.out, res.err
+    res = _approve(cli, registry.url, "tiny@1", alice)
+    assert res.code == 2 and "Alice Ng registered tiny@1" in res.err and "separation of duties" in res.err, res.err
+    assert _sign_off(registry, "tiny@1").status == "missing"
+    assert _approve(cli, registry.url, "tiny@1", lead).code == 0
+    out = _sign_off(registry, "tiny@1")
+    assert out.status == "pass" and out.value == ["clinical-lead"], out
+
+
+def test_policy_does_not_count_the_registrants_signature(registry):
+    """The policy checks the registrant's key itself, not only ``approve``."""
+    from govkit.governance.signatures import sign_approval, sign_registration
+
+    with registry.unit_of_work() as s:
+        mv = _mv(s, signed=False)
+        key = roster_key(s, "Alice Ng", ["engineer", "clinical-lead"])
+        sign_approval(s, mv, key, role="clinical-lead", decision="approve", meaning="reviewed")
+        sign_registration(s, mv, key)  # recorded after the approval, so approve could not see it
+        out = check_policy(s, mv, _one(SIGN_OFF)).outcomes[0]
+    assert out.status == "fail" and "Alice Ng: registered this version, does not count" in out.detail, out
+
+
+def test_unsigned_registration_cannot_pass_a_sign_off(cli, registry, tiny, make_signer):
+    spec, _ = tiny
+    lead = make_signer(registry.url, "C. Lead", "clinical-lead")
+    res = cli("--db", registry.url, "model", "register", "tiny", "--version", "1", "--spec", spec)
+    assert res.code == 0 and "registrant unauthenticated" in res.out, res.err
+    assert _approve(cli, registry.url, "tiny@1", lead).code == 0
+    out = _sign_off(registry, "tiny@1")
+    assert out.status == "fail" and "registered without a signer key" in out.detail, out
+
+
+@pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        (
+            ["UPDATE registrations SET signer_id = 2, fingerprint = (SELECT fingerprint FROM signers WHERE id = 2)"],
+            "registrations #1: edited",
+        ),
+        (["DELETE FROM registrations"], "registrations #1: deleted"),
+    ],
+)
+def test_forged_registrant_is_caught_by_audit_verify(cli, registry, tiny, make_signer, sql, named):
+    spec, _ = tiny
+    eng = make_signer(registry.url, "E. Ngineer", "engineer")
+    make_signer(registry.url, "O. Ther", "engineer")
+    assert (
+        cli("--db", registry.url, "model", "register", "tiny", "--version", "1", "--spec", spec, "--key", eng.key).code
+        == 0
+    )
+    assert cli("--db", registry.url, "audit", "verify").code == 0
+    _tamper(registry.url, *sql)
+    res = cli("--db", registry.url, "audit", "verify")
+    assert res.code == 1 and named in res.out, res.out
 
 
 def test_wrong_passphrase_is_refused(cli, registry, make_signer, monkeypatch):

@@ -16,9 +16,13 @@ requirements:
 
 
 @pytest.fixture
-def evaluated(cli, registry, lesion_spec, lesion_data, tmp_path):
+def evaluated(cli, registry, lesion_spec, lesion_data, tmp_path, make_signer):
     db = registry.url
-    assert cli("--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", lesion_spec).code == 0
+    engineer = make_signer(db, "E. Ngineer", "engineer")
+    res = cli(
+        "--db", db, "model", "register", "lesion-cnn", "--version", "1.0", "--spec", lesion_spec, "--key", engineer.key
+    )
+    assert res.code == 0, res.err
     res = cli(
         "--db",
         db,
@@ -112,6 +116,7 @@ def test_promotion_refused_without_approvals_then_allowed(cli, evaluated, make_s
     assert [h["to"] for h in hist["history"]] == ["draft", "validated", "approved", "deployed"]
     actions = [e["action"] for e in cli("--db", db, "audit", "log", "--json").json()["events"]]
     assert actions == [
+        "signer.add",
         "model.register",
         "evaluation.performance",
         "policy.attach",

@@ -10,6 +10,7 @@ import pytest
 from govkit.errors import BadInput
 from govkit.governance.policy import CHECKS, EVIDENCE, check_policy, parse_policy
 from govkit.registry import tables as m
+from tests.governance.conftest import roster_key, signed_registration
 
 CARD = {"intended_use": "demo", "owners": ["a"], "license": "MIT"}
 
@@ -26,6 +27,7 @@ def _model(session, tags=None) -> m.ModelVersion:
     )
     session.add(mv)
     session.flush()
+    signed_registration(session, mv)
     return mv
 
 
@@ -43,23 +45,10 @@ def _evaluation(session, mv, kind, name, value, *, ci=0.01, status="ok", n=100, 
 _KEYS: dict[str, object] = {}
 
 
-def _signer_key(session, name, roles):
-    """An in-session roster entry with a fresh Ed25519 key."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    from govkit.governance.signatures import add_signer
-
-    key = Ed25519PrivateKey.generate()
-    pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
-    add_signer(session, name, list(roles), pem)
-    return key
-
-
 def _sign(session, mv, name, role, decision, key=None):
     from govkit.governance.signatures import sign_approval
 
-    key = key or _signer_key(session, name, [role])
+    key = key or roster_key(session, name, [role])
     sign_approval(session, mv, key, role=role, decision=decision, meaning="reviewed")
     return key
 
