@@ -378,11 +378,12 @@ def _text_check(out: Dataset, cfg, cleaner, rel: str) -> list[Finding]:
                 for i, item in enumerate(elem.value or ()):
                     walk(item, f"{name}[{i}].", cleaned or action == "C")
                 continue
-            if vr not in TEXT_CHECK_VRS or action in REPLACED or int(tag) in MARKING:
+            if action in REPLACED or int(tag) in MARKING:
                 continue  # values the run wrote itself (dummies, pseudonyms, its own marking)
+            values = _strings(ds, tag) if vr in TEXT_CHECK_VRS else _private_text(ds, tag)
             everything = cleaned or action == "C"
             entities = DIRECT_ENTITIES | {"PERSON"} if "ContentSequence" in path else DIRECT_ENTITIES
-            for v in _strings(ds, tag):
+            for v in values:
                 for span in cleaner.find(v):
                     if span.entity in NAME_LIKE and _not_a_name(v[span.start : span.end]):
                         continue
@@ -399,6 +400,17 @@ def _text_check(out: Dataset, cfg, cleaner, rel: str) -> list[Finding]:
 
     walk(out, "", False)
     return found
+
+
+def _private_text(ds: Dataset, tag) -> list[str]:
+    """A kept private value of any VR (UN, OB ...) read as text where its bytes are printable."""
+    if not (tag.is_private and tag.element > 0xFF):
+        return []
+    value = ds[tag].value
+    if not isinstance(value, bytes):
+        return _strings(ds, tag)  # written back in another VR (a UN value read as IS)
+    text = value.decode("latin-1").strip("\x00 ")
+    return [text] if text and text.isprintable() else []
 
 
 def _not_a_name(text: str) -> bool:

@@ -102,3 +102,23 @@ def test_cjk_name_in_an_undeclared_cjk_encoding_is_cleaned_and_found(cli, key_fi
     res = cli("deid", "verify", dst, "--source", src, "--key", key_file, "--no-pixels", "--json")
     assert res.code == 1, res.out
     assert "ManufacturerModelName" in {f["where"] for f in res.json()["findings"]}, res.out
+
+
+@pytest.mark.parametrize(
+    ("vr", "value", "code"),
+    [("OB", b"call 617-555-0199 or helen.doe88@gmail.com ", 1), ("UN", b"call 617-555-0199 ", 1), ("OB", b"1000", 0)],
+)
+def test_verify_checks_kept_safe_private_values_whatever_their_vr(cli, key_file, tmp_path, vr, value, code):
+    from pydicom.dataelem import DataElement
+
+    ds = base("9155", "KAUFMAN^SCOTT", PatientID=PATIENT_ID)
+    ds.add(DataElement(0x00190010, "LO", "SIEMENS MR HEADER"))
+    ds.add(DataElement(0x0019100C, vr, value))  # B_value: on the safe-private list
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    ds.save_as(src / "a.dcm", enforce_file_format=True)
+    assert cli("deid", "run", src, dst, "--key", key_file, "--option", "retain-safe-private").code == 0
+    assert 0x0019100C in pydicom.dcmread(_output(dst))  # kept: the run does not check it yet
+    res = cli("deid", "verify", dst, "--source", src, "--key", key_file, "--no-pixels", "--json")
+    assert res.code == code, res.out
+    assert bool(code) == ("(0019,100C)" in {f["where"] for f in res.json()["findings"]}), res.out
