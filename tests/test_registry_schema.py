@@ -128,6 +128,7 @@ def _one_row_in_every_table(session) -> None:
             ),
             m.CardRevision(model_version_id=mv.id, revision=1, card={}, reason="r", created_by="t"),
             m.Document(model_version_id=mv.id, kind="k", name="n", sha256="0" * 64, created_by="t"),
+            m.Registration(model_version_id=mv.id),
         ]
     )
     append_event(session, "test", "thing", 1)
