@@ -106,7 +106,7 @@ def test_audit_report_page_one_shows_what_to_act_on(cli, failing_model, tmp_path
     assert "FAILED" in page and f"{demo['name']}@{demo['version']}" in page
     for req in ("auroc", "sensitivity", "pgd-1-255", "noise-drop", "localisation", "no-open-incidents"):
         assert req in flat, req
-    assert "≥0.900" in flat and "≥0.850" in flat and "≤0.100" in flat and "≤0ci" not in flat
+    assert "≥0.900" in flat and "≥0.700" in flat and "≤0.100" in flat and "≤0ci" not in flat
     assert "CIlowerbound0.559" in flat or "CIlowerbound" in flat
     assert "insufficientevidence" in flat and "nofigureonrecord" in flat
     assert "proportion" in page and "count" in page
