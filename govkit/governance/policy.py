@@ -502,7 +502,12 @@ class MetricCheck:
                 if m.name == req.metric and _params_match(m.params or {}, req.where)
             ]
         rows = session.execute(
-            select(Metric, Evaluation.id, Evaluation.dataset_version_id, Evaluation.config)
+            select(
+                Metric,
+                Evaluation.id,
+                Evaluation.dataset_version_id,
+                Evaluation.config["data_sha256"].as_string(),  # not the whole config per metric row
+            )
             .join(Evaluation, Metric.evaluation_id == Evaluation.id)
             .where(Evaluation.model_version_id == mv.id, Evaluation.kind == self.kind, Metric.name == req.metric)
             .order_by(Evaluation.id.desc(), Metric.id)
@@ -514,10 +519,10 @@ class MetricCheck:
         # its eps) is judged on every figure it matches, not the first.
         newest: dict[tuple[Any, Any], int] = {}
         out = []
-        for m, ev_id, dv_id, config in rows:
+        for m, ev_id, dv_id, data_sha256 in rows:
             if not _params_match(m.params or {}, req.where):
                 continue
-            data = (dv_id, (config or {}).get("data_sha256"))
+            data = (dv_id, data_sha256)
             if newest.setdefault(data, ev_id) == ev_id:
                 out.append(Figure(f"evaluation {ev_id}", m.value, m.ci_low, m.ci_high, m.n, m.status, m.reason))
         return out
