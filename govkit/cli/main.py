@@ -124,6 +124,15 @@ def _error_line(app: App, message: str, code: int) -> int:
     return code
 
 
+def _click_message(exc: click.ClickException) -> str:
+    """Click's error as one line: the problem, then the ``--help`` to read (not Click's usage block)."""
+    message = exc.format_message()
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        message = f"{message.rstrip('.')} (see '{ctx.command_path} --help')"
+    return message
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping exceptions to one-line errors and exit codes."""
     app = App()
@@ -133,10 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
-        if app.json_mode and not app.emitted:
-            click.echo(json.dumps({"error": exc.format_message(), "exit_code": exc.exit_code}))
-        exc.show()
-        code = exc.exit_code
+        code = _error_line(app, _click_message(exc), exc.exit_code)
     except click.Abort:
         click.echo("govkit: aborted", err=True)
         code = EXIT_BAD_INPUT
