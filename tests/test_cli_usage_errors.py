@@ -23,7 +23,11 @@ CASES = [
         ["card.json", "must end in .xml"],
         "govkit report export --help",
     ),
-    (["robustness", "run", "m@1", "--bogus-option"], ["No such option", "--bogus-option"], "govkit robustness run --help"),
+    (
+        ["robustness", "run", "m@1", "--bogus-option"],
+        ["No such option", "--bogus-option"],
+        "govkit robustness run --help",
+    ),
 ]
 
 
