@@ -97,11 +97,29 @@ json_option = click.option(
 
 
 class NamesOption(click.Option):
-    """An option whose help ends with the names a registry knows, read only when help is shown."""
+    """An option whose help ends with the names a registry knows, read only when help is shown.
 
-    def __init__(self, *args: Any, names: Callable[[], Iterable[str]], **kwargs: Any) -> None:
+    With ``validate=True`` each given name (the option's value: a name or a tuple of names)
+    must be one of them, checked when the command runs (a usage error, exit 2, listing the
+    known names); the registry is still imported only then.
+    """
+
+    def __init__(self, *args: Any, names: Callable[[], Iterable[str]], validate: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.names = names
+        self.validate = validate
+
+    def process_value(self, ctx: click.Context, value: Any) -> Any:
+        value = super().process_value(ctx, value)
+        if self.validate and value:
+            given = (value,) if isinstance(value, str) else tuple(value)
+            known = list(self.names())
+            unknown = [v for v in given if v not in known]
+            if unknown:
+                raise click.BadParameter(
+                    f"unknown {', '.join(unknown)}; known: {', '.join(known)}", ctx=ctx, param=self
+                )
+        return value
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
         base = self.help

@@ -6,7 +6,19 @@ from pathlib import Path
 
 import click
 
-from govkit.cli.app import App, json_option, pass_app
+from govkit.cli.app import App, NamesOption, json_option, pass_app
+
+
+def _method_names() -> list[str]:
+    from govkit.explain.methods import ATTRIBUTION_METHODS
+
+    return list(ATTRIBUTION_METHODS)
+
+
+def _check_names() -> list[str]:
+    from govkit.explain.checks import EXPLANATION_CHECKS
+
+    return list(EXPLANATION_CHECKS)
 
 
 def _names(_ctx, _param, value: str | None):
@@ -24,16 +36,22 @@ def explain() -> None:
 @click.option(
     "--methods",
     callback=_names,
-    help="Comma-separated: integrated-gradients, saliency, "
-    "gradient-shap, grad-cam, occlusion, kernel-shap, lime (default: the first three and grad-cam).",
+    metavar="LIST",
+    help="Comma-separated attribution methods (default: integrated-gradients, saliency, grad-cam).",
+    cls=NamesOption,
+    names=_method_names,
+    validate=True,
 )
 @click.option(
     "--checks",
     "--tests",
     "checks",
     callback=_names,
-    help="Comma-separated: randomisation, cascading-randomisation, faithfulness, localisation, "
-    "stability (default: all).",
+    metavar="LIST",
+    help="Comma-separated explanation checks (default: all).",
+    cls=NamesOption,
+    names=_check_names,
+    validate=True,
 )
 @click.option(
     "--samples",

@@ -6,9 +6,15 @@ from pathlib import Path
 
 import click
 
-from govkit.cli.app import App, json_option, pass_app
+from govkit.cli.app import App, NamesOption, json_option, pass_app
 
 DataPath = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _attack_names() -> list[str]:
+    from govkit.privacy.attacks import MIA_ATTACKS
+
+    return list(MIA_ATTACKS)
 
 
 @click.group()
@@ -25,8 +31,11 @@ def privacy() -> None:
     "--attack",
     "attacks",
     multiple=True,
-    type=click.Choice(["loss", "population", "lira-offline", "lira-online", "rmia", "rmia-online"]),
+    metavar="NAME",
     help="Attack to run (repeatable; default: loss).",
+    cls=NamesOption,
+    names=_attack_names,
+    validate=True,
 )
 @click.option("--reference-models", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--rmia-mode", type=click.Choice(["offline", "online"]), default="offline", show_default=True)
