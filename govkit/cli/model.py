@@ -274,3 +274,35 @@ def attach_document(app: App, ref: str, kind: str, path: Path) -> None:
         row = do_attach(s, model_version(s, ref), kind, path)
         out = {"model": ref, "kind": row.kind, "name": row.name, "sha256": row.sha256}
     app.emit(out, f"{ref}: {kind} document {row.name} (sha256 {row.sha256[:16]}…)")
+
+
+@model.command("card-template")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the template to this .yaml file instead of printing it.",
+)
+@click.option("--force", is_flag=True, help="Replace the -o file if it exists.")
+@json_option
+@pass_app
+def card_template(app: App, out: Path | None, force: bool) -> None:
+    """Print a commented model card: every field, what to write, and the HTI-1 and CHAI items it answers."""
+    from govkit.atomicio import write_atomic
+    from govkit.errors import BadInput
+    from govkit.models.card import CARD_SCHEMA
+    from govkit.reports.card_template import card_template as template
+
+    text = template()
+    if out is None:
+        app.emit({"template": text, "fields": list(CARD_SCHEMA)}, text.rstrip("\n"))
+        return
+    if out.suffix.lower() not in (".yaml", ".yml"):
+        raise click.BadParameter(f"{out.name} must end in .yaml or .yml", param_hint="'-o' / '--output'")
+    if out.exists() and not force:
+        raise BadInput(f"{out} exists; pass --force to replace it")
+    if not out.parent.is_dir():
+        raise BadInput(f"folder {out.parent} does not exist")
+    write_atomic(out, text.encode())
+    app.emit({"path": str(out), "fields": list(CARD_SCHEMA)}, f"wrote {out} ({len(CARD_SCHEMA)} card fields)")

@@ -1,8 +1,10 @@
 """The model card section of a spec: its schema and validation.
 
 :data:`CARD_SCHEMA` lists every field a card may hold: the Mitchell et al.
-(2019) sections plus the fields that answer ONC HTI-1's predictive DSI source
-attributes (coverage of those is computed by :mod:`govkit.governance.card`).
+(2019) sections, the fields that answer ONC HTI-1's predictive DSI source
+attributes (coverage of those is computed by :mod:`govkit.governance.card`)
+and four CHAI Applied Model Card elements (:mod:`govkit.reports.chai`);
+``govkit model card-template`` prints them all with what each answers.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ CARD_SCHEMA: dict[str, str] = {
     "fairness_monitoring": TEXT,
     "update_schedule": TEXT,
     "revalidation_schedule": TEXT,
+    # CHAI Applied Model Card v0.2 elements no field above answers
+    "global_availability": TEXT,
+    "regulatory_approval": TEXT,
+    "stakeholders_consulted": TEXT,
+    "patient_consent": TEXT,
 }
 
 

@@ -216,7 +216,7 @@ def fill(ev: dict) -> Card:
     card.take("ReleaseInfo/ReleaseVersion", "model version", m["version"])
     card.take("ReleaseInfo/GlobalAvailability", "card.global_availability", c.get("global_availability"))
     card.optional("ReleaseInfo/RegulatoryApproval", c.get("regulatory_approval"))
-    card.take("ModelSummary/Summary", "card.details", c.get("details") or c.get("summary"))
+    card.take("ModelSummary/Summary", "card.details", c.get("details"))
     card.values["ModelSummary/Keywords"] = sorted(
         {str(v) for v in [m.get("task"), *(m.get("tags") or {}).values()] if v}
     )
@@ -343,6 +343,39 @@ def fill(ev: dict) -> Card:
     card.take("Resources/PatientConsentOrDisclosure", "card.patient_consent", c.get("patient_consent"))
     card.take("Bibliography", "card.citation", c.get("citation"))
     return card
+
+
+def card_field_elements() -> dict[str, list[str]]:
+    """The CHAI elements each card field fills: :func:`fill` run on a card whose every field holds a marker.
+
+    The mapping is read off :func:`fill` itself (with a performance evaluation and a
+    spec's classes present, so that no conditional use is missed), never kept as a
+    second copy.  A field no element uses maps to ``[]``.
+    """
+    import re
+
+    from govkit.models.card import CARD_SCHEMA, LIST
+
+    def marker(name: str) -> str:
+        return f"\x00{name}\x00"
+
+    card = {f: [marker(f)] if kind == LIST else marker(f) for f, kind in CARD_SCHEMA.items()}
+    model: dict[str, Any] = {"name": "m", "version": "1", "registered_at": "", "task": "binary"}
+    model |= {"classes": ["a", "b"], "input": {"channels": 1, "height": 1, "width": 1}}
+    perf = {"id": 0, "config": {"dataset": {"n": 1}, "bootstrap": 1}, "metrics": []}
+    ev = {
+        "card": card,
+        "model": model,
+        "state": "draft",
+        "evaluations": {"performance": [perf]},
+        "audit_chain": {"head_seq": 0, "head_hash": ""},
+    }
+    out: dict[str, list[str]] = {f: [] for f in CARD_SCHEMA}
+    for element, value in fill(ev).values.items():
+        for name in re.findall("\x00([a-z_]+)\x00", str(value)):
+            if element not in out[name]:
+                out[name].append(element)
+    return out
 
 
 ORDER = (
