@@ -131,3 +131,70 @@ def drift(app: App, model: str, data_path: Path, device: str, threshold: float, 
     app.emit(out, human)
     if out["drifted"]:
         app.fail_check()
+
+
+@eval_group.command()
+@click.argument("model_a", metavar="A")
+@click.argument("model_b", metavar="B")
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The cases both models are scored on (the formats 'eval performance' takes).",
+)
+@device_option
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=100), default=1000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True)
+@json_option
+@pass_app
+def compare(
+    app: App,
+    model_a: str,
+    model_b: str,
+    data_path: Path,
+    device: str,
+    threshold: float,
+    n_boot: int,
+    seed: int,
+    workers: int,
+) -> None:
+    """Compare two models on the same cases: paired differences B − A with 95% CIs and paired tests."""
+    from govkit.evaluate.compare import run_compare
+
+    out = run_compare(
+        app.registry(),
+        model_a,
+        model_b,
+        data_path,
+        device=device,
+        threshold=threshold,
+        n_boot=n_boot,
+        seed=seed,
+        workers=workers,
+    )
+
+    def num(v: float | None, fmt: str = ".3f") -> str:
+        return "n/a" if v is None else format(v, fmt)
+
+    def human() -> str:
+        unit = f"{out['patients']} patients" if out["patients"] is not None else "cases"
+        lines = [
+            f"A = {out['a']}, B = {out['b']} on {out['data']} ({out['n']} images; "
+            f"{out['bootstrap']} bootstrap resamples of {unit}, the same for both)",
+            f"  {'metric':<12} {'A':>6} {'B':>6}  {'B − A':>7}  95% CI             p        test",
+        ]
+        for r in out["comparisons"]:
+            ci = f"[{num(r['ci_low'], '+.3f')}, {num(r['ci_high'], '+.3f')}]"
+            verdict = f"  {r['better']} better" if r["better"] else ""
+            lines.append(
+                f"  {r['metric']:<12} {num(r['a']):>6} {num(r['b']):>6}  {num(r['difference'], '+.3f'):>7}  "
+                f"{ci:<18} {num(r['p_value'], '.3g'):<8} {r['test']} n={r['n']}{verdict}"
+                + (f"  UNSUPPORTED: {r['reason']}" if r["status"] != "ok" else "")
+            )
+        lines.append("not recorded: a comparison is not evidence for either model's policy")
+        return "\n".join(lines)
+
+    app.emit(out, human)
