@@ -97,7 +97,8 @@ def compare_predictions(
             reps[m][0].append(a[m])
             reps[m][1].append(b[m])
             reps[m][2].append(b[m] - a[m])
-    support: dict[str, int] = {**dict.fromkeys(names, n), **denominators(probs_a, y, threshold)}
+    support: dict[str, int] = dict.fromkeys(names, int(n))
+    support.update(denominators(probs_a, y, threshold))
     for m, v in denominators(probs_b, y, threshold).items():
         support[m] = min(support[m], v)
     smallest_class = int(np.bincount(y, minlength=k).min())
