@@ -23,15 +23,19 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+from numpy.typing import NDArray
 
 from govkit.errors import BadInput
 
 PAD = 16  # Tesseract misses text that touches the image border
+
+#: One frame as the engines read it: 2-D ``uint8``, dark text on a light background.
+Gray = NDArray[np.uint8]
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,8 @@ class Line:
 def line_from_words(words: list[Box]) -> Line:
     """A :class:`Line` from word boxes (Tesseract): characters split each word evenly."""
     words = sorted(words, key=lambda b: b.x)
-    text, chars = "", []
+    text = ""
+    chars: list[tuple[int, int, int, int]] = []
     for i, w in enumerate(words):
         if i:
             prev = words[i - 1]
@@ -95,7 +100,7 @@ def line_from_words(words: list[Box]) -> Line:
     return Line(text, tuple(chars), min(w.conf for w in words))
 
 
-def _png(img: np.ndarray) -> bytes:
+def _png(img: Gray) -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()
@@ -107,16 +112,17 @@ class Tesseract:
     name = "tesseract"
 
     def __init__(self, threads: int | None = None) -> None:
-        self.exe = shutil.which("tesseract")
-        if self.exe is None:
+        exe = shutil.which("tesseract")
+        if exe is None:
             raise BadInput("tesseract is not installed (apt-get install tesseract-ocr)")
-        self.env = None
+        self.exe = exe
+        self.env: dict[str, str] | None = None
         if threads:
             import os
 
             self.env = {**os.environ, "OMP_THREAD_LIMIT": str(threads)}
 
-    def read(self, img: np.ndarray, psm: int = 11, line_base: int = 0) -> list[Box]:
+    def read(self, img: Gray, psm: int = 11, line_base: int = 0) -> list[Box]:
         out = subprocess.run(
             [self.exe, "-", "-", "--psm", str(psm), "-l", "eng", "tsv"],
             input=_png(img),
@@ -125,7 +131,7 @@ class Tesseract:
             timeout=120,
             env=self.env,
         )
-        boxes = []
+        boxes: list[Box] = []
         for row in out.stdout.decode("utf-8", "replace").splitlines()[1:]:
             f = row.split("\t")
             if len(f) < 12 or f[0] != "5" or not f[11].strip():
@@ -134,7 +140,7 @@ class Tesseract:
             boxes.append(Box(int(f[6]), int(f[7]), int(f[8]), int(f[9]), f[11].strip(), float(f[10]), line))
         return boxes
 
-    def read_lines(self, img: np.ndarray) -> list[Line]:
+    def read_lines(self, img: Gray) -> list[Line]:
         """Every text line in a frame: the union of several passes over the frame padded white."""
         lines: dict[int, list[Box]] = {}
         for b in read_multipass(self, np.pad(img, PAD, constant_values=255)):
@@ -154,10 +160,10 @@ class RapidOCR:
         # detect at the frame's own size (the default upscales to 736 px: slower, no better here)
         self.engine = Engine(det_limit_side_len=512, **limit)
 
-    def read_lines(self, img: np.ndarray) -> list[Line]:
+    def read_lines(self, img: Gray) -> list[Line]:
         """Detect every text line, then read it with per-character boxes (one pass)."""
         result, _ = self.engine(np.stack([img] * 3, axis=-1), use_cls=False, return_word_box=True)
-        lines = []
+        lines: list[Line] = []
         for quad, text, conf, *chars in result or []:
             boxes = _rapid_char_boxes(quad, text, chars)
             if text.strip():
@@ -165,12 +171,18 @@ class RapidOCR:
         return lines
 
 
-def _rapid_char_boxes(quad, text: str, chars) -> tuple[tuple[int, int, int, int], ...]:
-    """One box per character of ``text``: RapidOCR's own when it gives them, else even splits."""
+def _rapid_char_boxes(
+    quad: Sequence[Sequence[float]], text: str, chars: Sequence[Any]
+) -> tuple[tuple[int, int, int, int], ...]:
+    """One box per character of ``text``: RapidOCR's own when it gives them, else even splits.
+
+    ``quad`` is the line's four corner points; ``chars`` the untyped rest of
+    RapidOCR's result row (with ``return_word_box``: per-character quads, the
+    characters, their confidences)."""
     xs, ys = [p[0] for p in quad], [p[1] for p in quad]
     x0, y0, x1, y1 = int(min(xs)), int(min(ys)), int(max(xs)) + 1, int(max(ys)) + 1
     if len(chars) == 3 and len(chars[1]) == len(text):
-        out = []
+        out: list[tuple[int, int, int, int]] = []
         for q in chars[0]:
             cx, cy = [p[0] for p in q], [p[1] for p in q]
             out.append((int(min(cx)), int(min(cy)), int(max(cx) - min(cx)) + 1, int(max(cy) - min(cy)) + 1))
@@ -194,7 +206,7 @@ class OcrEngine(Protocol):
 
     name: str
 
-    def read_lines(self, img: np.ndarray) -> list[Line]: ...
+    def read_lines(self, img: Gray) -> list[Line]: ...
 
 
 #: An engine class (or factory) takes the CPU threads it may use (None: all) and
@@ -213,7 +225,7 @@ def get_engine(name: str, threads: int | None = None) -> OcrEngine:
     return ENGINES[name](threads)
 
 
-def otsu(img: np.ndarray) -> int:
+def otsu(img: Gray) -> int:
     hist = np.bincount(img.ravel(), minlength=256).astype(np.float64)
     w = np.cumsum(hist)
     mu = np.cumsum(hist * np.arange(256))
@@ -225,21 +237,29 @@ def otsu(img: np.ndarray) -> int:
     return int(np.nanargmax(between))
 
 
-def passes(img: np.ndarray) -> list[tuple[np.ndarray, int]]:
+def passes(img: Gray) -> list[tuple[Gray, int]]:
     """(image, scale) variants: as rendered, Otsu-binarised, the darkest 3 % alone
     (saturated annotation text), each also 2× upscaled."""
     from PIL import Image
 
     binar = np.where(img > otsu(img), 255, 0).astype(np.uint8)
     darkest = np.where(img <= np.percentile(img, 3), 0, 255).astype(np.uint8)
-    out = []
+    out: list[tuple[Gray, int]] = []
     for v in (img, binar, darkest):
         out.append((v, 1))
-        out.append((np.asarray(Image.fromarray(v).resize((v.shape[1] * 2, v.shape[0] * 2), Image.BICUBIC)), 2))
+        big = Image.fromarray(v).resize((v.shape[1] * 2, v.shape[0] * 2), Image.Resampling.BICUBIC)
+        out.append((np.asarray(big, dtype=np.uint8), 2))
     return out
 
 
-def read_multipass(engine, img: np.ndarray) -> list[Box]:
+class WordReader(Protocol):
+    """An engine that reads word boxes in one pass with a segmentation mode (Tesseract's ``psm``);
+    ``line_base`` is added to the line ids so that passes keep their lines apart."""
+
+    def read(self, img: Gray, psm: int = ..., line_base: int = ...) -> list[Box]: ...
+
+
+def read_multipass(engine: WordReader, img: Gray) -> list[Box]:
     """Union of the passes' word boxes (coordinates mapped back to the image)."""
     boxes: list[Box] = []
     for k, (variant, scale) in enumerate(passes(img)):

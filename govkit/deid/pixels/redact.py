@@ -38,14 +38,19 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
+from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 
-from govkit.deid.pixels.ocr import Box, Line
+from govkit.deid.pixels.ocr import Box, Gray, Line, OcrEngine
 from govkit.deid.pixels.regions import Rect
 from govkit.deid.text import identifiers as phi
 from govkit.deid.text.dates import ANY_DATE
+
+if TYPE_CHECKING:
+    from govkit.deid.text.cleaner import TextCleaner
 
 MARGIN = 2
 ALLOW = {"L", "R", "A", "P", "H", "F", "S", "I", "LT", "RT", "AP", "PA", "LAT", "CM", "MM"}
@@ -60,10 +65,27 @@ PATTERNS.append(re.compile(r"^(?=.*\d)[A-Z0-9-]{6,}$", re.I))
 SIMILARITY = 0.8
 
 
+#: A native pixel array, N×R×C[×S] for every frame: its dtype is the file's (any bit depth, signed or not).
+Pixels = NDArray[Any]
+#: Rendered frames for OCR: N×R×C ``uint8``, dark text on light.
+Rendered = NDArray[np.uint8]
+
+
+class RedactedBox(TypedDict):
+    """A filled box: its frame, position and size, and the length of the text it covered (never the text)."""
+
+    frame: int
+    x: int
+    y: int
+    w: int
+    h: int
+    chars: int
+
+
 @dataclass
 class PixelReport:
     frames: int = 0
-    boxes: list[dict] = field(default_factory=list)  # redacted boxes (text masked)
+    boxes: list[RedactedBox] = field(default_factory=list)  # redacted boxes (text masked)
     known_regions: list[str] = field(default_factory=list)  # deid filter rules that matched
     transfer_syntax_changed: bool = False
 
@@ -99,7 +121,7 @@ def header_spans(text: str, deny: list[str], fuzzy_from: int = 5) -> list[tuple[
     """Spans of ``text`` holding a deny-list value once spaces and punctuation are dropped."""
     pos = [i for i, ch in enumerate(text) if ch.isalnum()]
     flat = "".join(text[i] for i in pos).upper()
-    spans = []
+    spans: list[tuple[int, int]] = []
     for t in deny:
         n = len(t)
         start = flat.find(t)
@@ -125,7 +147,7 @@ def phi_spans(line: Line, deny: list[str], policy: str) -> list[tuple[int, int]]
     return spans
 
 
-def _presidio_spans(lines: list[Line], cleaner) -> list[list[tuple[int, int]]]:
+def _presidio_spans(lines: list[Line], cleaner: TextCleaner) -> list[list[tuple[int, int]]]:
     """Presidio's spans per line, from one analysis of the frame's text (one line per row)."""
     text = "\n".join(line.text for line in lines)
     starts = np.cumsum([0] + [len(line.text) + 1 for line in lines[:-1]])
@@ -138,7 +160,7 @@ def _presidio_spans(lines: list[Line], cleaner) -> list[list[tuple[int, int]]]:
     return out
 
 
-def decide(lines: list[Line], deny: list[str], policy: str, cleaner=None) -> list[Box]:
+def decide(lines: list[Line], deny: list[str], policy: str, cleaner: TextCleaner | None = None) -> list[Box]:
     """The boxes to redact in one frame: one per word touched by a match (spaces spared)."""
     extra = _presidio_spans(lines, cleaner) if cleaner is not None and policy == "phi" and lines else None
     unique: dict[tuple[int, int, int, int], Box] = {}
@@ -151,7 +173,7 @@ def decide(lines: list[Line], deny: list[str], policy: str, cleaner=None) -> lis
     return list(unique.values())
 
 
-def snap_to_ink(box: Box, frame: np.ndarray) -> Box:
+def snap_to_ink(box: Box, frame: Gray) -> Box:
     """Fit ``box`` to the glyphs in ``frame`` (rendered grey): rows with ink only, and
     columns pushed outwards to the next column without ink (OCR character boxes
     are approximate).  The result never loses ink the OCR box held."""
@@ -172,7 +194,7 @@ def snap_to_ink(box: Box, frame: np.ndarray) -> Box:
     ink_rows = np.flatnonzero(ink[:, box.x - x0 : box.x - x0 + box.w].any(1))
     if len(ink_rows) == 0:
         return box
-    cols_ink = ink[ink_rows[0] : ink_rows[-1] + 1].any(0)
+    cols_ink: NDArray[np.bool_] = np.any(ink[ink_rows[0] : ink_rows[-1] + 1], axis=0)
     left, right = box.x - x0, min(box.x - x0 + box.w, len(cols_ink)) - 1
     while left > 0 and cols_ink[left - 1]:
         left -= 1
@@ -192,7 +214,7 @@ def snap_to_ink(box: Box, frame: np.ndarray) -> Box:
 # --------------------------------------------------------------------------- rendering
 
 
-def frames_for_ocr(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+def frames_for_ocr(ds: Dataset) -> tuple[Pixels, Rendered]:
     """(native array N×R×C[×S], rendered uint8 grey N×R×C) for every frame."""
     from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
 
@@ -223,12 +245,12 @@ def frames_for_ocr(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
     return native, out
 
 
-def find_text(engine, rendered: np.ndarray) -> list[list[Line]]:
+def find_text(engine: OcrEngine, rendered: Rendered) -> list[list[Line]]:
     """The text lines of every frame, in frame coordinates, words split where the ink has gaps."""
     return [[split_words(line, img) for line in engine.read_lines(img)] for img in rendered]
 
 
-def split_words(line: Line, frame: np.ndarray) -> Line:
+def split_words(line: Line, frame: Gray) -> Line:
     """Put back the spaces an OCR dropped (``CHESTPA``): wherever a run of ink-free
     columns in the line is wider than a third of its height, between two characters."""
     from govkit.deid.pixels.ocr import otsu
@@ -240,7 +262,7 @@ def split_words(line: Line, frame: np.ndarray) -> Line:
     if region.size == 0 or region.shape[1] < 4:
         return line
     dark = region <= otsu(region)
-    ink = (dark if dark.mean() < 0.5 else ~dark).any(0)
+    ink: NDArray[np.bool_] = np.any(dark if dark.mean() < 0.5 else ~dark, axis=0)
     empty = np.flatnonzero(~ink)
     if len(empty) == 0:
         return line
@@ -257,17 +279,22 @@ def split_words(line: Line, frame: np.ndarray) -> Line:
     return Line("".join(text), tuple(chars), line.conf)
 
 
-def _fill_value(ds: Dataset, native: np.ndarray):
+def _fill_value(ds: Dataset, native: Pixels) -> float | np.number[Any]:
+    """The value boxes are filled with: black as displayed for greyscale (the maximum for
+    MONOCHROME1, the minimum for MONOCHROME2: PS3.3 C.7.6.3.1.2), 0 for colour."""
     photometric = str(ds.get("PhotometricInterpretation", ""))
+    black: np.number[Any]
     if photometric == "MONOCHROME1":
-        return native.max()
+        black = native.max()
+        return black
     if photometric == "PALETTE COLOR" or native.ndim == 4:
         return 0
-    return native.min()
+    black = native.min()
+    return black
 
 
-def redact(native: np.ndarray, frame_boxes: list[list[Box]], fill) -> np.ndarray:
-    out = native.copy()
+def redact(native: Pixels, frame_boxes: list[list[Box]], fill: float | np.number[Any]) -> Pixels:
+    out: Pixels = native.copy()
     rows, cols = native.shape[1], native.shape[2]
     for f, boxes in enumerate(frame_boxes):
         for b in boxes:
@@ -279,7 +306,7 @@ def redact(native: np.ndarray, frame_boxes: list[list[Box]], fill) -> np.ndarray
 
 def outside_clinical(lines: list[Line], clinical: list[Rect]) -> list[Box]:
     """Words whose centre lies outside every clinical region (annotation), markers spared."""
-    out = []
+    out: list[Box] = []
     for line in lines:
         for a, b in line.words():
             box = line.box(a, b)
@@ -290,7 +317,12 @@ def outside_clinical(lines: list[Line], clinical: list[Rect]) -> list[Box]:
 
 
 def frame_boxes(
-    lines: list[Line], frame: np.ndarray, deny: list[str], policy: str, cleaner, clinical: list[Rect]
+    lines: list[Line],
+    frame: Gray,
+    deny: list[str],
+    policy: str,
+    cleaner: TextCleaner | None,
+    clinical: list[Rect],
 ) -> list[Box]:
     """The boxes to fill in one frame, fitted to the glyphs."""
     boxes = decide(lines, deny, policy, cleaner)
@@ -303,9 +335,9 @@ def clean_pixels(
     ds: Dataset,
     ids: phi.Identifiers,
     *,
-    engine,
+    engine: OcrEngine,
     policy: str = "phi",
-    cleaner=None,
+    cleaner: TextCleaner | None = None,
     known: list[Rect] | None = None,
     clinical: list[Rect] | None = None,
 ) -> PixelReport:
@@ -353,7 +385,9 @@ def clean_pixels(
     return report
 
 
-def describe_text(ds: Dataset, ids: phi.Identifiers, engine, cleaner=None) -> list[dict]:
+def describe_text(
+    ds: Dataset, ids: phi.Identifiers, engine: OcrEngine, cleaner: TextCleaner | None = None
+) -> list[dict[str, Any]]:
     """Every word burned into ``ds``'s pixels: frame, box, text, whether it is PHI
     (``policy="phi"``), and whether :func:`clean_pixels` would redact it (PHI, or
     annotation outside the ultrasound regions)."""
@@ -362,7 +396,7 @@ def describe_text(ds: Dataset, ids: phi.Identifiers, engine, cleaner=None) -> li
     _, rendered = frames_for_ocr(ds)
     deny = deny_tokens(ids)
     clinical = clinical_regions(ds)
-    out = []
+    out: list[dict[str, Any]] = []
     for f, lines in enumerate(find_text(engine, rendered)):
         flagged = {(b.x, b.y, b.w, b.h) for b in decide(lines, deny, "phi", cleaner)}
         outside = {(b.x, b.y, b.w, b.h) for b in (outside_clinical(lines, clinical) if clinical else [])}
@@ -390,13 +424,13 @@ def _overlaps(box: Box, flagged: set[tuple[int, int, int, int]]) -> bool:
     return any(x < box.x + box.w and box.x < x + w and y < box.y + box.h and box.y < y + h for x, y, w, h in flagged)
 
 
-def residual_text(ds: Dataset, ids: phi.Identifiers, engine) -> list[str]:
+def residual_text(ds: Dataset, ids: phi.Identifiers, engine: OcrEngine) -> list[str]:
     """Deny-list PHI still readable in the pixels (for ``deid verify``); masked words."""
     if "PixelData" not in ds:
         return []
     _, rendered = frames_for_ocr(ds)
     deny = [t for t in deny_tokens(ids) if len(t) >= 4]
-    hits = []
+    hits: list[str] = []
     for f, lines in enumerate(find_text(engine, rendered)):
         for line in lines:
             for a, b in header_spans(line.text, deny, fuzzy_from=6):

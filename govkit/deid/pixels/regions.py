@@ -17,8 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from pydicom.dataset import Dataset
+
+if TYPE_CHECKING:
+    from deid.config import DeidRecipe
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ class Rect:
 
 
 @lru_cache(maxsize=1)
-def _recipe():
+def _recipe() -> DeidRecipe:
     from deid.config import DeidRecipe
 
     return DeidRecipe("dicom")
@@ -54,7 +58,7 @@ def known_phi_regions(ds: Dataset) -> list[Rect]:
     bot.level = 0
     with contextlib.redirect_stdout(io.StringIO()):
         found = has_burned_pixels(ds, deid=_recipe())
-    rects = []
+    rects: list[Rect] = []
     for result in found.get("results", []):
         for value, coords in result.get("coordinates", []):
             if value != 0:  # keepcoordinates: not a region to remove
@@ -62,13 +66,14 @@ def known_phi_regions(ds: Dataset) -> list[Rect]:
             for part in str(coords).split(";"):
                 nums = [int(float(v)) for v in part.replace(" ", "").split(",") if v]
                 if len(nums) == 4:
-                    rects.append(Rect(*nums, reason=result.get("reason", "").strip()[:120]))
+                    x0, y0, x1, y1 = nums
+                    rects.append(Rect(x0, y0, x1, y1, reason=result.get("reason", "").strip()[:120]))
     return rects
 
 
 def clinical_regions(ds: Dataset) -> list[Rect]:
     """The image-data rectangles of SequenceOfUltrasoundRegions (empty when absent)."""
-    rects = []
+    rects: list[Rect] = []
     for item in ds.get("SequenceOfUltrasoundRegions", None) or ():
         try:
             rects.append(
