@@ -60,11 +60,10 @@ from govkit.deid.dicomio import check_pixel_data, element_vr, give_keyed_uids, l
 from govkit.deid.files import MANIFEST_DIR, discover, read_source
 from govkit.deid.refusals import Refusal
 from govkit.deid.text import identifiers as phi
+from govkit.deid.text.contacts import DIRECT_ENTITIES  # NER entities that identify on their own
 from govkit.errors import BadInput
 
 TEXT_CHECK_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
-#: NER entities that identify on their own: checked in every retained text value.
-DIRECT_ENTITIES = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN", "IBAN_CODE", "CREDIT_CARD"})
 PIXEL_MIN_LEN = 6
 #: Actions after which a value is govkit's (a dummy, a pseudonym), not retained text.
 REPLACED = frozenset({"X", "Z", "D", "U"})
@@ -525,6 +524,7 @@ def verify(
                 src,
                 keep_dates="retain-longitudinal-full-dates" in options,
                 keep_institution="retain-institution-identity" in options,
+                keep_device="retain-device-identity" in options,
             )
         report.findings += _bytes_check(data, out, ids, rel)  # first: it reads the undecoded bytes
         report.findings += _profile_check(src, out, options, pseudo, rel)

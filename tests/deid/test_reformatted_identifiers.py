@@ -109,16 +109,23 @@ def test_cjk_name_in_an_undeclared_cjk_encoding_is_cleaned_and_found(cli, key_fi
     [("OB", b"call 617-555-0199 or helen.doe88@gmail.com ", 1), ("UN", b"call 617-555-0199 ", 1), ("OB", b"1000", 0)],
 )
 def test_verify_checks_kept_safe_private_values_whatever_their_vr(cli, key_file, tmp_path, vr, value, code):
+    """The run removes a safe-listed value that is not its VR or holds a contact
+    (tests/deid/test_kept_values.py); planted after the run, verify finds it on its own."""
     from pydicom.dataelem import DataElement
 
     ds = base("9155", "KAUFMAN^SCOTT", PatientID=PATIENT_ID)
+    ds.remove_private_tags()
     ds.add(DataElement(0x00190010, "LO", "SIEMENS MR HEADER"))
-    ds.add(DataElement(0x0019100C, vr, value))  # B_value: on the safe-private list
+    ds.add(DataElement(0x0019100C, "IS", "1000"))  # B_value: on the safe-private list
     src, dst = tmp_path / "src", tmp_path / "dst"
     src.mkdir()
     ds.save_as(src / "a.dcm", enforce_file_format=True)
     assert cli("deid", "run", src, dst, "--key", key_file, "--option", "retain-safe-private").code == 0
-    assert 0x0019100C in pydicom.dcmread(_output(dst))  # kept: the run does not check it yet
+    out = _output(dst)
+    planted = pydicom.dcmread(out)
+    assert planted[0x0019100C].value == 1000
+    planted[0x0019100C] = DataElement(0x0019100C, vr, value)
+    planted.save_as(out)
     res = cli("deid", "verify", dst, "--source", src, "--key", key_file, "--no-pixels", "--json")
     assert res.code == code, res.out
     assert bool(code) == ("(0019,100C)" in {f["where"] for f in res.json()["findings"]}), res.out

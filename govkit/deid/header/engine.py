@@ -24,6 +24,16 @@ reads it:
   (CS, AE, UR) are swept for the file's own header values in every form
   (:mod:`govkit.deid.text.identifiers`): a code holding one is emptied.
 
+Every text value that is kept, by ``K`` (under any options) or as an unlisted
+attribute, is scrubbed the same way of the file's identifiers and of e-mail
+addresses, phone numbers, SSNs, card numbers and IBANs
+(:mod:`govkit.deid.text.contacts`, HIPAA Safe Harbor 45 CFR 164.514(b)(2)(i)),
+with a per-file note naming the attribute; Presidio's NER stays with the ``C``
+action (``clean-descriptors``, ``clean-structured-content``).  Under
+``retain-safe-private`` each safe-listed private value is decoded with the safe
+list's VR and removed, with a note, when it does not parse as that VR or its
+text holds an identifier or a contact (:func:`_check_safe`).
+
 Text is matched in every reading of its bytes (the declared character set,
 and UTF-8 and Latin-1 where the bytes are not ASCII).  When a value matches
 only in another reading, it is cleaned in that reading and the output is
@@ -44,6 +54,9 @@ removed together with their whole repeating group.
 from __future__ import annotations
 
 import functools
+import math
+import re
+import struct
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -63,6 +76,7 @@ from govkit.deid.header.profile import (
     resolve_type_dependent,
 )
 from govkit.deid.header.pseudonyms import Pseudonymizer, shift_date, shift_datetime
+from govkit.deid.text import contacts
 from govkit.deid.text import identifiers as phi
 from govkit.deid.text.cleaner import TextCleaner
 
@@ -107,13 +121,28 @@ PATIENT_NAME = 0x00100010
 OVERLAY_DATA = 0x60003000
 
 
+#: Values a safe private attribute may hold, by its listed VR (PS3.5 Table 6.2-1): text VRs.
+SAFE_TEXT_VRS = {
+    "IS": re.compile(r" *[+-]?\d{1,12} *"),
+    "DS": re.compile(r" *[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)? *"),
+    "CS": re.compile(r"[A-Z0-9 _]{0,16}"),
+}
+#: ... and binary VRs, as :mod:`struct` formats.
+SAFE_BINARY_VRS = {"FD": "d", "FL": "f", "SL": "l", "SS": "h", "UL": "L", "US": "H"}
+_IS_RANGE = (-(2**31), 2**31 - 1)
+
+
 @functools.lru_cache(maxsize=1)
-def safe_private() -> frozenset[tuple[int, str, int]]:
+def safe_private() -> dict[tuple[int, str, int], str]:
+    """(group, private creator, element low byte) -> VR of each attribute on the safe list."""
     from govkit.resources import resource_dir
     from govkit.yamlio import load_file
 
     doc = load_file(resource_dir("policies") / "deid" / "safe-private.yaml")
-    return frozenset((int(e["group"], 16), e["creator"].strip(), int(e["element"], 16)) for e in doc["safe"])
+    out = {(int(e["group"], 16), e["creator"].strip(), int(e["element"], 16)): str(e["vr"]) for e in doc["safe"]}
+    if unknown := sorted(set(out.values()) - SAFE_TEXT_VRS.keys() - SAFE_BINARY_VRS.keys() - {"SQ"}):
+        raise ValueError(f"safe-private.yaml: VR {', '.join(unknown)} cannot be checked; use one of IS, DS, CS, FD, FL")
+    return out
 
 
 @dataclass
@@ -158,12 +187,14 @@ class _FileContext:
             ds,
             keep_dates=cfg.date_mode == "full",
             keep_institution="retain-institution-identity" in cfg.options,
+            keep_device="retain-device-identity" in cfg.options,
         )
         self.counts: Counter[str] = Counter()
         self.notes: set[str] = set()
         self.structured = 0  # depth inside sequences whose action is C
         self.readings: list[list[str]] = []  # other readings of the value being cleaned
         self.utf8 = False  # a value was cleaned in a reading other than the declared one
+        self.found: set[str] = set()  # kinds of PHI found in the value being checked
 
 
 def deidentify(ds: Dataset, cfg: DeidConfig) -> tuple[Counter[str], set[str]]:
@@ -216,10 +247,12 @@ def _walk(ds: Dataset, ctx: _FileContext) -> None:
             counts["X"] += 1
             continue
         if action == "K" and (vr := vr or element_vr(ds, tag)) != "SQ":
-            counts["K"] += 1
-            if vr == "AS":
-                _map_strings(ds[tag], _cap_age)
-            continue
+            if vr not in SWEPT_VRS:
+                counts["K"] += 1
+                if vr == "AS":
+                    _map_strings(ds[tag], _cap_age)
+                continue
+            action = "sweep"  # kept text: scrubbed of the file's identifiers and contacts
         if action == "sweep" and _ascii_without_phi(ds, tag, ctx):
             counts["K"] += 1  # checked on the stored bytes: no need to decode and re-encode it
             continue
@@ -238,15 +271,24 @@ def _walk(ds: Dataset, ctx: _FileContext) -> None:
 
 def _ascii_without_phi(ds: Dataset, tag: BaseTag, ctx: _FileContext) -> bool:
     """The value is still undecoded ASCII without ISO 2022 escapes (so it reads the same
-    in every character set) and holds no identifier."""
+    in every character set) and holds no identifier and no contact."""
     raw = ds.get_item(tag).value
-    return (
-        isinstance(raw, bytes)
-        and raw.isascii()
-        and b"\x1b" not in raw
-        and not ctx.identifiers.spans(raw.decode("ascii"))
-        and not (b"\\" in raw and ctx.identifiers.spans(raw.decode("ascii").replace("\\", "")))
-    )
+    if not isinstance(raw, bytes) or not raw.isascii() or b"\x1b" in raw:
+        return False
+    text = raw.decode("ascii")
+    return not _kept_spans(text, ctx) and not ("\\" in text and ctx.identifiers.spans(text.replace("\\", "")))
+
+
+def _kept_spans(text: str, ctx: _FileContext) -> list[tuple[int, int]]:
+    """Spans of ``text`` to scrub from a value the profile keeps: the file's identifiers in
+    every form, and e-mail addresses, phone numbers, SSNs, card numbers and IBANs
+    (:mod:`govkit.deid.text.contacts`).  What was found is named in the file's notes."""
+    found = ctx.identifiers.spans(text)
+    shapes = contacts.spans(text)
+    if found or shapes:
+        kinds = (["the patient's identifiers"] if found else []) + contacts.kinds(shapes)
+        ctx.found.update(kinds)
+    return found + [(a, b) for a, b, _ in shapes]
 
 
 def _known(tag: BaseTag) -> bool:
@@ -388,11 +430,15 @@ def _clean_text(elem: DataElement, ctx: _FileContext, full: bool) -> None:
 
     vr, ids = elem.VR, ctx.identifiers
     limit = MAX_LEN.get(vr)
+    ctx.found = set()
+
+    def phi_spans(v: str) -> list[tuple[int, int]]:
+        return _kept_spans(v, ctx)
 
     def clean(v: str) -> str:
         if full and vr not in CODE_VRS:
-            return ctx.cfg.cleaner.clean(v, ids.spans)[:limit]
-        spans = ids.spans(v)
+            return ctx.cfg.cleaner.clean(v, phi_spans)[:limit]
+        spans = phi_spans(v)
         if not spans:
             return v
         ctx.counts["C"] += 1
@@ -402,11 +448,13 @@ def _clean_text(elem: DataElement, ctx: _FileContext, full: bool) -> None:
     if elem.VM > 1 and ids.spans(joined := "".join(map(str, elem.value))):
         elem.value = clean(joined)  # a value split over several (``KAUF\\MAN``)
     for reading in ctx.readings:
-        if any(ids.spans(v) for v in reading):
+        if any(phi_spans(v) for v in reading):
             cleaned = [clean(v) for v in reading]
             elem.value = cleaned if len(cleaned) > 1 else cleaned[0]
             ctx.utf8 = True
             break
+    if ctx.found and not full:
+        ctx.notes.add(f"{elem.keyword or elem.tag}: {', '.join(sorted(ctx.found))} removed from a kept value")
 
 
 def kept_private(ds: Dataset) -> set[BaseTag]:
@@ -424,17 +472,101 @@ def kept_private(ds: Dataset) -> set[BaseTag]:
 
 
 def _private(ds: Dataset, tags: list[BaseTag], ctx: _FileContext) -> None:
-    """Private attributes: X, or with ``retain-safe-private`` keep the safe ones."""
+    """Private attributes: X, or with ``retain-safe-private`` keep the safe ones (PS3.15 E.3.10),
+    each decoded with its safe-list VR and checked (:func:`_check_safe`); a creator element
+    whose block keeps nothing goes too."""
     keep = kept_private(ds) if "retain-safe-private" in ctx.cfg.options else set()
     for tag in tags:
-        if tag in keep:
-            ctx.counts["K"] += 1
-            if ds[tag].VR == "SQ":
-                for item in ds[tag].value:
-                    _walk(item, ctx)
-        else:
-            del ds[tag]
-            ctx.counts["X"] += 1
+        if tag in keep and (tag.element <= 0xFF or _check_safe(ds, tag, ctx)):
+            continue
+        del ds[tag]
+        ctx.counts["X"] += 1
+    if keep:
+        for tag in keep - kept_private(ds):
+            if tag in ds:  # a creator whose block keeps nothing
+                del ds[tag]
+                ctx.counts["X"] += 1
+    ctx.counts["K"] += len(keep & set(ds.keys()))
+
+
+def _check_safe(ds: Dataset, tag: BaseTag, ctx: _FileContext) -> bool:
+    """Decode a safe-listed private value with the list's VR, whatever VR it is stored with
+    (UN, OB, a text VR), and write it back with that VR.  False (and a note) when it does
+    not parse as that VR, when a binary value reads as text, or when its text holds one
+    of the file's identifiers, a contact (:mod:`govkit.deid.text.contacts`) or what the
+    text cleaner calls an e-mail address, phone, SSN, IBAN or card number: the caller
+    removes it (fail closed)."""
+    creator = str(ds[Tag(tag.group, tag.element >> 8)].value).strip()
+    vr = safe_private()[(tag.group, creator, tag.element & 0xFF)]
+    if vr == "SQ":
+        if element_vr(ds, tag) != "SQ":
+            ctx.notes.add(f"private {tag} removed: its value is not a sequence as the safe list says")
+            return False
+        for item in ds[tag].value or ():
+            _walk(item, ctx)
+        return True
+    data = _stored_bytes(ds, tag)
+    little = ds.original_encoding[1] is not False
+    value, text = _parse_as(data, vr, little) if data is not None else (None, None)
+    if value is None:
+        ctx.notes.add(f"private {tag} removed: its value does not parse as {vr}, the VR of the safe list")
+        return False
+    if text is not None:
+        if (
+            ctx.identifiers.spans(text)
+            or contacts.spans(text)
+            or any(s.entity in contacts.DIRECT_ENTITIES for s in ctx.cfg.cleaner.find(text))
+        ):
+            ctx.notes.add(f"private {tag} removed: its value holds an identifier or a contact")
+            return False
+    ds[tag] = DataElement(tag, vr, value)
+    return True
+
+
+def _stored_bytes(ds: Dataset, tag: BaseTag) -> bytes | None:
+    """The value's bytes as stored (text values pydicom already decoded: as ASCII)."""
+    raw = ds.get_item(tag)
+    value = raw.value
+    if value is None or isinstance(value, bytes):
+        return value or b""
+    elem = ds[tag]
+    values = list(elem.value) if elem.VM > 1 else [elem.value]
+    if elem.VR in SAFE_BINARY_VRS:
+        fmt = SAFE_BINARY_VRS[elem.VR]
+        return struct.pack(f"<{len(values)}{fmt}", *values)
+    try:
+        return "\\".join(str(v) for v in values).encode("ascii")
+    except UnicodeEncodeError:
+        return None
+
+
+def _parse_as(data: bytes, vr: str, little: bool) -> tuple[object, str | None]:
+    """(value for a DataElement of ``vr``, its text to check) or (None, None) when ``data``
+    is not a valid ``vr`` value (PS3.5 6.2)."""
+    if vr in SAFE_BINARY_VRS:
+        fmt = SAFE_BINARY_VRS[vr]
+        size = struct.calcsize(fmt)
+        if not data or len(data) % size:
+            return None, None
+        text = data.rstrip(b"\x00 ").decode("latin-1")
+        if len(text) >= 4 and text.isprintable():  # text stored in a binary VR
+            return None, None
+        values = list(struct.unpack(f"{'<' if little else '>'}{len(data) // size}{fmt}", data))
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            return None, None
+        return (values if len(values) > 1 else values[0]), None
+    if not data.isascii():
+        return None, None
+    text = data.decode("ascii").rstrip("\x00 ")
+    parts = text.split("\\")
+    if not text or not all(SAFE_TEXT_VRS[vr].fullmatch(p) for p in parts):
+        return None, None
+    if vr == "DS" and any(len(p) > 16 for p in parts):
+        return None, None
+    if vr == "IS" and not all(_IS_RANGE[0] <= int(p) <= _IS_RANGE[1] for p in parts):
+        return None, None
+    parts = [p.strip() for p in parts]
+    return (parts if len(parts) > 1 else parts[0]), text
 
 
 def method_codes(options: frozenset[str]) -> list[tuple[str, str]]:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from govkit.deid.text.contacts import EMAIL
 from govkit.deid.text.dates import ANY_DATE
 from govkit.resources import resource_dir
 
@@ -60,7 +61,7 @@ DATE_SCORE = 0.6
 _FALLBACK = (
     *(("DATE_TIME", p.pattern) for p in ANY_DATE),
     ("PHONE_NUMBER", r"(?:\+?\d[\d ().-]{7,}\d)"),
-    ("EMAIL_ADDRESS", r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"),
+    ("EMAIL_ADDRESS", EMAIL.pattern),
 )
 _NUMBERISH = re.compile(r"^[\d.,:/x×+-]*(?:mm|cm|ms|s|kv|kvp|mas|t)?$", re.IGNORECASE)
 

@@ -66,6 +66,7 @@ ID_KEYWORDS = (
     "PatientMotherBirthName",
 )
 INSTITUTION_KEYWORDS = ("InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName", "StationName")
+STATION_NAME = 0x00081010  # kept by retain-device-identity (PS3.15 E.3.8)
 #: Dates that identify the patient whatever the longitudinal options keep.
 PATIENT_DATE_KEYWORDS = ("PatientBirthDate", "PatientDeathDateInAlternativeCalendar")
 DATE_VRS = ("DA", "DT")
@@ -290,16 +291,22 @@ def _interesting_tags() -> tuple[frozenset[int], frozenset[int], frozenset[int]]
     return tags(ID_KEYWORDS), tags(INSTITUTION_KEYWORDS), tags(PATIENT_DATE_KEYWORDS)
 
 
-def collect(ds: Dataset, *, keep_dates: bool = False, keep_institution: bool = False) -> Identifiers:
+def collect(
+    ds: Dataset, *, keep_dates: bool = False, keep_institution: bool = False, keep_device: bool = False
+) -> Identifiers:
     """Collect the PHI values of ``ds`` at every depth (private elements included).
 
     Only elements that can hold PHI are decoded, so this stays cheap on large
-    headers.  ``keep_dates`` / ``keep_institution`` leave out values that the
-    selected options retain on purpose, so they are not treated as residue;
-    the patient's birth date is collected always.
+    headers.  ``keep_dates`` / ``keep_institution`` / ``keep_device`` leave out
+    values that the selected options retain on purpose (study dates, institution
+    names, the Station Name of ``retain-device-identity``), so they are not treated
+    as residue; the patient's birth date is collected always.
     """
     ids = Identifiers()
-    _collect(ds, ids, keep_dates, keep_institution, *_interesting_tags())
+    id_tags, inst_tags, patient_dates = _interesting_tags()
+    if keep_device:
+        inst_tags = inst_tags - {STATION_NAME}
+    _collect(ds, ids, keep_dates, keep_institution, id_tags, inst_tags, patient_dates)
     vocabulary = dicom_vocabulary()
     ids.names = {n for n in ids.names if n not in vocabulary}
     return ids
