@@ -12,8 +12,12 @@ pydicom would read such an element's "value" as the rest of the header,
 identifiers included.  The walk follows pydicom's own rules for guessing
 implicit or explicit VR, so both see the same elements.
 
-:func:`check_pixel_data` refuses pixel data that cannot hold what the image
-attributes declare; :func:`write_part10` writes a proper Part 10 file
+:func:`drop_unusable` removes what cannot be de-identified but need not
+cost the file (elements in the groups PS3.5 7.8.1 forbids, a Pixel Data
+with no Rows and Columns); :func:`check_pixel_data` refuses pixel data that
+cannot hold what the image attributes declare, and :func:`check_decodes`
+compressed pixel data the installed decoders (:func:`register_decoders`)
+cannot decode to that size; :func:`write_part10` writes a proper Part 10 file
 (PS3.10 section 7.1) whatever the input had.  :func:`element_vr` and
 :func:`walk_values` look at elements without decoding what need not be.
 """
@@ -51,6 +55,9 @@ TEXT_VRS = frozenset(
 NUMBER_VRS = frozenset({"AT", "FL", "FD", "SL", "SS", "UL", "US", "SV", "UV"})
 BULK_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW"})
 VALID_VRS = TEXT_VRS | NUMBER_VRS | BULK_VRS | {"SQ", "UN"}
+#: groups that shall not be used (PS3.5 section 7.8.1): no dictionary or private creator gives their
+#: elements a meaning, so no de-identification rule can apply to them
+ILLEGAL_GROUPS = frozenset({0x0001, 0x0003, 0x0005, 0x0007, 0xFFFF})
 #: VRs that de-identification relies on: a value stored with another VR would escape its rules
 #: (a name not matched as a name, a date not shifted, a sequence not descended into).
 EXACT_VRS = frozenset({"PN", "DA", "DT", "AS", "UI", "SQ"})
@@ -107,9 +114,11 @@ def parse(data: bytes, *, require_uids: bool = True) -> Dataset:
 
 def load(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES, *, require_uids: bool = True) -> tuple[bytes, Dataset]:
     """(bytes, dataset) of the DICOM file at ``path`` (:func:`govkit.deid.files.read_source`,
-    then :func:`parse` and :func:`check_pixel_data`); :class:`Refusal` otherwise."""
+    then :func:`parse`, :func:`drop_unusable` and :func:`check_pixel_data`), read as
+    ``deid run`` reads it; :class:`Refusal` otherwise."""
     data = read_source(path, max_bytes)
     ds = parse(data, require_uids=require_uids)
+    drop_unusable(ds)
     try:
         check_pixel_data(ds)
     except Refusal:
@@ -361,8 +370,47 @@ class _Walker:
 # --------------------------------------------------------------------------- pixels
 
 
+def drop_unusable(ds: Dataset) -> list[str]:
+    """Remove, in place, what cannot be de-identified but need not cost the whole file; a
+    note for each kind removed (no values named).
+
+    * Elements in the groups PS3.5 7.8.1 forbids (0001, 0003, 0005, 0007, FFFF), at any
+      depth: no rule of the profile can know what they hold.
+    * A Pixel Data element with neither Rows nor Columns: not an image whose pixels can be
+      checked for burned-in text (fail closed: removed, never copied).  With only one of
+      them, or with invalid values, the image is damaged and :func:`check_pixel_data`
+      refuses the file.
+    """
+    notes = []
+    if _drop_groups(ds, ILLEGAL_GROUPS):
+        notes.append("elements in groups that DICOM forbids (0001, 0003, 0005, 0007, FFFF; PS3.5 7.8.1) removed")
+    if "PixelData" in ds and "Rows" not in ds and "Columns" not in ds:
+        del ds.PixelData
+        notes.append("Pixel Data without Rows and Columns removed: not an image that can be checked for burned-in text")
+    return notes
+
+
+def _drop_groups(ds: Dataset, groups: frozenset[int]) -> bool:
+    """Remove the elements of ``groups`` from ``ds`` and its sequence items; whether any was.
+    Reads elements as they are (raw: no value decoded but the sequences')."""
+    doomed, sequences = [], []
+    for elem in ds.elements():
+        if elem.tag >> 16 in groups:
+            doomed.append(elem.tag)
+        elif elem.VR == "SQ" or (not elem.VR and _dictionary_vrs(elem.tag) == {"SQ"}):
+            sequences.append(elem.tag)
+    for tag in doomed:
+        del ds[tag]
+    dropped = bool(doomed)
+    for tag in sequences:
+        for item in ds[tag].value or ():
+            dropped |= _drop_groups(item, groups)
+    return dropped
+
+
 def check_pixel_data(ds: Dataset) -> None:
-    """Refuse pixel data that cannot be decoded to the size the image attributes declare."""
+    """Refuse pixel data that cannot be decoded to the size the image attributes declare, or
+    whose transfer syntax DICOM does not define (no decoder can be trusted with it)."""
     if "PixelData" not in ds:
         return
     from pydicom.encaps import parse_fragments
@@ -382,7 +430,10 @@ def check_pixel_data(ds: Dataset) -> None:
     data = ds.PixelData
     if not data:
         raise Refusal("pixel-data-size", actual=0, expected=expected)
-    if ds.file_meta.TransferSyntaxUID.is_compressed:
+    syntax = ds.file_meta.TransferSyntaxUID
+    if not syntax.is_transfer_syntax:
+        raise Refusal("pixel-unknown-syntax", syntax=str(syntax))
+    if syntax.is_compressed:
         try:
             n_fragments, _ = parse_fragments(data)
         except (ValueError, struct.error):
@@ -424,6 +475,36 @@ def check_decodes(ds: Dataset) -> None:
         raise Refusal("pixel-decode", detail=f"frame {decoded + 1} of {frames} does not decode") from exc
     if decoded != frames:
         raise Refusal("pixel-decode", detail=f"{decoded} of {frames} frames decoded")
+
+
+@functools.cache
+def register_decoders() -> None:
+    """Arrange pydicom's decoding plugins (once per process).
+
+    GDCM is moved to the end of each decoder's plugins: a last resort where Pillow,
+    pylibjpeg-openjpeg/-rle and pyjpegls cannot decode (JPEG Lossless; a JPEG 2000
+    file GDCM would read differently stays with openjpeg, as before GDCM was a
+    dependency).  Then 12-bit JPEG Extended through GDCM (:mod:`govkit.deid.gdcm12`),
+    which pydicom's plugins decline, goes last.  Run when this module is imported:
+    every part of govkit that decodes pixel data (redaction, verify, scan,
+    :func:`check_decodes`) imports it first.
+    """
+    from pydicom.pixels import get_decoder
+    from pydicom.pixels.decoders import gdcm as pydicom_gdcm
+
+    from govkit.deid import gdcm12
+
+    for syntax in pydicom_gdcm.DECODER_DEPENDENCIES:
+        decoder = get_decoder(syntax)
+        if "gdcm" in decoder.available_plugins:
+            decoder.remove_plugin("gdcm")
+            decoder.add_plugin("gdcm", (pydicom_gdcm.__name__, "_decode_frame"))  # pydicom's own entry
+    decoder = get_decoder(pydicom.uid.JPEGExtended12Bit)
+    if gdcm12.LABEL not in decoder.available_plugins:
+        decoder.add_plugin(gdcm12.LABEL, (gdcm12.__name__, "decode_frame"))
+
+
+register_decoders()
 
 
 # --------------------------------------------------------------------------- writing

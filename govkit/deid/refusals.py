@@ -60,6 +60,11 @@ REASONS: dict[str, tuple[str, str]] = {
         "compressed Pixel Data in {syntax} cannot be decoded by any installed decoder, "
         "so its size cannot be checked: not written",
     ),
+    "pixel-unknown-syntax": (
+        "failed",
+        "its Transfer Syntax UID {syntax} is not one that DICOM defines (a private or unknown encoding), "
+        "so its Pixel Data cannot be decoded and checked: not written",
+    ),
     "pixel-decode": (
         "failed",
         "compressed Pixel Data cannot be decoded to its declared size by the installed decoders: {detail}",

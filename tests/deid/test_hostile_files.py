@@ -441,6 +441,9 @@ def _recompressed(name: str, **change) -> bytes:
         ("MR_small_RLE.dcm", {"Rows": 128}, "pixel-decode"),
         ("SC_rgb_jpeg_dcmtk.dcm", {"Columns": 300}, "pixel-decode"),
         ("SC_rgb_rle_2frame.dcm", {"NumberOfFrames": 3}, "pixel-decode"),
+        # 12-bit JPEG Extended, decoded by GDCM (govkit.deid.gdcm12): the declared size still rules
+        ("JPGExtended.dcm", {"Rows": 512}, "pixel-decode"),
+        ("JPGExtended.dcm", {"Columns": 320}, "pixel-decode"),
         # a compressed transfer syntax (MPEG2) no installed decoder handles: fail closed
         ("MR_small_RLE.dcm", {"TransferSyntaxUID": "1.2.840.10008.1.2.4.100"}, "pixel-no-decoder"),
     ],
@@ -455,6 +458,58 @@ def test_compressed_pixel_data_is_decoded_to_its_declared_size(cli, tmp_path, ke
     (failure,) = res.json()["failures"]
     assert failure["code"] == code and failure["source"] == "bad.dcm", failure
     assert len(outputs(tmp_path / "dst")) == 1
+
+
+def test_a_12bit_jpeg_stream_cut_short_is_refused(cli, tmp_path, key_file):
+    """GDCM decodes 12-bit JPEG Extended; a stream without its end (the last 2 bytes, EOI) is
+    refused, not padded to size."""
+    from pydicom.encaps import encapsulate, generate_frames
+
+    ds = pydicom.dcmread(get_testdata_file("JPGExtended.dcm"))
+    frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+    ds.PixelData = encapsulate([frame[:-2]])
+    ds.PatientName, ds.PatientID = NAME, MRN
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "cut.dcm").write_bytes(_bytes(ds))
+    res = cli("deid", "run", src, tmp_path / "dst", "--key", key_file, "--json")
+    assert res.code == 1
+    (failure,) = res.json()["failures"]
+    assert failure["code"] == "pixel-decode", failure
+    assert outputs(tmp_path / "dst") == []
+
+
+def test_pixel_data_without_rows_and_columns_is_removed_not_copied(cli, tmp_path, key_file):
+    """A Pixel Data with neither Rows nor Columns (as in nested_priv_SQ.dcm) is not an image
+    whose burned-in text can be checked: removed with a note, the rest written.  An element in
+    a forbidden group (PS3.5 7.8.1), here inside a sequence item, is removed too.  With only
+    Rows the image attributes are damaged: the file is refused."""
+    item = Dataset()
+    item.add_new(0x00011001, "LO", NAME)  # group 0001: no element may be there
+    bare = _dataset(OtherPatientIDsSequence=Sequence([item]))
+    bare.add_new(0x7FE00010, "OB", (NAME + " " + MRN).encode())  # "pixels" holding the name
+    damaged = _dataset(Rows=16, SOPInstanceUID="1.2.826.0.1.3680043.9.7777.9.4")
+    damaged.file_meta.MediaStorageSOPInstanceUID = damaged.SOPInstanceUID
+    damaged.add_new(0x7FE00010, "OB", bytes(16 * 16))
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    (src / "bare.dcm").write_bytes(_bytes(bare))
+    (src / "damaged.dcm").write_bytes(_bytes(damaged))
+    res = cli("deid", "run", src, dst, "--key", key_file, "--report", tmp_path / "report.json", "--json")
+    assert res.code == 1
+    (failure,) = res.json()["failures"]
+    assert failure["source"] == "damaged.dcm" and failure["code"] == "pixel-attributes", failure
+    (out,) = outputs(dst)
+    raw = out.read_bytes()
+    assert NAME.split("^")[0].encode() not in raw and MRN.encode() not in raw
+    written = pydicom.dcmread(out)
+    assert "PixelData" not in written
+    assert not [t for item in written.get("OtherPatientIDsSequence", []) for t in item.keys() if t.group == 1]
+    report = json.loads((tmp_path / "report.json").read_text())
+    notes = " ".join(n for f in report["files"] if f["source"] == "bare.dcm" for n in f["notes"])
+    assert "Pixel Data without Rows and Columns removed" in notes and "groups that DICOM forbids" in notes
+    ver = cli("deid", "verify", dst, "--source", src, "--key", key_file, "--no-pixels", "--json")
+    assert ver.code == 0, ver.json()["findings"]
 
 
 def test_dataset_without_sop_uids_gets_keyed_uids_under_no_sop_uid(cli, tmp_path, key_file):

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from govkit.atomicio import TMP_PREFIX, sync_filesystem, write_temp
 from govkit.deid.batch.outputs import NO_UID_DIR, PATH_UIDS, FileResult, output_relpath, path_uid
-from govkit.deid.dicomio import check_decodes, check_pixel_data, give_keyed_uids, parse, write_part10
+from govkit.deid.dicomio import (
+    check_decodes,
+    check_pixel_data,
+    drop_unusable,
+    give_keyed_uids,
+    parse,
+    write_part10,
+)
 from govkit.deid.files import DEFAULT_MAX_FILE_BYTES, read_source
 from govkit.deid.refusals import Refusal, refusal_for
 
@@ -104,6 +111,7 @@ def _deidentify(data: bytes, rel: str, token: str) -> FileResult:
 
     cfg = _WORKER["cfg"]
     ds = parse(data, require_uids=False)
+    dropped = drop_unusable(ds)
     check_pixel_data(ds)
     keyed_sop = give_keyed_uids(ds, data, cfg.pseudonymizer.uid)  # none in the dataset nor its file meta
     pid_in = str(ds.get("PatientID", "") or "")
@@ -119,6 +127,7 @@ def _deidentify(data: bytes, rel: str, token: str) -> FileResult:
     else:
         check_decodes(ds)  # clean-pixel-data decodes every frame itself
     counts, notes = deidentify(ds, cfg)
+    notes.update(dropped)
     if ids is not None:
         _clean_pixels(ds, ids, regions, counts, notes)
     if _WORKER["recipe"]:
