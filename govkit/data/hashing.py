@@ -13,9 +13,9 @@
   anatomy every image shares does not make unrelated images look alike) and
   normalises to unit length; the distance of two images is ``1 − cos``.
 
-Flipped, rotated and inverted copies: :data:`VARIANTS`, :func:`transform_coeffs`
-and :func:`facing` (the variants are exact sign changes and transpositions of
-the band, so no pixel is read twice).
+Flipped, rotated and inverted copies: :data:`VARIANTS`, :func:`transform_coeffs`,
+:data:`PARITY` and :func:`facing` (the variants are exact sign changes and
+transpositions of the band, so no pixel is read twice).
 
 A 32×32 grid tolerates a 1–2 pixel crop of a 64×64 image (under one cell),
 and the 10×10 band keeps enough detail that unrelated images of one anatomy
@@ -141,6 +141,15 @@ VARIANTS: dict[str, tuple[bool, bool, bool, bool]] = {
     **{k: (*v, False) for k, v in _DIHEDRAL.items()},
     **{("invert" if k == "identity" else f"{k}+invert"): (*v, True) for k, v in _DIHEDRAL.items()},
 }
+
+
+_U, _V = np.meshgrid(np.arange(BAND), np.arange(BAND), indexing="ij")
+#: Sign class of each band coefficient (frequency u down the rows, v across):
+#: ``2·(u mod 2) + (v mod 2)``.  A column flip (``flip-h``) negates classes 1
+#: and 3 (odd v), a row flip (``flip-v``) classes 2 and 3 (odd u): the 4
+#: flips of an image are the sign patterns (1, a, b, a·b) over the classes,
+#: what :func:`govkit.data.index.flip_pairs` relies on.
+PARITY: np.ndarray = (2 * (_U % 2) + (_V % 2)).reshape(-1)[1:]
 
 
 def transform_coeffs(coeffs: np.ndarray, name: str) -> np.ndarray:

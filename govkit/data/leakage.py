@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from govkit.data.hashing import VARIANTS, Signatures, embed, facing, transform_coeffs
-from govkit.data.index import bucket_pairs, near_pairs, query_pairs
+from govkit.data.hashing import PARITY, VARIANTS, Signatures, embed, facing, transform_coeffs
+from govkit.data.index import bucket_pairs, cross_method, flip_pairs, near_pairs, query_pairs
 from govkit.models.datasets import ImageData
 
 #: Cosine distance (1 − cos) under which two images are near-duplicates;
@@ -82,6 +82,52 @@ def _invert(name: str) -> str:
     return name.removesuffix("+invert") if name.endswith("+invert") else f"{name}+invert"
 
 
+def variant_pairs(
+    faced: np.ndarray,
+    flat: np.ndarray,
+    stats: tuple[np.ndarray, np.ndarray],
+    emb: np.ndarray,
+    q_rows: np.ndarray,
+    ix_rows: np.ndarray,
+    threshold: float,
+    method: str,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    """Pairs (DATA row, other row, distance, variant index) under the closest of the 16 variants of DATA's image.
+
+    ``exhaustive``: :func:`~govkit.data.index.flip_pairs` twice (the band as
+    stored and transposed; each pass covers its 4 flips and their
+    inversions), exact; its survivors are verified against each variant's
+    own embedding.  ``lsh``: the 16 variants' embeddings queried against one
+    index of the other rows (:func:`~govkit.data.index.query_pairs`).
+    """
+    names = list(VARIANTS)
+    m = len(q_rows)
+    if method == "auto":
+        method = cross_method(m, len(ix_rows), threshold, len(names))
+    if method == "lsh":
+        queries = np.concatenate([embed(transform_coeffs(faced[q_rows], v), flat[q_rows], stats) for v in names])
+        qi, xi, dist = query_pairs(emb[ix_rows], queries, threshold, seed=seed)
+        return q_rows[qi % m], ix_rows[xi], dist, qi // m, method
+    found = []
+    for base in ("identity", "transpose"):
+        q = embed(transform_coeffs(faced[q_rows], base), flat[q_rows], stats)
+        q_inv = embed(transform_coeffs(faced[q_rows], _invert(base)), flat[q_rows], stats)
+        a, b = flip_pairs(q, q_inv, emb[ix_rows], PARITY, threshold)
+        found.append(a * len(ix_rows) + b)
+    code = np.unique(np.concatenate(found))
+    g1, g2 = q_rows[code // len(ix_rows)], ix_rows[code % len(ix_rows)]
+    if not len(code):
+        return g1, g2, np.zeros(0), np.zeros(0, np.int64), method
+    sims = np.stack(
+        [np.einsum("ij,ij->i", embed(transform_coeffs(faced[g1], v), flat[g1], stats), emb[g2]) for v in names]
+    )
+    best = sims.argmax(axis=0)  # the first of equals: the identity before any variant
+    sim = sims[best, np.arange(len(best))]
+    ok = sim >= 1.0 - threshold
+    return g1[ok], g2[ok], 1.0 - sim[ok], best[ok], method
+
+
 def image_pairs(
     splits: list[Split], threshold: float, *, method: str = "auto", seed: int = 0
 ) -> tuple[dict[int, PairSet], dict[str, Any]]:
@@ -125,22 +171,21 @@ def image_pairs(
     sign, stats = facing(coeffs[rep], flat[rep])
     faced = coeffs[rep] * sign[:, None]
     emb = embed(faced, flat[rep], stats)
-    gi, gj, dist, used = near_pairs(emb, in_first, threshold, method=method, seed=seed)
-    variant = np.zeros(len(gi), np.int64)
-    # flipped or rotated copies in another split: the variants of DATA's
-    # images are queried against one index of the other splits' images
-    names = list(VARIANTS)
     in_other = np.bincount(group, weights=(owner != 0), minlength=len(rep)) > 0
     q_rows, ix_rows = np.nonzero(in_first)[0], np.nonzero(in_other)[0]
+    # inside DATA: the images as stored (identity) only
+    wi, wj, dist, within_used = near_pairs(emb[q_rows], np.ones(len(q_rows), bool), threshold, method=method, seed=seed)
+    gi, gj = q_rows[wi], q_rows[wj]
+    variant = np.zeros(len(gi), np.int64)
+    # DATA against the other splits: every variant of DATA's images (flipped,
+    # rotated, inverted copies) against the other splits' images
+    names = list(VARIANTS)
+    used = within_used
     if len(q_rows) and len(ix_rows):
-        queries = np.concatenate(
-            [embed(transform_coeffs(faced[q_rows], v), flat[rep[q_rows]], stats) for v in names[1:]]
-        )
-        qi, xi, qd = query_pairs(emb[ix_rows], queries, threshold, method=used, seed=seed)
-        g1, g2 = q_rows[qi % len(q_rows)], ix_rows[xi]
-        keep = g1 != g2
-        gi, gj = np.r_[gi, g1[keep]], np.r_[gj, g2[keep]]
-        dist, variant = np.r_[dist, qd[keep]], np.r_[variant, 1 + qi[keep] // len(q_rows)]
+        c1, c2, qd, qv, used = variant_pairs(faced, flat[rep], stats, emb, q_rows, ix_rows, threshold, method, seed)
+        keep = c1 != c2
+        gi, gj = np.r_[gi, c1[keep]], np.r_[gj, c2[keep]]
+        dist, variant = np.r_[dist, qd[keep]], np.r_[variant, qv[keep]]
     # images facing opposite ways (signs differ): the copy is also inverted
     toggle = sign[gi] * sign[gj] < 0
     variant = np.array(
@@ -157,5 +202,11 @@ def image_pairs(
         m2 = order[starts[g2] : starts[g2] + counts[g2]]
         i, j = np.meshgrid(m1, m2, indexing="ij")
         add("near-duplicate", i.ravel(), j.ravel(), np.full(i.size, d), names[v])
-    info = {"method": used, "threshold": threshold, "distinct_images": len(rep), "flat_images": int(flat.sum())}
+    info = {
+        "method": used,
+        "within_method": within_used,
+        "threshold": threshold,
+        "distinct_images": len(rep),
+        "flat_images": int(flat.sum()),
+    }
     return out, info
