@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ def passphrase(confirm: bool = False) -> bytes:
     env = os.environ.get(PASSPHRASE_ENV)
     if env:
         return env.encode()
-    if not click.get_text_stream("stdin").isatty():
+    if not sys.stdin.isatty():  # click.get_text_stream is deprecated (gone in click 9)
         raise BadInput(f"no passphrase: set {PASSPHRASE_ENV} or run on a terminal to be prompted")
     value: str = click.prompt("Signing passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
     return value.encode()

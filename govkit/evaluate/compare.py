@@ -193,8 +193,9 @@ def run_compare(
             f"{spec_a.ref} and {spec_b.ref} have different classes "
             f"({', '.join(spec_a.classes)} vs {', '.join(spec_b.classes)}): their figures are not comparable"
         )
-    same_ids = (data_a.patient_id is None) == (data_b.patient_id is None) and (
-        data_a.patient_id is None or np.array_equal(data_a.patient_id, data_b.patient_id)
+    pid_a, pid_b = data_a.patient_id, data_b.patient_id
+    same_ids = (pid_a is None and pid_b is None) or (
+        pid_a is not None and pid_b is not None and np.array_equal(pid_a, pid_b)
     )
     if not (np.array_equal(data_a.labels, data_b.labels) and same_ids):
         raise BadInput(f"{data_path} gives {spec_a.ref} and {spec_b.ref} different cases")

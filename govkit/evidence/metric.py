@@ -4,6 +4,7 @@ and whether the sample can bear a verdict on it."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -13,7 +14,7 @@ class MetricValue:
     ci_low: float | None
     ci_high: float | None
     n: int
-    params: dict = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
     ci_level: float = 0.95
     # "ok"; "unsupported" when the sample cannot support the figure (value is
     # then None); "unreliable" when the figure's own control fired.  Only "ok"
@@ -21,5 +22,5 @@ class MetricValue:
     status: str = "ok"
     reason: str | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,14 +10,33 @@ SHA-256, and is appended to the audit chain.
 from __future__ import annotations
 
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from govkit.canonical import sha256_file
 
+if TYPE_CHECKING:
+    import torch
+    from sqlalchemy.orm import Session
 
-def json_safe(obj):
+    from govkit.evidence.metric import MetricValue
+    from govkit.models.datasets import ImageData
+    from govkit.models.spec import ModelSpec
+    from govkit.registry.db import Registry
+
+_K = TypeVar("_K")
+
+
+@overload
+def json_safe(obj: dict[_K, Any]) -> dict[_K, Any]: ...
+@overload
+def json_safe(obj: object) -> object: ...
+
+
+def json_safe(obj: object) -> object:
     """Replace NaN and infinities (which JSON cannot hold) by None, recursively."""
     import math
 
@@ -44,11 +63,11 @@ def software_versions() -> dict[str, str]:
 class ModelRef:
     """A model named on the command line: a registered version or a spec file."""
 
-    spec: object  # govkit.models.spec.ModelSpec
+    spec: ModelSpec
     model_version_id: int | None
 
 
-def resolve_model(registry, ref: str) -> ModelRef:
+def resolve_model(registry: Registry, ref: str) -> ModelRef:
     """``NAME@VERSION`` from the registry, or a spec file path.
 
     A registered model's artifact and entrypoint code must still match their
@@ -82,7 +101,7 @@ def resolve_model(registry, ref: str) -> ModelRef:
     return ModelRef(spec, mv_id)
 
 
-def dataset_version_id(session, content_sha256: str) -> int | None:
+def dataset_version_id(session: Session, content_sha256: str) -> int | None:
     from sqlalchemy import select
 
     from govkit.registry.tables import DatasetVersion
@@ -91,16 +110,16 @@ def dataset_version_id(session, content_sha256: str) -> int | None:
 
 
 def record_evaluation(
-    registry,
+    registry: Registry,
     model: ModelRef,
     kind: str,
     *,
-    config: dict,
+    config: dict[str, Any],
     seed: int | None,
     device: str,
-    metrics: list,
+    metrics: Sequence[MetricValue],
     data_sha256: str | None = None,
-    artifacts: list[tuple[str, Path, str]] = (),
+    artifacts: Sequence[tuple[str, Path, str]] = (),
 ) -> int | None:
     """Insert an evaluation with metrics and artifacts; return its id (None if unregistered)."""
     if model.model_version_id is None:
@@ -153,7 +172,9 @@ def record_evaluation(
         return ev.id
 
 
-def load_for_eval(registry, model_ref: str, data_path: str | Path, device: str = "auto"):
+def load_for_eval(
+    registry: Registry, model_ref: str, data_path: str | Path, device: str = "auto"
+) -> tuple[ModelRef, torch.nn.Module, ImageData, str]:
     """(ModelRef, torch model on device, ImageData, device) with validation done."""
     from govkit.models.datasets import open_dataset
     from govkit.models.device import resolve_device

@@ -18,15 +18,39 @@ from __future__ import annotations
 import csv
 import hashlib
 import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from govkit.errors import BadInput
 
+if TYPE_CHECKING:
+    from _hashlib import HASH
 
-def _npz_member(path: Path, zf: zipfile.ZipFile, name: str):
+    from torch.utils.data import DataLoader
+
+    from govkit.models.spec import ModelSpec
+
+#: Row indices into a dataset.
+Indices = Sequence[int] | NDArray[np.integer[Any]]
+#: A batch as :meth:`ImageData.batches` yields it: row indices and images N×C×H×W.
+Batch = tuple[NDArray[np.intp], NDArray[np.float32]]
+
+
+class _Rows(Protocol):
+    """Images or masks read row by row: an array, a ``np.memmap`` or an :class:`_Indexed` view of one."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def __getitem__(self, i: Any) -> NDArray[Any]: ...
+
+
+def _npz_member(path: Path, zf: zipfile.ZipFile, name: str) -> NDArray[Any]:
     """Memory-map an uncompressed .npy member of a .npz; load it otherwise."""
     info = zf.getinfo(name + ".npy")
     if info.compress_type == zipfile.ZIP_STORED:
@@ -54,11 +78,11 @@ class ImageData:
     """A dataset: labels and metadata in memory, images read on demand."""
 
     source: Path
-    labels: np.ndarray
-    patient_id: np.ndarray | None
-    groups: dict[str, np.ndarray]
-    _x: object = field(repr=False, default=None)  # array-like (memmap) for NPZ
-    _masks: object = field(repr=False, default=None)
+    labels: NDArray[np.int64]
+    patient_id: NDArray[Any] | None
+    groups: dict[str, NDArray[Any]]
+    _x: _Rows | None = field(repr=False, default=None)  # array-like (memmap) for NPZ
+    _masks: _Rows | None = field(repr=False, default=None)
     _paths: list[Path] | None = field(repr=False, default=None)
     _mask_paths: list[Path | None] | None = field(repr=False, default=None)
     dicom_window: dict[str, float] = field(default_factory=dict)
@@ -75,12 +99,14 @@ class ImageData:
     def has_masks(self) -> bool:
         return self._masks is not None or bool(self._mask_paths and any(self._mask_paths))
 
-    def image(self, i: int) -> np.ndarray:
+    def image(self, i: int) -> NDArray[np.float32]:
         if self._x is not None:
             return np.asarray(self._x[i], dtype=np.float32)
+        if self._paths is None:
+            raise RuntimeError(f"{self.source}: an ImageData holds arrays (NPZ) or image files (CSV), and has neither")
         return read_image(self._paths[i], self.dicom_window)
 
-    def images(self, idx) -> np.ndarray:
+    def images(self, idx: Indices) -> NDArray[np.float32]:
         """A batch of images (C×H×W each) by index."""
         idx = np.asarray(idx)
         if self._x is not None:
@@ -90,17 +116,24 @@ class ImageData:
             return out
         return np.stack([self.image(int(i)) for i in idx])
 
-    def mask(self, i: int) -> np.ndarray | None:
+    def mask(self, i: int) -> NDArray[np.bool_] | None:
         if self._masks is not None:
             return np.asarray(self._masks[i]) > 0
-        if self._mask_paths and self._mask_paths[i] is not None:
-            return read_image(self._mask_paths[i], {})[0] > 0
+        mask_path = self._mask_paths[i] if self._mask_paths else None
+        if mask_path is not None:
+            return read_image(mask_path, {})[0] > 0
         return None
 
-    def masks(self, idx) -> np.ndarray:
-        return np.stack([self.mask(int(i)) for i in idx])
+    def masks(self, idx: Indices) -> NDArray[np.bool_]:
+        found = []
+        for i in idx:
+            m = self.mask(int(i))
+            if m is None:
+                raise BadInput(f"{self.source}: image {int(i)} has no mask (give every row a mask_path, or none)")
+            found.append(m)
+        return np.stack(found)
 
-    def subset(self, idx) -> ImageData:
+    def subset(self, idx: Indices) -> ImageData:
         idx = np.asarray(idx)
         return ImageData(
             source=self.source,
@@ -114,7 +147,7 @@ class ImageData:
             dicom_window=self.dicom_window,
         )
 
-    def batches(self, batch_size: int, workers: int = 0):
+    def batches(self, batch_size: int, workers: int = 0) -> Iterator[Batch]:
         """Yield (indices, images) in order, ``batch_size`` at a time.
 
         A torch ``DataLoader`` reads the batches, with ``workers`` processes
@@ -122,8 +155,9 @@ class ImageData:
         """
         from torch.utils.data import DataLoader
 
-        loader = DataLoader(
-            _BatchView(self, batch_size),
+        # _BatchView is map-style (torch needs only __len__ and __getitem__), but torch annotates Dataset
+        loader: DataLoader[Batch] = DataLoader(
+            _BatchView(self, batch_size),  # type: ignore[arg-type]
             batch_size=None,
             num_workers=workers,
             persistent_workers=False,
@@ -142,7 +176,7 @@ class ImageData:
             _hash_file(h, p)
         return h.hexdigest()
 
-    def validate(self, spec) -> None:
+    def validate(self, spec: ModelSpec) -> None:
         """Check shape and labels against a model spec."""
         want = (spec.input.channels, spec.input.height, spec.input.width)
         got = tuple(self.image(0).shape) if len(self) else want
@@ -164,7 +198,7 @@ class _BatchView:
     def __len__(self) -> int:
         return -(-len(self.data) // self.batch_size)
 
-    def __getitem__(self, b: int):
+    def __getitem__(self, b: int) -> Batch:
         idx = np.arange(b * self.batch_size, min((b + 1) * self.batch_size, len(self.data)))
         return idx, self.data.images(idx)
 
@@ -172,21 +206,21 @@ class _BatchView:
 class _Indexed:
     """A lazy view ``base[idx]`` that keeps memory-mapping intact."""
 
-    def __init__(self, base, idx) -> None:
+    def __init__(self, base: _Rows, idx: Indices) -> None:
         self.base, self.idx = base, np.asarray(idx)
         self.shape = (len(self.idx), *base.shape[1:])
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: Any) -> NDArray[Any]:
         return self.base[self.idx[i]]
 
 
-def _hash_file(h, path: Path) -> None:
+def _hash_file(h: HASH, path: Path) -> None:
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
 
 
-def read_image(path: Path, window: dict[str, float]) -> np.ndarray:
+def read_image(path: Path, window: dict[str, float]) -> NDArray[np.float32]:
     """One image as float32 C×H×W in [0, 1]."""
     if not path.is_file():
         raise BadInput(f"image file {path} not found")
@@ -207,7 +241,7 @@ def read_image(path: Path, window: dict[str, float]) -> np.ndarray:
     return arr
 
 
-def _read_dicom(path: Path, window: dict[str, float]) -> np.ndarray:
+def _read_dicom(path: Path, window: dict[str, float]) -> NDArray[np.float32]:
     import pydicom
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
@@ -281,7 +315,8 @@ def _open_csv(path: Path, window: dict[str, float]) -> ImageData:
         if col not in rows[0]:
             raise BadInput(f"{path}: missing column {col!r}")
     base = path.resolve().parent
-    paths, masks = [], []
+    paths: list[Path] = []
+    masks: list[Path | None] = []
     for i, r in enumerate(rows, start=2):
         p = (base / r["path"]).resolve()
         if not p.is_file():

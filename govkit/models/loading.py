@@ -16,15 +16,20 @@ import importlib
 import importlib.util
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from govkit.errors import BadInput
 from govkit.models.spec import InputSpec, ModelSpec
 
+if TYPE_CHECKING:
+    import torch
+
 log = logging.getLogger(__name__)
 
 
-def _import_factory(entrypoint: str, base_dir: Path):
+def _import_factory(entrypoint: str, base_dir: Path) -> Callable[[], object]:
     target, _, func = entrypoint.rpartition(":")
     if target.endswith(".py"):
         path = (base_dir / target).resolve()
@@ -34,6 +39,8 @@ def _import_factory(entrypoint: str, base_dir: Path):
         module = sys.modules.get(mod_name)
         if module is None:
             spec = importlib.util.spec_from_file_location(mod_name, path)
+            if spec is None or spec.loader is None:  # not for a .py file: a loader is always found
+                raise BadInput(f"entrypoint file {target} cannot be imported as a Python module")
             module = importlib.util.module_from_spec(spec)
             sys.modules[mod_name] = module
             try:
@@ -48,7 +55,7 @@ def _import_factory(entrypoint: str, base_dir: Path):
         except (Exception, SystemExit) as exc:
             log.debug("entrypoint module %s failed to import", target, exc_info=True)
             raise BadInput(f"entrypoint module {target!r} cannot be imported: {_why(exc)}") from None
-    factory = getattr(module, func, None)
+    factory: object = getattr(module, func, None)
     if not callable(factory):
         raise BadInput(f"entrypoint {entrypoint!r}: {func!r} is not a function in {target}")
     return factory
@@ -60,7 +67,7 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
 
 
-def load_state_dict(path: Path, map_location: str = "cpu") -> dict:
+def load_state_dict(path: Path, map_location: str = "cpu") -> dict[str, torch.Tensor]:
     """A plain state dict (names to tensors) read with ``torch.load(weights_only=True)``; anything else is refused."""
     import torch
 
@@ -76,10 +83,14 @@ def load_state_dict(path: Path, map_location: str = "cpu") -> dict:
     return state
 
 
-def build_network(spec: ModelSpec):
+def build_network(spec: ModelSpec) -> torch.nn.Module:
     """The untrained network from the spec's factory (entrypoint specs only)."""
     import torch
 
+    if spec.entrypoint is None:  # callers check first: a TorchScript artifact has no factory
+        raise BadInput(
+            f"{spec.ref}: only an entrypoint spec can build its network (this one is a TorchScript artifact)"
+        )
     factory = _import_factory(spec.entrypoint, spec.base_dir)
     try:
         net = factory()
@@ -91,7 +102,7 @@ def build_network(spec: ModelSpec):
     return net
 
 
-def load_network(spec: ModelSpec, map_location: str = "cpu"):
+def load_network(spec: ModelSpec, map_location: str = "cpu") -> torch.nn.Module:
     """The trained network (without normalisation)."""
     import torch
 
@@ -101,6 +112,8 @@ def load_network(spec: ModelSpec, map_location: str = "cpu"):
         except (RuntimeError, ValueError) as exc:
             raise BadInput(f"{spec.artifact} is not a TorchScript archive: {str(exc).splitlines()[0]}") from None
     net = build_network(spec)
+    if spec.weights is None:  # parse_spec requires them with an entrypoint
+        raise BadInput(f"{spec.ref}: an entrypoint spec needs 'weights'")
     state = load_state_dict(spec.weights, map_location)
     try:
         net.load_state_dict(state)
@@ -110,26 +123,29 @@ def load_network(spec: ModelSpec, map_location: str = "cpu"):
 
 
 @functools.lru_cache(maxsize=1)
-def _image_model_class():
+def _image_model_class() -> type[torch.nn.Module]:
     """One ``ImageModel`` class per process (``torch.func`` stacking needs a shared class)."""
     import torch
 
     class ImageModel(torch.nn.Module):
         """Image-space model: ``logits = net((x - mean) / std)``."""
 
-        def __init__(self, net, mean, std) -> None:
+        mean: torch.Tensor  # buffers, registered in __init__
+        std: torch.Tensor
+
+        def __init__(self, net: torch.nn.Module, mean: torch.Tensor, std: torch.Tensor) -> None:
             super().__init__()
             self.net = net
             self.register_buffer("mean", mean)
             self.register_buffer("std", std)
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.net((x - self.mean) / self.std)
 
     return ImageModel
 
 
-def make_wrapper(net, spec: ModelSpec | InputSpec):
+def make_wrapper(net: torch.nn.Module, spec: ModelSpec | InputSpec) -> torch.nn.Module:
     """Wrap ``net`` so it takes images in [0, 1] and normalises internally."""
     import torch
 
@@ -140,7 +156,7 @@ def make_wrapper(net, spec: ModelSpec | InputSpec):
     return _image_model_class()(net, mean, std)
 
 
-def load_model(spec: ModelSpec, device: str = "cpu"):
+def load_model(spec: ModelSpec, device: str = "cpu") -> torch.nn.Module:
     """The wrapped, trained model in eval mode on ``device``."""
     model = make_wrapper(load_network(spec), spec).to(device)
     model.eval()

@@ -28,8 +28,17 @@ import json
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
+from numpy.typing import NDArray
+
+from govkit.testing.dicom_corpus import pydicom_sample
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+    from govkit.deid.pixels.ocr import WordReader
 
 FONTS = (
     "DejaVuSans.ttf",
@@ -98,8 +107,24 @@ class Case:
 
 # --------------------------------------------------------------------------- generation
 
+#: A display-space image, SIZE × SIZE in [0, 1].
+Image01 = NDArray[np.floating[Any]]
+#: Text lines as (word, is_phi) pairs.
+Lines = list[list[tuple[str, bool]]]
 
-def _patient(rng: np.random.Generator) -> dict:
+
+class _PatientValues(TypedDict):
+    first: str
+    last: str
+    id: str
+    birth: tuple[int, int, int]  # year, month, day
+    study: tuple[int, int, int]
+    time: tuple[int, int, int]  # hour, minute, second
+    accession: str
+    institution: tuple[str, ...]  # its words
+
+
+def _patient(rng: np.random.Generator) -> _PatientValues:
     year, month, day = int(rng.integers(1930, 2005)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
     hour, minute, sec = int(rng.integers(0, 24)), int(rng.integers(0, 60)), int(rng.integers(0, 60))
     return {
@@ -114,7 +139,7 @@ def _patient(rng: np.random.Generator) -> dict:
     }
 
 
-def _date_words(rng, ymd) -> list[str]:
+def _date_words(rng: np.random.Generator, ymd: tuple[int, int, int]) -> list[str]:
     y, m, d = ymd
     return [
         [
@@ -127,14 +152,14 @@ def _date_words(rng, ymd) -> list[str]:
     ]
 
 
-def _time_words(rng, hms) -> list[str]:
+def _time_words(rng: np.random.Generator, hms: tuple[int, int, int]) -> list[str]:
     h, m, s = hms
     if rng.random() < 0.5:
         return [f"{h:02d}:{m:02d}:{s:02d}"]
     return [f"{(h % 12) or 12}:{m:02d}", "PM" if h >= 12 else "AM"]
 
 
-def _lines(rng, p: dict) -> list[list[tuple[str, bool]]]:
+def _lines(rng: np.random.Generator, p: _PatientValues) -> Lines:
     """Text lines as (word, is_phi) pairs."""
     name = [
         [p["last"] + ",", p["first"]],
@@ -156,21 +181,20 @@ def _lines(rng, p: dict) -> list[list[tuple[str, bool]]]:
     return chosen
 
 
-def _background(kind: str, rng: np.random.Generator) -> np.ndarray:
+def _background(kind: str, rng: np.random.Generator) -> Image01:
     """Display-space image in [0, 1], SIZE × SIZE."""
     from PIL import Image
 
     yy, xx = np.mgrid[0:SIZE, 0:SIZE] / SIZE
     if kind in ("ct", "mr"):
         import pydicom
-        from pydicom.data import get_testdata_file
 
-        src = pydicom.dcmread(get_testdata_file("CT_small.dcm" if kind == "ct" else "MR_small.dcm")).pixel_array
+        src = pydicom.dcmread(pydicom_sample("CT_small.dcm" if kind == "ct" else "MR_small.dcm")).pixel_array
         src = src.astype(np.float32)
         lo, hi = np.percentile(src, (1, 99))
         img = np.asarray(
             Image.fromarray(np.clip((src - lo) / (hi - lo), 0, 1).astype(np.float32)).resize(
-                (SIZE, SIZE), Image.BILINEAR
+                (SIZE, SIZE), Image.Resampling.BILINEAR
             )
         )
         return np.clip(img * 0.85, 0, 1)
@@ -185,7 +209,7 @@ def _background(kind: str, rng: np.random.Generator) -> np.ndarray:
     return np.clip(0.15 + 0.5 * xx * yy + rng.normal(0, 0.03, (SIZE, SIZE)), 0, 1)
 
 
-def _draw(img: np.ndarray, lines, rng: np.random.Generator) -> list[Token]:
+def _draw(img: Image01, lines: Lines, rng: np.random.Generator) -> list[Token]:
     """Burn ``lines`` into ``img`` (in place) at a random anchor; return the word boxes."""
     from PIL import Image, ImageDraw, ImageFont
 
@@ -196,12 +220,13 @@ def _draw(img: np.ndarray, lines, rng: np.random.Generator) -> list[Token]:
     width = max(int(draw.textlength(" ".join(w for w, _ in ln), font=font)) for ln in lines)
     x0 = int(rng.integers(4, max(5, SIZE - width - 4)))
     y0 = int(rng.integers(4, max(5, SIZE - gap * len(lines) - 4)))
-    tokens = []
+    tokens: list[Token] = []
     for i, line in enumerate(lines):
         x, y = x0, y0 + i * gap
         for word, is_phi in line:
             draw.text((x, y), word, fill=255, font=font)
             left, top, right, bottom = draw.textbbox((x, y), word, font=font)
+            left, top, right, bottom = int(left), int(top), int(right), int(bottom)  # ints from a FreeType font
             tokens.append(Token(word, left, top, right - left, bottom - top, is_phi))
             x += int(draw.textlength(word + " ", font=font))
     alpha = np.asarray(mask, np.float32) / 255
@@ -217,7 +242,9 @@ def _draw(img: np.ndarray, lines, rng: np.random.Generator) -> list[Token]:
     return tokens
 
 
-def _encode(grey: np.ndarray, photometric: str, bits: int, signed: bool, syntax: str, rng):
+def _encode(
+    grey: NDArray[np.floating[Any]], photometric: str, bits: int, signed: bool, syntax: str, rng: np.random.Generator
+) -> Dataset:
     """A Secondary Capture dataset holding ``grey`` (frames × H × W in [0, 1])."""
     from pydicom import uid
     from pydicom.dataset import Dataset, FileMetaDataset
@@ -255,12 +282,12 @@ def _encode(grey: np.ndarray, photometric: str, bits: int, signed: bool, syntax:
         ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = 0, 1, "US"
         ds.WindowCenter, ds.WindowWidth = 476, 3000
     if syntax != "ExplicitVRLittleEndian":
-        kwargs = {"use_mct": False} if syntax == "JPEG2000Lossless" else {}
+        kwargs: dict[str, Any] = {"use_mct": False} if syntax == "JPEG2000Lossless" else {}
         ds.compress(getattr(uid, syntax), generate_instance_uid=False, **kwargs)
     return ds
 
 
-def _header(ds, p: dict) -> None:
+def _header(ds: Dataset, p: _PatientValues) -> None:
     y, m, d = p["birth"]
     sy, sm, sd = p["study"]
     h, mi, s = p["time"]
@@ -274,7 +301,7 @@ def _header(ds, p: dict) -> None:
     ds.BurnedInAnnotation = "YES"
 
 
-def make_case(i: int, seed: int = 0):
+def make_case(i: int, seed: int = 0) -> tuple[Dataset, Case]:
     """Case ``i`` of the corpus: (dataset, :class:`Case`); deterministic in (i, seed)."""
     rng = np.random.default_rng([seed, i])
     photometric, bits, signed, syntax = ENCODINGS[i % len(ENCODINGS)]
@@ -291,10 +318,8 @@ def make_case(i: int, seed: int = 0):
 
 def write_corpus(out: Path, n: int, *, seed: int = 0, real: bool = True) -> list[Case]:
     """Write ``n`` generated cases (plus the two real ones) and ``ground-truth.json``."""
-    from pydicom.data import get_testdata_file
-
     out.mkdir(parents=True, exist_ok=True)
-    cases = []
+    cases: list[Case] = []
     for i in range(n):
         ds, case = make_case(i, seed)
         ds.save_as(out / case.file, enforce_file_format=True)
@@ -303,7 +328,7 @@ def write_corpus(out: Path, n: int, *, seed: int = 0, real: bool = True) -> list
         import pydicom
 
         for name, words in REAL_CASES.items():
-            shutil.copy(get_testdata_file(name), out / name)
+            shutil.copy(pydicom_sample(name), out / name)
             ds = pydicom.dcmread(out / name)
             cases.append(
                 Case(
@@ -327,7 +352,7 @@ def read_corpus(root: Path) -> list[Case]:
 # --------------------------------------------------------------------------- measures
 
 
-def token_readable(engine, rendered: np.ndarray, token: Token, pad: int = 4) -> bool:
+def token_readable(engine: WordReader, rendered: NDArray[np.uint8], token: Token, pad: int = 4) -> bool:
     """Whether OCR of ``token``'s box in ``rendered`` (uint8 grey) still reads the token."""
     from PIL import Image
 
@@ -345,7 +370,7 @@ def token_readable(engine, rendered: np.ndarray, token: Token, pad: int = 4) -> 
             variant = 255 - variant
         big = np.asarray(
             Image.fromarray(variant.astype(np.uint8)).resize(
-                (variant.shape[1] * scale, variant.shape[0] * scale), Image.BICUBIC
+                (variant.shape[1] * scale, variant.shape[0] * scale), Image.Resampling.BICUBIC
             )
         )
         big = np.pad(big, 20, constant_values=255)
@@ -355,14 +380,14 @@ def token_readable(engine, rendered: np.ndarray, token: Token, pad: int = 4) -> 
     return False
 
 
-def text_mask(shape: tuple[int, int], tokens: list[Token]) -> np.ndarray:
+def text_mask(shape: tuple[int, int], tokens: list[Token]) -> NDArray[np.bool_]:
     mask = np.zeros(shape, bool)
     for t in tokens:
         mask[max(0, t.y) : t.y + t.h, max(0, t.x) : t.x + t.w] = True
     return mask
 
 
-def unchanged_fraction(before: np.ndarray, after: np.ndarray, tokens: list[Token]) -> tuple[int, int]:
+def unchanged_fraction(before: NDArray[Any], after: NDArray[Any], tokens: list[Token]) -> tuple[int, int]:
     """(unchanged, total) non-text pixels over every frame; colour pixels compare all samples."""
     same = before == after
     if same.ndim == 4:

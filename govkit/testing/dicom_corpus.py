@@ -12,10 +12,17 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
+from pydicom.uid import UID
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+    from PIL import ImageFont
 
 #: An unlisted, kept sequence used to carry nested PHI (PS3.3 General Image).
 CARRIER_SEQUENCE = "DerivationCodeSequence"
@@ -36,11 +43,15 @@ class Patient:
         return f"{given.title()} {family.title()}"
 
 
-def plant_value(tag: int, vr: str, patient: Patient, salt: str = "0"):
+#: An element value as pydicom takes it for the VRs :func:`plant_value` covers.
+PlantedValue = str | int | float | bytes | Sequence
+
+
+def plant_value(tag: int, vr: str, patient: Patient, salt: str = "0") -> PlantedValue:
     """A PHI-bearing value for ``tag`` with VR ``vr``."""
     vr = vr.split(" or ")[0]
     text = f"{patient.display_name} born {_us_date(patient.birth_date)} MRN {patient.patient_id}"
-    return {
+    values: dict[str, PlantedValue] = {
         "PN": patient.name,
         "LO": f"XR CHEST for {patient.display_name}"[:64],
         "SH": patient.name.split("^")[0][:16],
@@ -75,7 +86,8 @@ def plant_value(tag: int, vr: str, patient: Patient, salt: str = "0"):
         "OL": b"\x00" * 4,
         "OV": b"\x00" * 8,
         "SQ": Sequence([nested_item(patient, salt)]),
-    }[vr]
+    }
+    return values[vr]
 
 
 def _us_date(da: str) -> str:
@@ -142,14 +154,23 @@ def _plant_private(ds: Dataset, patient: Patient) -> None:
     block.add_new(0x03, "SQ", Sequence([nested_item(patient, "8")]))
 
 
+def pydicom_sample(name: str) -> str:
+    """The path of one of the sample files shipped in pydicom's package (``CT_small.dcm``...)."""
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file(name)
+    if not isinstance(path, str):
+        raise FileNotFoundError(f"pydicom's sample file {name} is not installed")
+    return path
+
+
 def phi_corpus(out: Path, *, patients: int = 2, files_per_patient: int = 3) -> list[Path]:
     """Write a multi-patient archive with PHI planted everywhere; return the paths."""
     import pydicom
-    from pydicom.data import get_testdata_file
 
-    base = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    base = pydicom.dcmread(pydicom_sample("CT_small.dcm"))
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
+    paths: list[Path] = []
     for p in range(patients):
         patient = Patient(
             name=["KAUFMAN^SCOTT", "OKONKWO^ADAEZE", "LINDQVIST^BIRGITTA"][p % 3],
@@ -181,17 +202,16 @@ def ct_archive(out: Path, n: int, *, patients: int = 1) -> list[Path]:
     each with its own SOP Instance UID: a light archive for throughput and
     scale-out runs (the PHI is the sample file's own header)."""
     import pydicom
-    from pydicom.data import get_testdata_file
 
-    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds = pydicom.dcmread(pydicom_sample("CT_small.dcm"))
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
+    paths: list[Path] = []
     for i in range(n):
         p = i % patients
         ds.PatientID = f"MRN-{7100 + p:04d}"
         ds.StudyInstanceUID = f"{UID_ROOT}.400.{p}"
         ds.SeriesInstanceUID = f"{UID_ROOT}.500.{p}"
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"{UID_ROOT}.600.{p}.{i}"
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = UID(f"{UID_ROOT}.600.{p}.{i}")
         path = out / f"f{i:06d}.dcm"
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
@@ -219,11 +239,12 @@ def burned_in(
 
     rng = np.random.default_rng(seed)
     h, w = size
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont
     try:
         font = ImageFont.truetype("DejaVuSans.ttf", font_size)
     except OSError:
         font = ImageFont.load_default(size=font_size)
-    planes = []
+    planes: list[NDArray[np.uint8]] = []
     for _ in range(frames):
         base = np.linspace(20, 90, w)[None, :] + rng.normal(0, 4, (h, w))
         img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))

@@ -283,14 +283,11 @@ def _fill_value(ds: Dataset, native: Pixels) -> float | np.number[Any]:
     """The value boxes are filled with: black as displayed for greyscale (the maximum for
     MONOCHROME1, the minimum for MONOCHROME2: PS3.3 C.7.6.3.1.2), 0 for colour."""
     photometric = str(ds.get("PhotometricInterpretation", ""))
-    black: np.number[Any]
     if photometric == "MONOCHROME1":
-        black = native.max()
-        return black
+        return native.max()
     if photometric == "PALETTE COLOR" or native.ndim == 4:
         return 0
-    black = native.min()
-    return black
+    return native.min()
 
 
 def redact(native: Pixels, frame_boxes: list[list[Box]], fill: float | np.number[Any]) -> Pixels:
