@@ -12,7 +12,7 @@ pydicom would read such an element's "value" as the rest of the header,
 identifiers included.  The walk follows pydicom's own rules for guessing
 implicit or explicit VR, so both see the same elements.
 
-:func:`drop_unusable` removes what cannot be de-identified but need not
+:func:`parse_usable` also removes what cannot be de-identified but need not
 cost the file (elements in the groups PS3.5 7.8.1 forbids, a Pixel Data
 with no Rows and Columns); :func:`check_pixel_data` refuses pixel data that
 cannot hold what the image attributes declare, and :func:`check_decodes`
@@ -31,7 +31,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -84,6 +84,33 @@ def parse(data: bytes, *, require_uids: bool = True) -> Dataset:
     with ``require_uids=False`` a dataset with neither is returned without them
     (the de-identifying worker gives it keyed UIDs) instead of refused.
     """
+    return _parse(data, require_uids)[0]
+
+
+def parse_usable(data: bytes, *, require_uids: bool = True) -> tuple[Dataset, list[str]]:
+    """:func:`parse`, then remove in place what cannot be de-identified but need not cost the
+    whole file; the dataset and a note for each kind removed (no values named).
+
+    * Elements in the groups PS3.5 7.8.1 forbids (0001, 0003, 0005, 0007, FFFF), at any
+      depth: no rule of the profile can know what they hold.  The walk sees every element,
+      so files without them (nearly all) cost nothing more.
+    * A Pixel Data element with neither Rows nor Columns: not an image whose pixels can be
+      checked for burned-in text (fail closed: removed, never copied).  With only one of
+      them, or with invalid values, the image is damaged and :func:`check_pixel_data`
+      refuses the file.
+    """
+    ds, forbidden = _parse(data, require_uids)
+    notes = []
+    if forbidden and _drop_groups(ds, ILLEGAL_GROUPS):
+        notes.append("elements in groups that DICOM forbids (0001, 0003, 0005, 0007, FFFF; PS3.5 7.8.1) removed")
+    if "PixelData" in ds and "Rows" not in ds and "Columns" not in ds:
+        del ds.PixelData
+        notes.append("Pixel Data without Rows and Columns removed: not an image that can be checked for burned-in text")
+    return ds, notes
+
+
+def _parse(data: bytes, require_uids: bool) -> tuple[Dataset, bool]:
+    """:func:`parse`'s dataset, and whether the walk met an element in a forbidden group."""
     kind = sniff(data)
     if kind == "other":
         raise Refusal("not-dicom")
@@ -97,7 +124,7 @@ def parse(data: bytes, *, require_uids: bool = True) -> Dataset:
         raise refusal_for(exc) from exc
     if _is_dicomdir(ds):
         raise Refusal("dicomdir")
-    implicit, little = walk(data, start)
+    implicit, little, forbidden = walk(data, start)
     ds.set_original_encoding(implicit, little)
     if "TransferSyntaxUID" not in ds.file_meta:
         ds.file_meta.TransferSyntaxUID = _syntax_for(implicit, little)
@@ -109,16 +136,15 @@ def parse(data: bytes, *, require_uids: bool = True) -> Dataset:
                     continue
                 raise Refusal("not-an-instance")
             setattr(ds, keyword, value)  # the file's own UID (PS3.10 7.1), not an invented one
-    return ds
+    return ds, forbidden
 
 
 def load(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES, *, require_uids: bool = True) -> tuple[bytes, Dataset]:
     """(bytes, dataset) of the DICOM file at ``path`` (:func:`govkit.deid.files.read_source`,
-    then :func:`parse`, :func:`drop_unusable` and :func:`check_pixel_data`), read as
-    ``deid run`` reads it; :class:`Refusal` otherwise."""
+    then :func:`parse_usable` and :func:`check_pixel_data`), read as ``deid run`` reads it;
+    :class:`Refusal` otherwise."""
     data = read_source(path, max_bytes)
-    ds = parse(data, require_uids=require_uids)
-    drop_unusable(ds)
+    ds, _ = parse_usable(data, require_uids=require_uids)
     try:
         check_pixel_data(ds)
     except Refusal:
@@ -156,13 +182,22 @@ def _syntax_for(implicit: bool, little: bool) -> UID:
 # --------------------------------------------------------------------------- the walk
 
 
-def walk(data: bytes, start: int) -> tuple[bool, bool]:
+class Layout(NamedTuple):
+    """What :func:`walk` found: the dataset's encoding as pydicom reads it, and whether an
+    element in a group PS3.5 7.8.1 forbids is anywhere in it."""
+
+    implicit: bool
+    little: bool
+    forbidden_groups: bool = False
+
+
+def walk(data: bytes, start: int) -> Layout:
     """Walk the file meta and the dataset of ``data`` from ``start``; raise :class:`Refusal` on a
-    defect.  Returns the dataset's (implicit VR, little endian) as pydicom reads it."""
+    defect."""
     meta_end = _Walker(data, implicit=False, little=True).dataset(start, len(data), 0, top=True, meta=True)
     syntax = _meta_syntax(data, start, meta_end)
     if meta_end >= len(data):
-        return (syntax.is_implicit_VR, syntax.is_little_endian) if syntax else (True, True)
+        return Layout(syntax.is_implicit_VR, syntax.is_little_endian) if syntax else Layout(True, True)
     if syntax is None:  # no Transfer Syntax (or no file meta): guess as pydicom does
         group, _, vr = struct.unpack("<HH2s", data[meta_end : meta_end + 6].ljust(6, b"\0"))
         implicit, little = vr.decode("latin-1") not in VALID_VRS, True
@@ -175,13 +210,13 @@ def walk(data: bytes, start: int) -> tuple[bool, bool]:
             raise Refusal("truncated", where="its deflated dataset") from None
         walker = _Walker(inflated, implicit=False, little=True)
         walker.dataset(0, len(inflated), 0, top=True)
-        return walker.top_encoding
+        return Layout(*walker.top_encoding, walker.forbidden_groups)
     else:
         implicit = syntax.is_implicit_VR if syntax.is_transfer_syntax else False
         little = syntax.is_little_endian if syntax.is_transfer_syntax else True
     walker = _Walker(data, implicit=implicit, little=little)
     walker.dataset(meta_end, len(data), 0, top=True)
-    return walker.top_encoding
+    return Layout(*walker.top_encoding, walker.forbidden_groups)
 
 
 def _meta_syntax(data: bytes, start: int, end: int) -> UID | None:
@@ -242,6 +277,7 @@ class _Walker:
         self.u16 = struct.Struct("<H" if little else ">H")
         self.u32 = struct.Struct("<I" if little else ">I")
         self.top_encoding = (implicit, little)
+        self.forbidden_groups = False  # an element in ILLEGAL_GROUPS was met
 
     def _tag(self, pos: int) -> int:
         group, element = struct.unpack_from("<HH" if self.little else ">HH", self.data, pos)
@@ -282,6 +318,8 @@ class _Walker:
             if meta and self.data[pos : pos + 2] != b"\x02\x00":
                 return pos
             tag = self._tag(pos)
+            if tag >> 16 in ILLEGAL_GROUPS:
+                self.forbidden_groups = True
             if tag == ITEM_END and in_item is not None:
                 return pos + 8
             if tag == SEQUENCE_END and in_item is not None:  # the sequence ends, its item never did
@@ -317,7 +355,10 @@ class _Walker:
             if vr in (None, "SQ"):
                 return self._items(start, end, tag, depth + 1, implicit)
             if vr == "UN":  # a sequence encoded in implicit VR little endian (PS3.5 6.2.2)
-                return _Walker(data, implicit=True, little=True)._items(start, end, tag, depth + 1, True)
+                inner = _Walker(data, implicit=True, little=True)
+                after = inner._items(start, end, tag, depth + 1, True)
+                self.forbidden_groups |= inner.forbidden_groups
+                return after
             raise Refusal("undefined-length", tag=tag_text(tag))
         if length > end - start:
             raise Refusal("length-overrun", tag=tag_text(tag), length=length, container=container)
@@ -370,41 +411,16 @@ class _Walker:
 # --------------------------------------------------------------------------- pixels
 
 
-def drop_unusable(ds: Dataset) -> list[str]:
-    """Remove, in place, what cannot be de-identified but need not cost the whole file; a
-    note for each kind removed (no values named).
-
-    * Elements in the groups PS3.5 7.8.1 forbids (0001, 0003, 0005, 0007, FFFF), at any
-      depth: no rule of the profile can know what they hold.
-    * A Pixel Data element with neither Rows nor Columns: not an image whose pixels can be
-      checked for burned-in text (fail closed: removed, never copied).  With only one of
-      them, or with invalid values, the image is damaged and :func:`check_pixel_data`
-      refuses the file.
-    """
-    notes = []
-    if _drop_groups(ds, ILLEGAL_GROUPS):
-        notes.append("elements in groups that DICOM forbids (0001, 0003, 0005, 0007, FFFF; PS3.5 7.8.1) removed")
-    if "PixelData" in ds and "Rows" not in ds and "Columns" not in ds:
-        del ds.PixelData
-        notes.append("Pixel Data without Rows and Columns removed: not an image that can be checked for burned-in text")
-    return notes
-
-
 def _drop_groups(ds: Dataset, groups: frozenset[int]) -> bool:
-    """Remove the elements of ``groups`` from ``ds`` and its sequence items; whether any was.
-    Reads elements as they are (raw: no value decoded but the sequences')."""
-    doomed, sequences = [], []
-    for elem in ds.elements():
-        if elem.tag >> 16 in groups:
-            doomed.append(elem.tag)
-        elif elem.VR == "SQ" or (not elem.VR and _dictionary_vrs(elem.tag) == {"SQ"}):
-            sequences.append(elem.tag)
-    for tag in doomed:
-        del ds[tag]
-    dropped = bool(doomed)
-    for tag in sequences:
-        for item in ds[tag].value or ():
-            dropped |= _drop_groups(item, groups)
+    """Remove the elements of ``groups`` from ``ds`` and its sequence items; whether any was."""
+    dropped = False
+    for tag in list(ds.keys()):
+        if tag >> 16 in groups:
+            del ds[tag]
+            dropped = True
+        elif element_vr(ds, tag) == "SQ":
+            for item in ds[tag].value or ():
+                dropped |= _drop_groups(item, groups)
     return dropped
 
 

@@ -22,9 +22,8 @@ from govkit.deid.batch.outputs import NO_UID_DIR, PATH_UIDS, FileResult, output_
 from govkit.deid.dicomio import (
     check_decodes,
     check_pixel_data,
-    drop_unusable,
     give_keyed_uids,
-    parse,
+    parse_usable,
     write_part10,
 )
 from govkit.deid.files import DEFAULT_MAX_FILE_BYTES, read_source
@@ -110,8 +109,7 @@ def _deidentify(data: bytes, rel: str, token: str) -> FileResult:
     from govkit.deid.header.engine import deidentify
 
     cfg = _WORKER["cfg"]
-    ds = parse(data, require_uids=False)
-    dropped = drop_unusable(ds)
+    ds, dropped = parse_usable(data, require_uids=False)
     check_pixel_data(ds)
     keyed_sop = give_keyed_uids(ds, data, cfg.pseudonymizer.uid)  # none in the dataset nor its file meta
     pid_in = str(ds.get("PatientID", "") or "")
