@@ -216,18 +216,19 @@ def _walk(ds: Dataset, ctx: _FileContext) -> None:
     drop_groups: set[int] = set()
     private: list[BaseTag] = []
     counts = ctx.counts
-    for tag in list(ds.keys()):
-        if tag.is_private:
+    for elem in list(ds.values()):  # raw elements: a value is decoded only where it is needed
+        tag = elem.tag
+        group = tag >> 16
+        if group & 1:  # private (odd group)
             private.append(tag)
             continue
-        if tag.element == 0:  # group length
+        if not tag & 0xFFFF:  # group length
             del ds[tag]
             counts["X"] += 1
             continue
         action = ctx.cfg.action_for(tag)
-        vr = None
+        vr = elem.VR or phi.dictionary_vr(tag)  # govkit.deid.dicomio.element_vr, from the element at hand
         if action is None:
-            vr = element_vr(ds, tag)
             if not _known(tag):
                 del ds[tag]
                 counts["X"] += 1
@@ -236,27 +237,27 @@ def _walk(ds: Dataset, ctx: _FileContext) -> None:
             action = _unlisted_action(ds, tag, vr, ctx)
         else:
             action = resolve_type_dependent(action, tag, ctx.sop_class)
-        if (
-            0x5000 <= tag.group <= 0x60FF
-            and action in ("X", "C")
-            and (tag.group < 0x6000 or tag & 0xFF00FFFF == OVERLAY_DATA)
-        ):
-            drop_groups.add(tag.group)  # overlay/curve: drop the whole repeating group
+        if 0x5000 <= group <= 0x60FF and action in ("X", "C") and (group < 0x6000 or tag & 0xFF00FFFF == OVERLAY_DATA):
+            drop_groups.add(group)  # overlay/curve: drop the whole repeating group
         if action == "X":  # no need to decode the value
             del ds[tag]
             counts["X"] += 1
             continue
-        if action == "K" and (vr := vr or element_vr(ds, tag)) != "SQ":
+        if action == "K" and vr != "SQ":
             if vr not in SWEPT_VRS:
                 counts["K"] += 1
                 if vr == "AS":
                     _map_strings(ds[tag], _cap_age)
                 continue
             action = "sweep"  # kept text: scrubbed of the file's identifiers and contacts
-        if action == "sweep" and _ascii_without_phi(ds, tag, ctx):
+        if action == "Z" and vr in DUMMY:  # a plain VR: no need to decode the value it replaces
+            counts["Z"] += 1
+            ds[tag] = DataElement(tag, vr, _zero(tag, vr, ctx))
+            continue
+        if action == "sweep" and _ascii_without_phi(elem.value, ctx):
             counts["K"] += 1  # checked on the stored bytes: no need to decode and re-encode it
             continue
-        if action in ("C", "sweep") and (vr or element_vr(ds, tag)) in SWEPT_VRS:
+        if action in ("C", "sweep") and vr in SWEPT_VRS:
             ctx.readings = phi.text_readings(ds, tag)[1:]
         _apply(ds, ds[tag], action, ctx)
         ctx.readings = []
@@ -269,10 +270,9 @@ def _walk(ds: Dataset, ctx: _FileContext) -> None:
         _private(ds, private, ctx)
 
 
-def _ascii_without_phi(ds: Dataset, tag: BaseTag, ctx: _FileContext) -> bool:
-    """The value is still undecoded ASCII without ISO 2022 escapes (so it reads the same
-    in every character set) and holds no identifier and no contact."""
-    raw = ds.get_item(tag).value
+def _ascii_without_phi(raw: object, ctx: _FileContext) -> bool:
+    """The value ``raw`` is still undecoded ASCII without ISO 2022 escapes (so it reads the
+    same in every character set) and holds no identifier and no contact."""
     if not isinstance(raw, bytes) or not raw.isascii() or b"\x1b" in raw:
         return False
     text = raw.decode("ascii")
@@ -291,6 +291,7 @@ def _kept_spans(text: str, ctx: _FileContext) -> list[tuple[int, int]]:
     return found + [(a, b) for a, b, _ in shapes]
 
 
+@functools.lru_cache(maxsize=4096)
 def _known(tag: BaseTag) -> bool:
     """The data dictionary knows ``tag`` (repeating groups included)."""
     from pydicom.datadict import get_entry
@@ -341,10 +342,7 @@ def _apply(ds: Dataset, elem: DataElement, action: str, ctx: _FileContext) -> No
                 _walk(item, ctx)
             ctx.structured -= action == "C"
     elif action == "Z":
-        if elem.tag in (PATIENT_ID, PATIENT_NAME):
-            elem.value = ctx.cfg.pseudonymizer.patient_id(ctx.patient_id)
-        else:
-            elem.value = None if vr not in DUMMY or isinstance(DUMMY[vr], (int, float)) else ""
+        elem.value = _zero(elem.tag, vr, ctx)
     elif action == "D":
         _dummy(elem, ctx)
     elif action == "U":
@@ -354,6 +352,13 @@ def _apply(ds: Dataset, elem: DataElement, action: str, ctx: _FileContext) -> No
     elif action == "sweep":
         _clean_text(elem, ctx, full=False)
     # "K": keep as is
+
+
+def _zero(tag: int, vr: str, ctx: _FileContext) -> object:
+    """The Z action's value: empty, or the pseudonym for Patient ID and Patient's Name."""
+    if tag in (PATIENT_ID, PATIENT_NAME):
+        return ctx.cfg.pseudonymizer.patient_id(ctx.patient_id)
+    return None if vr not in DUMMY or isinstance(DUMMY[vr], (int, float)) else ""
 
 
 def _dummy(elem: DataElement, ctx: _FileContext) -> None:

@@ -35,10 +35,10 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from govkit.deid.dicomio import element_vr
 from govkit.deid.text.dates import date_forms, date_pattern
 
 #: Attributes whose values identify the patient (besides every PN attribute).
@@ -162,6 +162,8 @@ class Identifiers:
     dates: set[dt.date] = field(default_factory=set)
     institutions: set[str] = field(default_factory=set)
     birth_dates: set[dt.date] = field(default_factory=set)  # also matched as month and year
+    #: (signature of the sets, compiled pattern): :meth:`spans` runs on every kept value
+    _pattern: tuple[tuple[int, ...], re.Pattern[str] | None] | None = field(default=None, repr=False, compare=False)
 
     def __bool__(self) -> bool:
         return any((self.names, self.full_names, self.ids, self.dates, self.institutions))
@@ -182,8 +184,18 @@ class Identifiers:
         return [s for s in self.strings() if len(s) >= min_len and s not in self.names]
 
     def text_pattern(self) -> re.Pattern[str] | None:
-        """One pattern over *folded* text for every form and every date, on word boundaries."""
-        return _compile(self.literal_forms(), frozenset(self.dates), frozenset(self.birth_dates), frozenset(self.ids))
+        """One pattern over *folded* text for every form and every date, on word boundaries.
+
+        Compiled once per content: the sets change only by :meth:`update` and :func:`collect`
+        (which add or replace them), so their identities and sizes tell when to recompile."""
+        groups = (self.names, self.full_names, self.ids, self.dates, self.institutions, self.birth_dates)
+        signature = tuple(x for g in groups for x in (id(g), len(g)))
+        if self._pattern is None or self._pattern[0] != signature:
+            pattern = _compile(
+                self.literal_forms(), frozenset(self.dates), frozenset(self.birth_dates), frozenset(self.ids)
+            )
+            self._pattern = (signature, pattern)
+        return self._pattern[1]
 
     def literal_forms(self) -> frozenset[str]:
         return frozenset(
@@ -409,9 +421,25 @@ def _stored_bytes(ds: Dataset, values: list[str]) -> bytes | None:
         return None
 
 
-def _values(ds: Dataset, tag: int) -> Iterator[str]:
-    for reading in text_readings(ds, tag):
+def _values(ds: Dataset, elem: DataElement | RawDataElement) -> Iterator[str]:
+    raw = elem.value
+    if isinstance(raw, bytes) and raw.isascii() and b"\x1b" not in raw:  # reads the same in every charset
+        yield from raw.decode("ascii").rstrip("\x00 ").split("\\")
+        return
+    for reading in text_readings(ds, elem.tag):
         yield from reading
+
+
+@functools.lru_cache(maxsize=4096)
+def dictionary_vr(tag: int) -> str:
+    """The data dictionary's VR of ``tag`` (``UN`` when unknown), cached: the VR of an
+    element whose stored VR is implicit (:func:`govkit.deid.dicomio.element_vr`)."""
+    from pydicom.datadict import dictionary_VR
+
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return "UN"
 
 
 def _collect(
@@ -423,22 +451,23 @@ def _collect(
     inst_tags: frozenset[int],
     patient_dates: frozenset[int],
 ) -> None:
-    for tag in list(ds.keys()):
-        vr = element_vr(ds, tag)
+    for elem in list(ds.values()):  # raw elements: only what can hold PHI is decoded
+        tag = elem.tag
+        vr = elem.VR or dictionary_vr(tag)
         if vr == "SQ":
             for item in ds[tag].value or ():
                 _collect(item, ids, keep_dates, keep_institution, id_tags, inst_tags, patient_dates)
         elif vr == "PN":
-            for v in _values(ds, tag):
+            for v in _values(ds, elem):
                 tokens, full = name_forms(v)
                 ids.names |= tokens
                 ids.full_names |= full
         elif tag in id_tags and vr not in BINARY_VRS:
-            ids.ids |= {fold(s) for v in _values(ds, tag) if len(s := v.strip()) >= MIN_TOKEN}
+            ids.ids |= {fold(s) for v in _values(ds, elem) if len(s := v.strip()) >= MIN_TOKEN}
         elif tag in inst_tags and not keep_institution:
-            ids.institutions |= {fold(s) for v in _values(ds, tag) if (s := v.strip())}
+            ids.institutions |= {fold(s) for v in _values(ds, elem) if (s := v.strip())}
         elif vr in DATE_VRS and (not keep_dates or tag in patient_dates):
-            found = {d for v in _values(ds, tag) if (d := parse_date(v))}
+            found = {d for v in _values(ds, elem) if (d := parse_date(v))}
             ids.dates |= found
             if tag in patient_dates:
                 ids.birth_dates |= found
