@@ -177,8 +177,8 @@ def _rapid_char_boxes(
     """One box per character of ``text``: RapidOCR's own when it gives them, else even splits.
 
     ``quad`` is the line's four corner points; ``chars`` the untyped rest of
-    RapidOCR's result row (with ``return_word_box``: per-character quads, the
-    characters, their confidences)."""
+    RapidOCR's result row (with ``return_word_box``: the per-character quads,
+    then the characters)."""
     xs, ys = [p[0] for p in quad], [p[1] for p in quad]
     x0, y0, x1, y1 = int(min(xs)), int(min(ys)), int(max(xs)) + 1, int(max(ys)) + 1
     if len(chars) == 3 and len(chars[1]) == len(text):
