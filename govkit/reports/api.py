@@ -26,10 +26,6 @@ if TYPE_CHECKING:
 
     from govkit.registry.db import Registry
 
-OVERLAY_KINDS = {
-    "-overlay.png": "attribution maps of sample cases, with the lesion mask's outline",
-    "-worst-localisation.png": "the cases whose attribution lies furthest outside the lesion mask",
-}
 #: PS3.15 Table E.1-1 action codes (section E.1.1).
 ACTION_LEGEND = {
     "C": "clean: replace with values of similar meaning known not to contain identifying information",
@@ -127,14 +123,17 @@ def _model_context(ev: dict) -> dict:
         if rob["config"].get("adversarial_results"):
             ctx["charts"]["eps"] = charts.eps_curve(rob["config"]["adversarial_results"])
     if expl:
+        from govkit.explain import overlays
+
         ctx["brief"]["explainability"] = expl["config"].get("tests", [])
+        ctx["overlay_legend"] = overlays.LEGEND
         for a in expl["artifacts"]:
-            suffix = next((k for k in OVERLAY_KINDS if a["name"].endswith(k)), None)
+            suffix = next((k for k in overlays.KINDS if a["name"].endswith(k)), None)
             if a["intact"] and suffix:
                 method = a["name"].removesuffix(suffix)
                 ctx["overlays"].append(
                     {
-                        "caption": f"{method}: {OVERLAY_KINDS[suffix]}",
+                        "caption": f"{method}: {overlays.KINDS[suffix]}",
                         "url": charts.png_data_url(Path(a["path"]).read_bytes()),
                     }
                 )

@@ -29,7 +29,7 @@ from govkit.resources import resource_dir
 if TYPE_CHECKING:
     import jinja2
 
-TEMPLATE_VERSION = "2"
+TEMPLATE_VERSION = "3"
 
 
 def environment() -> jinja2.Environment:
