@@ -39,7 +39,7 @@ def _import_factory(entrypoint: str, base_dir: Path) -> Callable[[], object]:
         module = sys.modules.get(mod_name)
         if module is None:
             spec = importlib.util.spec_from_file_location(mod_name, path)
-            if spec is None or spec.loader is None:  # not for a .py file: a loader is always found
+            if spec is None or spec.loader is None:  # never for a .py path (SourceFileLoader)
                 raise BadInput(f"entrypoint file {target} cannot be imported as a Python module")
             module = importlib.util.module_from_spec(spec)
             sys.modules[mod_name] = module
