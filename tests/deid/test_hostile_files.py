@@ -444,6 +444,8 @@ def _recompressed(name: str, **change) -> bytes:
         # 12-bit JPEG Extended, decoded by GDCM (govkit.deid.gdcm12): the declared size still rules
         ("JPGExtended.dcm", {"Rows": 512}, "pixel-decode"),
         ("JPGExtended.dcm", {"Columns": 320}, "pixel-decode"),
+        # JPEG Lossless, decoded by pydicom's GDCM plugin
+        ("SC_rgb_jpeg_gdcm.dcm", {"Rows": 99}, "pixel-decode"),
         # a compressed transfer syntax (MPEG2) no installed decoder handles: fail closed
         ("MR_small_RLE.dcm", {"TransferSyntaxUID": "1.2.840.10008.1.2.4.100"}, "pixel-no-decoder"),
     ],
@@ -458,6 +460,21 @@ def test_compressed_pixel_data_is_decoded_to_its_declared_size(cli, tmp_path, ke
     (failure,) = res.json()["failures"]
     assert failure["code"] == code and failure["source"] == "bad.dcm", failure
     assert len(outputs(tmp_path / "dst")) == 1
+
+
+@pytest.mark.parametrize("name", ["JPGExtended.dcm", "SC_rgb_jpeg_gdcm.dcm"])
+def test_gdcm_decoded_pixels_of_the_wrong_size_cannot_be_cleaned(cli, tmp_path, key_file, name):
+    """With clean-pixel-data the pixels are decoded for OCR: a GDCM-decoded image smaller than
+    its header declares is refused there too, never written."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "bad.dcm").write_bytes(_recompressed(name, Rows=64))
+    args = ("--option", "clean-pixel-data", "--json")
+    res = cli("deid", "run", src, tmp_path / "dst", "--key", key_file, *args)
+    assert res.code == 1
+    (failure,) = res.json()["failures"]
+    assert failure["code"] == "pixel-cleaning" and "decoded" in failure["reason"], failure
+    assert outputs(tmp_path / "dst") == []
 
 
 def test_a_12bit_jpeg_stream_cut_short_is_refused(cli, tmp_path, key_file):
