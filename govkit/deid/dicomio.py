@@ -508,7 +508,7 @@ def register_decoders() -> None:
     from pydicom.pixels import get_decoder
     from pydicom.pixels.decoders import gdcm as pydicom_gdcm
 
-    from govkit.deid import gdcm12
+    import govkit.deid.gdcm12 as gdcm12
 
     for syntax in pydicom_gdcm.DECODER_DEPENDENCIES:
         decoder = get_decoder(syntax)

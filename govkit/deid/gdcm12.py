@@ -22,6 +22,7 @@ import importlib.util
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 LABEL = "govkit-gdcm-12bit"
 #: pydicom's plugin protocol: the dependencies of each transfer syntax the plugin decodes
 DECODER_DEPENDENCIES = {JPEGExtended12Bit: ("python-gdcm>=3.0.10",)}
+#: file descriptor 2 is the process's: one redirection at a time (Dask workers decode in threads)
+_STDERR = threading.Lock()
 
 
 def is_available(uid: str) -> bool:
@@ -44,8 +47,9 @@ def is_available(uid: str) -> bool:
 
 @contextlib.contextmanager
 def _stderr_to_log() -> Iterator[None]:
-    """Send what C code writes to file descriptor 2 to the debug log for the duration."""
-    with tempfile.TemporaryFile() as sink:
+    """Send what C code writes to file descriptor 2 to the debug log for the duration (other
+    threads' writes to it in that time too)."""
+    with _STDERR, tempfile.TemporaryFile() as sink:
         saved = os.dup(2)
         try:
             os.dup2(sink.fileno(), 2)

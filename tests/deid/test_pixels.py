@@ -323,3 +323,17 @@ def test_compressed_images_only_gdcm_decodes_are_cleaned_and_verified(cli, tmp_p
     ver = cli("deid", "verify", dst, "--source", src, "--key", key_file, "--json")
     assert ver.code == 0, ver.json()["findings"][:5]
     assert ver.json()["n_paired"] == 3
+
+
+def test_gdcm_warnings_go_to_the_debug_log_not_to_stderr(capfd, caplog):
+    """IJG prints "Unsupported JPEG data precision 12" on file descriptor 2 before GDCM's 12-bit
+    pass succeeds: a data steward would read it as an error about a valid file."""
+    import logging
+
+    ds = pydicom.dcmread(get_testdata_file("JPGExtended.dcm"))
+    capfd.readouterr()
+    with caplog.at_level(logging.DEBUG, logger="govkit.deid.gdcm12"):
+        assert ds.pixel_array.shape == (1024, 256)
+    err = capfd.readouterr().err  # a log handler may print the debug record: not the raw line
+    assert not [line for line in err.splitlines() if "precision" in line and "GDCM:" not in line]
+    assert any("precision 12" in r.getMessage() for r in caplog.records if r.name == "govkit.deid.gdcm12")
