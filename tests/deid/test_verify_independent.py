@@ -330,3 +330,119 @@ def test_accepted_false_positives_need_reason_and_signer(cli, tmp_path, key):
     ds.PatientBirthDate = "19520314"  # a new finding is not covered by the old acceptances
     ds.save_as(out)
     assert verify(cli, src, dst, key, "--accept", accept).code == 1
+
+
+# ---- every class planted after the run, in every encoding (issue 15 review item 3) ---------------
+#: encoding id -> (declared Specific Character Set, None: undeclared; Python codec for raw
+#: bytes, None: as pydicom writes that character set; patient's name; a word in that script;
+#: the name in other groups, forms, letter cases and normalisations)
+SCRIPTS: dict[str, tuple[str | list[str] | None, str | None, str, str, tuple[str, ...]]] = {
+    "latin1": ("ISO_IR 100", None, "Müller^Jürgen", "geb.", ("Jürgen Müller", "MÜLLER, JÜRGEN", "jurgen mueller")),
+    "utf8": ("ISO_IR 192", None, "Núñez^José", "né", ("Nu\u0301n\u0303ez", "JOSÉ NÚÑEZ", "Jose Nunez")),
+    "ir87": (
+        ["", "ISO 2022 IR 87"],
+        None,
+        "Yamada^Tarou=山田^太郎=やまだ^たろう",
+        "受診",
+        ("山田太郎", "やまだ たろう", "YAMADA Tarou", "ＹＡＭＡＤＡ"),
+    ),
+    "ir13": (
+        ["ISO 2022 IR 13", "ISO 2022 IR 87"],
+        None,
+        "ﾔﾏﾀﾞ^ﾀﾛｳ=山田^太郎=やまだ^たろう",
+        "受診",
+        ("ﾔﾏﾀﾞ ﾀﾛｳ", "ヤマダ", "山田 太郎", "たろう"),
+    ),
+    "gb18030": ("GB18030", None, "Wang^XiaoDong=王^小东=", "出生", ("王小东", "小东", "Xiaodong Wang")),
+    "cyrillic": ("ISO_IR 144", None, "Иванов^Пётр", "род.", ("Пётр Иванов", "ИВАНОВ", "иванов, пётр")),
+    "undeclared-utf8": (None, "utf-8", "Müller^Jürgen", "geb.", ("Jürgen Müller", "MÜLLER", "müller, jürgen")),
+    "utf16": ("ISO_IR 192", "utf-16-le", "Núñez^José", "né", ("José Núñez", "NÚÑEZ", "nunez")),
+}
+UN_TAG = 0x00080108  # Extended Code Meaning (LT), stored as UN
+
+
+def _encode(text: str, charset, codec: str | None) -> bytes:
+    from pydicom.charset import convert_encodings, encode_string
+
+    data = text.encode(codec) if codec else encode_string(text, convert_encodings(charset or "ISO_IR 6"))
+    return data + b" " * (len(data) % 2)
+
+
+def _script_source(folder: Path, script: str) -> Path:
+    charset, codec, name, _, _ = SCRIPTS[script]
+    folder.mkdir(parents=True)
+    if codec == "utf-8":  # the name in UTF-8 bytes, no character set declared
+        next(c for c in CASES if c.name == "undeclared-utf8").write(folder)
+        return folder
+    from .hostile_corpus import base
+
+    ds = base(f"97{list(SCRIPTS).index(script)}", name, charset)
+    ds.save_as(folder / "a.dcm", enforce_file_format=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def script_runs(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    root = tmp_path_factory.mktemp("script-runs")
+    key = root / "k.key"
+    key.write_text(KEY)
+    out = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GOVKIT_HOME", str(root / "home"))
+        mp.delenv("GOVKIT_DB_URL", raising=False)
+        for script in SCRIPTS:
+            src, dst = _script_source(root / script / "src", script), root / script / "dst"
+            assert _govkit("deid", "run", src, dst, "--key", key) == 0, script
+            out[script] = (src, dst)
+    return out
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_clean_outputs_in_every_encoding_have_no_finding(cli, script_runs, key, script):
+    src, dst = script_runs[script]
+    res = verify(cli, src, dst, key)
+    assert res.code == 0 and findings(res) == [], findings(res)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_class_planted_in_every_encoding_is_found_where_it_is(cli, script_runs, key, tmp_path, script):
+    """Names in every group and form, the birth date in every listed format, SR text at
+    depth, the preamble, the file meta and a UN value, all written in ``script``'s encoding
+    after the run: verify reports each at its own place."""
+    from pydicom.dataelem import DataElement
+    from pydicom.sequence import Sequence
+
+    charset, codec, _, word, names = SCRIPTS[script]
+    texts = [f"{word} {n}" for n in names] + [f"{word} {d}" for d in DATE_TEXTS[:11]]
+
+    def change(ds: Dataset) -> None:
+        if charset is None:
+            del ds.SpecificCharacterSet
+        else:
+            ds.SpecificCharacterSet = charset
+        items = []
+        for text in texts:
+            item = Dataset()
+            item.CodeValue, item.CodingSchemeDesignator = "1", "99X"
+            item.add(DataElement(0x00080104, "LO", _encode(text, charset, codec)))  # CodeMeaning
+            items.append(item)
+        ds.ProcedureCodeSequence = Sequence(items)
+        leaf = Dataset()
+        leaf.add(DataElement(0x0040A160, "UT", _encode(f"{texts[0]}, {DATE_TEXTS[4]}", charset, codec)))
+        node = Dataset()
+        node.ContentSequence = Sequence([leaf])
+        ds.ContentSequence = Sequence([node])
+        ds.add(DataElement(UN_TAG, "UN", _encode(texts[1], charset, codec)))
+        ds.preamble = _encode(names[0], charset, codec)[:128].ljust(128, b"\x00")
+        ds.file_meta.PrivateInformationCreatorUID = "1.2.3.4"
+        ds.file_meta.PrivateInformation = _encode(names[-1], charset, codec)
+
+    src, dst = planted(script_runs, script, tmp_path, change)
+    res = verify(cli, src, dst, key)
+    assert res.code == 1
+    where = {f["where"] for f in findings(res) if f["check"] in ("bytes", "text")}
+    expected = {f"ProcedureCodeSequence[{i}].CodeMeaning" for i in range(len(texts))}
+    expected |= {"ContentSequence[0].ContentSequence[0].TextValue", "ExtendedCodeMeaning", "preamble"}
+    missing = sorted(expected - where)
+    assert not missing, (missing, [texts[int(m.split("[")[1].split("]")[0])] for m in missing if "Procedure" in m])
+    assert any(w.startswith("file meta") for w in where), where

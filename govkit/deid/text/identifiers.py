@@ -287,8 +287,12 @@ def name_forms(value: str) -> tuple[set[str], set[str]]:
 
 
 def parse_date(value: str) -> dt.date | None:
+    """The date of a DA or DT value (its first eight characters, ``YYYYMMDD``)."""
+    v = value.strip()[:8]
     try:
-        return dt.datetime.strptime(value.strip()[:8], "%Y%m%d").date()
+        if len(v) == 8 and v.isdigit():  # the usual form, without strptime's cost
+            return dt.date(int(v[:4]), int(v[4:6]), int(v[6:]))
+        return dt.datetime.strptime(v, "%Y%m%d").date()
     except ValueError:
         return None
 
