@@ -193,7 +193,9 @@ def verify(
     from govkit.deid.verify import verify as do_verify
 
     accept = load_acceptances(accept_path) if accept_path is not None else []
-    report = do_verify(dst, source, key_path, pixel_check=pixels, ocr_engine=ocr_engine, accept=accept)
+    report = do_verify(
+        dst, source, key_path, pixel_check=pixels, ocr_engine=ocr_engine, accept=accept, progress=app.progress
+    )
     _record_verification(app, dst, report)
 
     def human() -> str:
@@ -261,7 +263,7 @@ def scan(app: App, path: Path, pixels: bool, ocr_engine: str) -> None:
     from govkit.deid.scan import as_dicts
     from govkit.deid.scan import scan as do_scan
 
-    items = do_scan(path, ocr_engine=ocr_engine if pixels else None)
+    items = do_scan(path, ocr_engine=ocr_engine if pixels else None, progress=app.progress)
 
     def human() -> str:
         out = []

@@ -97,6 +97,7 @@ def run(
         out_dir=out_dir,
         thresholds_path=thresholds_path,
         seed=seed,
+        progress=app.progress,
     )
 
     def human() -> str:

@@ -93,6 +93,7 @@ def audit(
         seed=seed,
         n_boot=n_boot,
         lira_variance_threshold=lira_variance_threshold,
+        progress=app.progress,
     )
 
     def human() -> str:

@@ -97,6 +97,7 @@ def run(
         restarts=restarts,
         device=device,
         seed=seed,
+        progress=app.progress,
     )
     body = {
         k: out[k]

@@ -18,6 +18,7 @@ from govkit.deid.dicomio import element_vr, load, walk_values
 from govkit.deid.files import discover, printable
 from govkit.deid.refusals import Refusal, refusal_for
 from govkit.deid.verify import TEXT_CHECK_VRS, mask
+from govkit.progress import Progress, silent
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -39,9 +40,12 @@ class ScanItem:
     pixel_error: str | None = None
 
 
-def scan(path: str | Path, *, text: bool = True, ocr_engine: str | None = None) -> list[ScanItem]:
+def scan(
+    path: str | Path, *, text: bool = True, ocr_engine: str | None = None, progress: Progress = silent
+) -> list[ScanItem]:
     """One :class:`ScanItem` per file under ``path``; a file that cannot be read is a
-    per-file result (``unreadable``, with its reason), never the end of the scan."""
+    per-file result (``unreadable``, with its reason), never the end of the scan.
+    ``progress`` shows the files done."""
     from govkit.deid.header.engine import DeidConfig
     from govkit.deid.header.pseudonyms import Pseudonymizer
     from govkit.deid.text.cleaner import TextCleaner
@@ -55,7 +59,8 @@ def scan(path: str | Path, *, text: bool = True, ocr_engine: str | None = None) 
 
         engine = get_engine(ocr_engine)
     items = []
-    for p in discover(root):
+    files = list(discover(root))
+    for p in progress(files, len(files), "scanning"):
         rel = str(p.relative_to(root)) if root.is_dir() else p.name
         try:
             _, ds = load(p)

@@ -62,6 +62,7 @@ from govkit.deid.refusals import Refusal
 from govkit.deid.text import identifiers as phi
 from govkit.deid.text.contacts import DIRECT_ENTITIES  # NER entities that identify on their own
 from govkit.errors import BadInput
+from govkit.progress import Progress, silent
 
 TEXT_CHECK_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
 PIXEL_MIN_LEN = 6
@@ -470,10 +471,12 @@ def verify(
     pixel_check: bool = True,
     ocr_engine: str | None = None,
     accept: list[Acceptance] | None = None,
+    progress: Progress = silent,
 ) -> VerifyReport:
     """Run checks (a), (b), (c) on every output under ``dst``; (d), OCR of the
     output pixels, with ``ocr_engine`` (default :data:`govkit.deid.pixels.ocr.DEFAULT_ENGINE`).
-    Findings named in ``accept`` move to :attr:`VerifyReport.accepted`."""
+    Findings named in ``accept`` move to :attr:`VerifyReport.accepted`; ``progress`` shows the
+    outputs checked."""
     from govkit.deid.header.engine import DeidConfig, options_from_codes
     from govkit.deid.header.pseudonyms import Pseudonymizer, load_key
     from govkit.deid.text.cleaner import TextCleaner
@@ -503,7 +506,8 @@ def verify(
     everyone = phi.Identifiers()
     for ds in pairs.values():
         everyone.update(phi.collect(ds))
-    for out_path in discover(dst):
+    outputs = list(discover(dst))
+    for out_path in progress(outputs, len(outputs), "verifying"):
         if MANIFEST_DIR in out_path.relative_to(dst).parts:
             continue
         rel = str(out_path.relative_to(dst))

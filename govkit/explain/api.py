@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from govkit.progress import Progress, silent
+
 
 def run_explainability(
     registry,
@@ -17,6 +19,7 @@ def run_explainability(
     out_dir: str | Path | None = None,
     thresholds_path: str | Path | None = None,
     seed: int = 0,
+    progress: Progress = silent,
 ) -> dict:
     """Attribution methods and their checks; verdicts recorded as an explainability evaluation.
 
@@ -39,6 +42,7 @@ def run_explainability(
         out_dir=Path(out_dir) if out_dir else None,
         cfg=thresholds(thresholds_path),
         binary=ref.spec.n_classes == 2,
+        progress=progress,
     )
     metrics = []
     for t in out["checks"]:

@@ -17,6 +17,7 @@ import torch
 from govkit.errors import BadInput
 from govkit.explain.checks import EXPLANATION_CHECKS, CheckInput, Verdict
 from govkit.explain.methods import ATTRIBUTION_METHODS
+from govkit.progress import Progress, silent
 
 DEFAULT_METHODS = ("integrated-gradients", "saliency", "grad-cam")
 CHUNK = 32
@@ -63,7 +64,9 @@ def run_explain(
     out_dir: Path | None = None,
     cfg: dict | None = None,
     binary: bool = True,
+    progress: Progress = silent,
 ) -> dict:
+    """Each method's attributions and every check of them; ``progress`` shows the methods done."""
     bad = [m for m in methods if m not in ATTRIBUTION_METHODS]
     if bad:
         raise BadInput(f"unknown method(s) {bad}; known: {', '.join(ATTRIBUTION_METHODS)}")
@@ -78,7 +81,7 @@ def run_explain(
     masks = data.masks(idx) if data.has_masks else None
     verdicts: list[Verdict] = []
     overlays: list[str] = []
-    for name in methods:
+    for name in progress(methods, len(methods), f"explaining {n} images (methods, each with its checks)"):
         method = ATTRIBUTION_METHODS[name]
         with _seeded(seed):
             maps = _attribute(method, model, x, target)

@@ -48,6 +48,7 @@ from govkit.privacy import metrics as pm
 from govkit.privacy.attacks import MIA_ATTACKS, MIAAttack, Signals
 from govkit.privacy.attacks.base import true_label_stats
 from govkit.privacy.attacks.lira import VARIANCE_THRESHOLD
+from govkit.progress import Progress, silent
 
 N_EXPOSED = 10
 CONTROL_ALPHA = 0.05
@@ -266,11 +267,13 @@ def run_audit(
     seed: int = 0,
     n_boot: int = 300,
     lira_variance_threshold: int = VARIANCE_THRESHOLD,
+    progress: Progress = silent,
 ) -> dict[str, Any]:
     """Run the chosen attacks and record a privacy evaluation (module docstring).
 
     ``lira_variance_threshold``: LiRA uses per-record variances from this many reference models on,
-    one global variance below (recorded in each attack's details).
+    one global variance below (recorded in each attack's details).  ``progress`` shows the
+    reference models' training and scoring.
     """
     from govkit.evidence.records import load_for_eval, record_evaluation
     from govkit.models.datasets import open_dataset
@@ -321,12 +324,23 @@ def run_audit(
         data_sha = "|".join(d.content_sha256() for d in ((d3, d1, d2) if mode == "online" else (d3,)))
         t0 = time.perf_counter()
         refs = train_references(
-            spec, x_pool, y_pool, k=reference_models, mode=mode, data_sha=data_sha, seed=seed, device=dev
+            spec,
+            x_pool,
+            y_pool,
+            k=reference_models,
+            mode=mode,
+            data_sha=data_sha,
+            seed=seed,
+            device=dev,
+            progress=progress,
         )
         ref_models = [load_reference(spec, s, dev) for s in refs.states]
-        zt = np.stack([np.r_[_logits(m, d1, dev), _logits(m, d2, dev)] for m in ref_models])
+        scored = [
+            (np.r_[_logits(m, d1, dev), _logits(m, d2, dev)], _logits(m, d3, dev))
+            for m in progress(ref_models, len(ref_models), "scoring with the reference models")
+        ]
+        zt, zp = np.stack([t for t, _ in scored]), np.stack([p for _, p in scored])
         signals.ref_p, signals.ref_phi = true_label_stats(zt, np.broadcast_to(y_t, zt.shape[:2]))
-        zp = np.stack([_logits(m, d3, dev) for m in ref_models])
         signals.pop_ref_p, _ = true_label_stats(zp, np.broadcast_to(d3.labels, zp.shape[:2]))
         n3 = len(d3)
         signals.ref_in = refs.membership[:, n3:] if mode == "online" else np.zeros((len(ref_models), len(y_t)), bool)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from govkit.canonical import canonical_json
+from govkit.progress import Progress, silent
 
 
 @dataclass
@@ -72,12 +73,19 @@ def _fresh(spec: Any, device: str, seed: int) -> Any:
 
 
 def train_sequential(
-    spec: Any, x: np.ndarray, y: np.ndarray, membership: np.ndarray, *, device: str, seed: int
+    spec: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    membership: np.ndarray,
+    *,
+    device: str,
+    seed: int,
+    progress: Progress = silent,
 ) -> list[dict[str, Any]]:
     from govkit.models.training import train_model
 
     states = []
-    for k, mask in enumerate(membership):
+    for k, mask in progress(enumerate(membership), len(membership), "training reference models"):
         model = _fresh(spec, device, seed + k)
         train_model(model, x[mask], y[mask], spec.train, seed=seed + k, device=device)
         states.append({n: t.detach().cpu() for n, t in model.state_dict().items()})
@@ -85,7 +93,14 @@ def train_sequential(
 
 
 def train_concurrent(
-    spec: Any, x: np.ndarray, y: np.ndarray, membership: np.ndarray, *, device: str, seed: int
+    spec: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    membership: np.ndarray,
+    *,
+    device: str,
+    seed: int,
+    progress: Progress = silent,
 ) -> list[dict[str, Any]]:
     """Train K models at once with stacked parameters and ``vmap``."""
     import torch
@@ -108,7 +123,8 @@ def train_concurrent(
         return torch.nn.functional.cross_entropy(functional_call(base, (p, b), (xb,)), yb)
 
     batched = torch.vmap(loss_one, in_dims=(0, 0, 0, 0), randomness="different")
-    for _ in range(recipe.epochs):
+    label = f"training {len(membership)} reference models at once (epochs)"
+    for _ in progress(range(recipe.epochs), recipe.epochs, label):
         orders = np.stack([rng.permutation(s)[:n_sub] for s in subsets])
         for start in range(0, n_sub, recipe.batch_size):
             idx = torch.from_numpy(orders[:, start : start + recipe.batch_size]).to(device)
@@ -136,8 +152,9 @@ def train_references(
     device: str = "cpu",
     concurrent: bool = True,
     use_cache: bool = True,
+    progress: Progress = silent,
 ) -> ReferenceSet:
-    """Train (or load from cache) K reference models on the pool (x, y)."""
+    """Train (or load from cache) K reference models on the pool (x, y); ``progress`` shows the training."""
     import torch
 
     from govkit.errors import BadInput
@@ -160,11 +177,11 @@ def train_references(
     used_concurrent = concurrent and k > 1
     if used_concurrent:
         try:
-            states = train_concurrent(spec, x, y, membership, device=device, seed=seed)
+            states = train_concurrent(spec, x, y, membership, device=device, seed=seed, progress=progress)
         except (RuntimeError, NotImplementedError):
             used_concurrent = False
     if not used_concurrent:
-        states = train_sequential(spec, x, y, membership, device=device, seed=seed)
+        states = train_sequential(spec, x, y, membership, device=device, seed=seed, progress=progress)
     per_model = (time.perf_counter() - t0) / k
     if use_cache:
         from govkit.atomicio import write_atomic

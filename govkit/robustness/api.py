@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from govkit.progress import Progress, silent
+
 
 def run_robustness(
     registry,
@@ -18,8 +20,9 @@ def run_robustness(
     restarts: int | None = None,
     device: str = "auto",
     seed: int = 0,
+    progress: Progress = silent,
 ) -> dict:
-    """Corruptions and attacks from a suite file, overridden by explicit choices."""
+    """Corruptions and attacks from a suite file, overridden by explicit choices; ``progress`` shows the work."""
     from govkit.errors import BadInput
     from govkit.evidence.records import load_for_eval, record_evaluation
     from govkit.robustness.attacks import ADVERSARIAL_ATTACKS
@@ -39,7 +42,7 @@ def run_robustness(
     suite.steps = steps or suite.steps
     suite.restarts = restarts or suite.restarts
     ref, model, data, dev = load_for_eval(registry, model_ref, data_path, device)
-    result = run_suite(model, data, suite, device=dev, seed=seed)
+    result = run_suite(model, data, suite, device=dev, seed=seed, progress=progress)
     metrics = result.pop("metrics")
     config = {
         "suite": suite.__dict__,

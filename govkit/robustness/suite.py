@@ -30,6 +30,7 @@ import numpy as np
 from govkit.errors import BadInput
 from govkit.evaluate.metrics import wilson
 from govkit.evidence.metric import MetricValue
+from govkit.progress import Progress, silent
 
 
 @dataclass
@@ -139,7 +140,11 @@ def corruption_metrics(
     return out
 
 
-def run_suite(model, data, suite: Suite, *, device: str = "cpu", seed: int = 0, batch_size: int = 128) -> dict:
+def run_suite(
+    model, data, suite: Suite, *, device: str = "cpu", seed: int = 0, batch_size: int = 128, progress: Progress = silent
+) -> dict:
+    """Accuracy under each corruption and severity, and under each attack over its ε grid;
+    ``progress`` shows the corruption batches and each attack's ε steps."""
     import torch
 
     from govkit.robustness.attacks import ADVERSARIAL_ATTACKS
@@ -152,7 +157,8 @@ def run_suite(model, data, suite: Suite, *, device: str = "cpu", seed: int = 0, 
     corr_parts: dict[tuple[str, int], list[np.ndarray]] = {
         (c, s): [] for c, sev in suite.corruptions.items() for s in sev
     }
-    for idx, xb in data.batches(batch_size):
+    batches = -(-n // batch_size)
+    for idx, xb in progress(data.batches(batch_size), batches, f"{len(corr_parts)} corruption(s) (batches)"):
         x = torch.from_numpy(xb).to(device)
         y = torch.from_numpy(data.labels[idx]).to(device)
         with torch.no_grad():
@@ -177,7 +183,7 @@ def run_suite(model, data, suite: Suite, *, device: str = "cpu", seed: int = 0, 
             attack = ADVERSARIAL_ATTACKS[name]
             grid = suite.eps_l2 if attack.norm == "l2" else suite.eps
             curve = []
-            for eps in [0.0, *grid]:
+            for eps in progress([0.0, *grid], len(grid) + 1, f"attack {name} (ε steps)"):
                 ok = 0
                 for start in range(0, m, batch_size):
                     xb, yb = xs[start : start + batch_size], ys[start : start + batch_size]
