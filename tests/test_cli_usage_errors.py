@@ -54,3 +54,10 @@ def test_usage_error_under_json_is_one_object(cli):
         "exit_code": 2,
     }
     assert len(res.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [[], ["eval"]])
+def test_a_group_without_a_command_prints_its_help(cli, argv):
+    res = cli(*argv)
+    assert res.code == 2 and res.err.startswith("Usage: govkit") and "Commands:" in res.err
+    assert "govkit: error" not in res.err

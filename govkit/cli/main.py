@@ -124,6 +124,14 @@ def _error_line(app: App, message: str, code: int) -> int:
     return code
 
 
+class _NeverRaised(click.UsageError):
+    """Stands in for ``NoArgsIsHelpError`` on a Click that does not have it."""
+
+
+#: Click >= 8.2 raises this for a group given no command; its message is the whole help text.
+_NO_ARGS_IS_HELP: type[click.UsageError] = getattr(click.exceptions, "NoArgsIsHelpError", _NeverRaised)
+
+
 def _click_message(exc: click.ClickException) -> str:
     """Click's error as one line: the problem, then the ``--help`` to read (not Click's usage block)."""
     message = exc.format_message()
@@ -140,6 +148,9 @@ def main(argv: list[str] | None = None) -> None:
         rv = cli.main(args=argv, prog_name="govkit", obj=app, standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
     except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except _NO_ARGS_IS_HELP as exc:  # a group run without a command: its help, as Click prints it
+        exc.show()
         code = exc.exit_code
     except click.ClickException as exc:
         code = _error_line(app, _click_message(exc), exc.exit_code)
