@@ -77,3 +77,11 @@ def test_audit_report_explains_the_overlays(cli, sqlite_db, untrained_spec, tmp_
         assert squash(text) in flat, text
     for caption in overlays.KINDS.values():
         assert squash(f"grad-cam: {caption}. Colour: {overlays.LEGEND['scale']}") in flat, caption
+
+
+def test_no_template_puts_a_value_in_an_alt_text():
+    """Alt texts are fixed words: captions (from recorded artifact names) stay in element text."""
+    from govkit.resources import resource_dir
+
+    for template in resource_dir("templates").glob("*.html"):
+        assert 'alt="{{' not in template.read_text(), template.name
