@@ -67,7 +67,7 @@ def test_pydicom_corpus(cli, tmp_path, key_file):
         assert f["code"] is None or f["code"] in REASONS
         assert f["status"] in ("ok", "failed", "skipped", "duplicate"), f
     ok = [f for f in files if f["status"] == "ok"]
-    assert len(ok) >= 120
+    assert len(ok) >= 128  # pydicom 3.0.2: 128 written, 26 duplicates, 18 skipped, 4 refused
     outs = [p for p in dst.rglob("*.dcm") if MANIFEST_DIR not in p.parts]
     assert len(outs) == len(ok)
     for out in outs:
