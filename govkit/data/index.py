@@ -20,8 +20,10 @@ same answer up to the index's stated miss rate:
 
 ``auto`` takes whichever costs less by those counts, with the CPU seconds
 per pair and per vector-table measured on this code (:data:`PAIR_COST`,
-:data:`LSH_ROW_COST`): the exhaustive search up to about 200 × the number
-of tables (≈ 90,000 vectors at the default threshold), the index beyond.
+:data:`LSH_ROW_COST`): the exhaustive search up to about 240 × the number
+of tables (≈ 100,000 vectors at the default threshold), the index beyond;
+across splits under the 16 variants (:func:`cross_method`) the exhaustive
+search up to about 700 × the number of tables per split (≈ 300,000 images).
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ RECALL = 0.999
 MAX_TABLES = 512
 TABLES_PER_PASS = 8
 TILE = (256, 4096)  # query rows × index rows of one step of flip_pairs: its buffers stay in cache
-#: CPU seconds per unit of work, measured with float32 OpenBLAS on one core
-#: (the ratios decide ``auto``): a pair compared by the exhaustive search,
+#: CPU seconds per unit of work, measured on the developer machine (x86_64,
+#: float32, OpenBLAS; only the ratios matter, they decide ``auto``): a pair compared by the exhaustive search,
 #: a pair compared under the 8 flip/invert variants and their transposes by
 #: :func:`flip_pairs` (two passes), and one vector hashed into one LSH table
 #: (≈ log2 N bits) with its bucket's candidates verified.
@@ -129,9 +131,10 @@ def _exhaustive(e: np.ndarray, first: np.ndarray, threshold: float) -> tuple[np.
     """Each pair with a ``first`` row once: a block of first rows against the later first rows and the rest."""
     order = np.r_[np.nonzero(first)[0], np.nonzero(~first)[0]]  # first rows, then the others
     eo = np.ascontiguousarray(e[order])
+    n_first = int(first.sum())
 
     def work(s: int) -> tuple[np.ndarray, ...]:
-        h = min(TILE[0], int(first.sum()) - s)
+        h = min(TILE[0], n_first - s)
         sim = eo[s : s + h] @ eo[s:].T
         a, b = np.nonzero(sim >= 1.0 - threshold)
         keep = b > a  # not itself, nor a row of the block already compared with it
@@ -139,7 +142,7 @@ def _exhaustive(e: np.ndarray, first: np.ndarray, threshold: float) -> tuple[np.
         i, j = order[s + a], order[s + b]
         return np.minimum(i, j), np.maximum(i, j), 1.0 - sim[a, b]
 
-    parts = _in_threads(work, range(0, int(first.sum()), TILE[0]))
+    parts = _in_threads(work, range(0, n_first, TILE[0]))
     return tuple(np.concatenate(p) for p in zip(*parts, strict=True)) if parts else _none()
 
 

@@ -44,10 +44,12 @@ def test_every_planted_pair_found_and_nothing_else(cli, planted, search):
     assert out["balance"]["within_duplicates"]["duplicates"] == 0
 
 
-def test_clean_split_has_no_pair(cli, planted):
-    r = cli("data", "audit", planted["train"], "--against", planted["clean"], "--json")
+@pytest.mark.parametrize("search", ["auto", "lsh", "exhaustive"])
+def test_clean_split_has_no_pair(cli, planted, search):
+    r = cli("data", "audit", planted["train"], "--against", planted["clean"], "--search", search, "--json")
     assert r.code == 0, r.err
     out = r.json()
+    assert out["search"]["method"] == ("exhaustive" if search == "auto" else search)
     assert out["leakage"] == {"patient_overlap": 0, "duplicates": 0, "near_duplicates": 0, "found": False, "pairs": []}
     assert "no leakage found" in cli("data", "audit", planted["train"], "--against", planted["clean"]).out
 
