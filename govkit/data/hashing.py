@@ -1,7 +1,7 @@
 """Image signatures for duplicate search: an exact digest and a compact embedding.
 
-* **Exact duplicates** share the BLAKE2b digest of their pixel array as read
-  (shape and float32 values), whatever their file or ID.
+* **Exact duplicates** share the digest of their pixel array as read
+  (shape and float32 values; SHA-1, first 16 bytes), whatever their file or ID.
 * **Near duplicates** (re-exports, intensity or contrast changes, noise,
   re-compression, small crops) are close in a perceptual embedding: the image
   is reduced to grey, area-resampled to 32×32 and described by its 10×10
@@ -32,6 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from govkit.data.index import single_threaded_blas
 from govkit.models.datasets import ImageData
 
 THUMB = 32  # side of the area-resampled thumbnail
@@ -115,8 +116,9 @@ def _batches(data: ImageData, batch: int) -> Iterator[np.ndarray]:
 
 
 def signatures(data: ImageData, batch: int = BATCH) -> Signatures:
-    """Signatures of every image of ``data``, streamed in batches."""
-    parts = [batch_signatures(x) for x in _batches(data, batch)]
+    """Signatures of every image of ``data``, streamed in batches (products too small for BLAS threads)."""
+    with single_threaded_blas():
+        parts = [batch_signatures(x) for x in _batches(data, batch)]
     if not parts:
         return Signatures(np.zeros(0, "S16"), np.zeros((0, BAND * BAND - 1), np.float32), np.zeros(0, bool))
     return Signatures(*(np.concatenate(p) for p in zip(*parts, strict=True)))
