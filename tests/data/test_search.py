@@ -154,3 +154,23 @@ def test_a_copy_under_each_of_the_16_variants_is_found_under_its_name(search):
     assert info["method"] == search
     got = {(p["a"], p["b"]): p["transform"] for p in pairs[1].near}
     assert got == {(f"A[{k}]", f"B[{k}]"): name for k, name in enumerate(names)}
+
+
+@pytest.mark.parametrize("search", ["exhaustive", "lsh"])
+def test_near_pairs_finds_each_pair_with_a_first_row_once(search):
+    """The identity search (inside DATA): every pair with a first row, once, none with itself."""
+    from govkit.data.index import near_pairs
+
+    rng = np.random.default_rng(0)
+    e = _unit(rng.standard_normal((1500, 8)))
+    e[7] = 0  # no embedding (a flat image): takes no part
+    first = rng.random(1500) < 0.4
+    sim = e @ e.T
+    a, b = np.nonzero(np.triu(sim >= 0.9, k=1))
+    keep = (first[a] | first[b]) & (a != 7) & (b != 7)
+    want = set(zip(a[keep].tolist(), b[keep].tolist(), strict=True))
+    i, j, dist, used = near_pairs(e, first, 0.1, method=search)
+    assert used == search and len(want) > 100
+    assert set(zip(i.tolist(), j.tolist(), strict=True)) == want
+    assert len(i) == len(want)  # each pair once
+    assert np.abs(1 - sim[i, j] - dist).max() < 1e-5
