@@ -47,7 +47,7 @@ MAX_BITS = 16  # keys are uint16: a stable argsort is then a radix sort
 RECALL = 0.999
 MAX_TABLES = 512
 TABLES_PER_PASS = 8
-TILE = (256, 4096)  # query rows × index rows of one step of flip_pairs: its buffers stay in cache
+TILE = (256, 1024)  # query rows × index rows of one step of flip_pairs: its 7 buffers (7 MB) stay in cache
 #: CPU seconds per unit of work, measured on the developer machine (x86_64,
 #: float32, OpenBLAS; only the ratios matter, they decide ``auto``): a pair compared by the exhaustive search,
 #: a pair compared under the 8 flip/invert variants and their transposes by
