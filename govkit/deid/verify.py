@@ -10,7 +10,8 @@ that say *where* (an element path such as ``ContentSequence[0].TextValue``,
     PS3.15 Table E.1-1 under the options recorded in its De-identification
     Method Code Sequence: nothing the profile removes (X) is present, whatever
     its value; nothing it empties (Z) holds a value; D and U attributes do not
-    hold their source value; no private attribute outside the safe list, no
+    hold their source value; no private attribute outside the safe list, and
+    no safe-listed one whose value does not parse as its listed VR; no
     unknown public attribute, no age over 89 years;
 (b) **bytes** — the paired source's identifiers (every name group and form,
     IDs, dates in every format, institutions; :mod:`govkit.deid.text.identifiers`)
@@ -209,7 +210,7 @@ def _age_years(value: str) -> float | None:
 def _profile_check(src: Dataset | None, out: Dataset, options: frozenset[str], pseudo, rel: str) -> list[Finding]:
     from pydicom.datadict import get_entry
 
-    from govkit.deid.header.engine import DUMMY, DeidConfig, kept_private
+    from govkit.deid.header.engine import DUMMY, DeidConfig, kept_private, safe_value
     from govkit.deid.header.profile import resolve_type_dependent
 
     cfg = DeidConfig(options, pseudo)
@@ -231,6 +232,8 @@ def _profile_check(src: Dataset | None, out: Dataset, options: frozenset[str], p
                     tag,
                     "private attribute present; only safe private attributes may be kept (retain-safe-private)",
                 )
+            elif tag.element > 0xFF and (listed := safe_value(ds, tag))[1] is None:
+                flag(path, tag, f"safe private attribute whose value is not a valid {listed[0]}, its safe-list VR")
             continue
         if tag.element == 0:
             continue  # group lengths carry no value of their own

@@ -188,3 +188,22 @@ def test_kept_code_values_and_descriptions_survive(cli, key_file, tmp_path):
     assert out.AnatomicRegionSequence[0].CodeValue == "363698007"
     assert not any("removed from a kept value" in n for n in notes), notes
     assert _verify(cli, src, dst, key_file).code == 0
+
+
+@pytest.mark.parametrize(
+    ("vr", "value"),
+    [("UN", b"Dr Helen Abernathy "), ("LO", "see notes"), ("OB", b"\x00" * 6)],
+)
+def test_verify_flags_a_safe_private_value_that_is_not_its_listed_vr(cli, key_file, tmp_path, vr, value):
+    """Not PHI by any pattern (another person's name, free text), but not an IS either:
+    verify fails closed on it, as the run would have removed it."""
+    ds = _with_private(*SIEMENS, B_VALUE, "IS", "1000")
+    src, dst, out, _ = _run(cli, key_file, tmp_path, ds, "retain-safe-private")
+    (path,) = [p for p in dst.rglob("*.dcm") if ".govkit" not in p.parts]
+    out[B_VALUE] = DataElement(B_VALUE, vr, value)
+    out.save_as(path)
+    res = _verify(cli, src, dst, key_file)
+    assert res.code == 1
+    profile = [f for f in res.json()["findings"] if f["check"] == "profile"]
+    assert [f["where"] for f in profile] == ["(0019,100C)"], res.out
+    assert "not a valid IS" in profile[0]["detail"]

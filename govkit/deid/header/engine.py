@@ -59,6 +59,7 @@ import re
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
@@ -501,21 +502,14 @@ def _check_safe(ds: Dataset, tag: BaseTag, ctx: _FileContext) -> bool:
     of the file's identifiers, a contact (:mod:`govkit.deid.text.contacts`) or what the
     text cleaner calls an e-mail address, phone, SSN, IBAN or card number: the caller
     removes it (fail closed)."""
-    creator = str(ds[Tag(tag.group, tag.element >> 8)].value).strip()
-    vr = safe_private()[(tag.group, creator, tag.element & 0xFF)]
-    if vr == "SQ":
-        if element_vr(ds, tag) != "SQ":
-            ctx.notes.add(f"private {tag} removed: its value is not a sequence as the safe list says")
-            return False
-        for item in ds[tag].value or ():
-            _walk(item, ctx)
-        return True
-    data = _stored_bytes(ds, tag)
-    little = ds.original_encoding[1] is not False
-    value, text = _parse_as(data, vr, little) if data is not None else (None, None)
+    vr, value, text = safe_value(ds, tag)
     if value is None:
         ctx.notes.add(f"private {tag} removed: its value does not parse as {vr}, the VR of the safe list")
         return False
+    if vr == "SQ":
+        for item in value:
+            _walk(item, ctx)
+        return True
     if text is not None:
         if (
             ctx.identifiers.spans(text)
@@ -528,7 +522,22 @@ def _check_safe(ds: Dataset, tag: BaseTag, ctx: _FileContext) -> bool:
     return True
 
 
-def _stored_bytes(ds: Dataset, tag: BaseTag) -> bytes | None:
+def safe_value(ds: Dataset, tag: BaseTag) -> tuple[str, Any, str | None]:
+    """(VR on the safe list, the value decoded with that VR or None when it does not parse
+    as that VR (PS3.5 6.2), the text to check for PHI or None for a binary VR) of a
+    safe-listed private element, whatever VR it is stored with.  The run keeps what this
+    decodes; ``deid verify`` flags a kept value that it does not."""
+    creator = str(ds[Tag(tag.group, tag.element >> 8)].value).strip()
+    vr = safe_private()[(tag.group, creator, tag.element & 0xFF)]
+    if vr == "SQ":
+        return vr, (ds[tag].value if element_vr(ds, tag) == "SQ" else None), None
+    little = ds.original_encoding[1] is not False
+    data = _stored_bytes(ds, tag, little)
+    value, text = _parse_as(data, vr, little) if data is not None else (None, None)
+    return vr, value, text
+
+
+def _stored_bytes(ds: Dataset, tag: BaseTag, little: bool) -> bytes | None:
     """The value's bytes as stored (text values pydicom already decoded: as ASCII)."""
     raw = ds.get_item(tag)
     value = raw.value
@@ -538,14 +547,14 @@ def _stored_bytes(ds: Dataset, tag: BaseTag) -> bytes | None:
     values = list(elem.value) if elem.VM > 1 else [elem.value]
     if elem.VR in SAFE_BINARY_VRS:
         fmt = SAFE_BINARY_VRS[elem.VR]
-        return struct.pack(f"<{len(values)}{fmt}", *values)
+        return struct.pack(f"{'<' if little else '>'}{len(values)}{fmt}", *values)
     try:
         return "\\".join(str(v) for v in values).encode("ascii")
     except UnicodeEncodeError:
         return None
 
 
-def _parse_as(data: bytes, vr: str, little: bool) -> tuple[object, str | None]:
+def _parse_as(data: bytes, vr: str, little: bool) -> tuple[Any, str | None]:
     """(value for a DataElement of ``vr``, its text to check) or (None, None) when ``data``
     is not a valid ``vr`` value (PS3.5 6.2)."""
     if vr in SAFE_BINARY_VRS:
