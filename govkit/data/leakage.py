@@ -97,9 +97,14 @@ def variant_pairs(
 
     ``exhaustive``: :func:`~govkit.data.index.flip_pairs` twice (the band as
     stored and transposed; each pass covers its 4 flips and their
-    inversions), exact; its survivors are verified against each variant's
-    own embedding.  ``lsh``: the 16 variants' embeddings queried against one
-    index of the other rows (:func:`~govkit.data.index.query_pairs`).
+    inversions); its survivors are verified against each variant's own
+    embedding.  Exact: no pair within the threshold is missed (the filter
+    keeps a float32 rounding margin) and none outside it is reported; it
+    finds what comparing each variant's embedding with every row finds
+    (``tests/data/test_search.py``).  ``lsh``: the 16 variants' embeddings
+    queried against one index of the other rows
+    (:func:`~govkit.data.index.query_pairs`): a pair exactly at the threshold
+    is missed with probability ≤ 1 − RECALL, closer pairs far less often.
     """
     names = list(VARIANTS)
     m = len(q_rows)
