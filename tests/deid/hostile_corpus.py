@@ -1,7 +1,7 @@
 """A hostile corpus for de-identification: PHI written the way real archives write it.
 
 Each :class:`Case` is one source file and the *needles* that must not survive
-(issue #15, classes 1–7): names in ideographic and phonetic script, in
+(issue #15, classes 1–7, and 8: contacts in attributes the profile keeps): names in ideographic and phonetic script, in
 decomposed Unicode and other letter case, in undeclared or wrongly declared
 character sets, dates in every common format, relatives and contacts in SR
 text, PHI in the preamble, file meta, unlisted CS values, unknown public tags
@@ -249,6 +249,19 @@ def _email() -> bytes:
     return to_bytes(ds)
 
 
+# ---- kept attributes: contacts and identifiers where the profile keeps the value --------------
+KEPT_CONTACTS = ("078-05-1120", "(617) 555-0199", "helen.doe88@gmail.com", "4111 1111 1111 1111", "14.3.1952")
+
+
+def _kept() -> bytes:
+    ds = base("81", "KAUFMAN^SCOTT", "ISO_IR 100")
+    ds.ManufacturerModelName = f"SSN {KEPT_CONTACTS[0]}"  # not in Table E.1-1: kept, swept
+    ds.Manufacturer = f"ACME, service {KEPT_CONTACTS[1]}"
+    ds.SoftwareVersions = KEPT_CONTACTS[2]
+    ds.DerivationDescription = f"card {KEPT_CONTACTS[3]}, born {KEPT_CONTACTS[4]}"
+    return to_bytes(ds)
+
+
 CASES: tuple[Case, ...] = (
     Case(
         "japanese",
@@ -301,6 +314,7 @@ CASES: tuple[Case, ...] = (
     ),
     Case("places", 6, (), ("kaufman", "pid61x"), _places),
     Case("email", 7, ("clean-descriptors",), ("j.doe@example.org", "scott.kaufman@mail.example.com"), _email),
+    Case("kept", 8, (), KEPT_CONTACTS, _kept),  # contacts where the profile keeps the value: scrubbed, no options
 )
 
 
