@@ -1,12 +1,13 @@
 """A hostile corpus for de-identification: PHI written the way real archives write it.
 
 Each :class:`Case` is one source file and the *needles* that must not survive
-(issue #15, classes 1–7, and 8: contacts in attributes the profile keeps): names in ideographic and phonetic script, in
+(issue #15, classes 1–7): names in ideographic and phonetic script, in
 decomposed Unicode and other letter case, in undeclared or wrongly declared
 character sets, dates in every common format, relatives and contacts in SR
 text, PHI in the preamble, file meta, unlisted CS values, unknown public tags
-and VR UN.  Needles are compared after NFKC + casefold, on the decoded text
-of every element *and* on the raw bytes in every encoding the file could use.
+and VR UN; and (8) contacts in attributes the profile keeps.  Needles are
+compared after NFKC + casefold, on the decoded text of every element *and* on
+the raw bytes in every encoding the file could use.
 """
 
 from __future__ import annotations
