@@ -258,8 +258,7 @@ def _kept() -> bytes:
     ds = base("81", "KAUFMAN^SCOTT", "ISO_IR 100")
     ds.ManufacturerModelName = f"SSN {KEPT_CONTACTS[0]}"  # not in Table E.1-1: kept, swept
     ds.Manufacturer = f"ACME, service {KEPT_CONTACTS[1]}"
-    ds.SoftwareVersions = KEPT_CONTACTS[2]
-    ds.DerivationDescription = f"card {KEPT_CONTACTS[3]}, born {KEPT_CONTACTS[4]}"
+    ds.SoftwareVersions = [KEPT_CONTACTS[2], f"card {KEPT_CONTACTS[3]}", f"born {KEPT_CONTACTS[4]}"]
     return to_bytes(ds)
 
 
