@@ -28,8 +28,6 @@ search up to about 700 × the number of tables per split (≈ 300,000 images).
 
 from __future__ import annotations
 
-import ctypes
-import glob
 import math
 import os
 import threading
@@ -244,31 +242,17 @@ def query_pairs(
 
 @contextmanager
 def single_threaded_blas() -> Iterator[None]:
-    """numpy's OpenBLAS on one thread inside the block (restored after).
+    """The BLAS library's own threads limited to one inside the block (restored after).
 
-    :func:`flip_pairs` runs many small products, in parallel Python threads
+    :func:`flip_pairs` runs many small products in parallel Python threads
     (numpy releases the GIL); OpenBLAS's own threads on products that small
-    cost several times the CPU time of one thread.  Without a recognised
-    OpenBLAS (another BLAS, another build) this does nothing.
+    cost several times the CPU time of one thread.  ``threadpoolctl`` finds
+    whichever BLAS numpy was built with.
     """
-    setter = getter = None
-    folder = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
-    for path in glob.glob(os.path.join(folder, "*openblas*")):
-        lib = ctypes.CDLL(path)
-        for prefix, suffix in (("scipy_", "64_"), ("", "64_"), ("", "")):
-            if hasattr(lib, f"{prefix}openblas_set_num_threads{suffix}"):
-                setter = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}")
-                getter = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}")
-                break
-    if setter is None or getter is None:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
         yield
-        return
-    before = int(getter())
-    setter(1)
-    try:
-        yield
-    finally:
-        setter(before)
 
 
 def flip_pairs(
