@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from govkit.data.balance import SMALL_CELL, summarise
-from govkit.data.hashing import signatures
+from govkit.data.hashing import Signatures, signatures
 from govkit.data.leakage import DEFAULT_THRESHOLD, Split, image_pairs, patient_overlap
 from govkit.data.records import record_audit, stored_result
 from govkit.errors import BadInput
@@ -59,6 +61,23 @@ def resolve(registry: Any, ref: str) -> Resolved:
     if data.content_sha256() != sha:
         raise BadInput(f"{ref}: the data at {path} changed since it was registered (sha256 mismatch)")
     return Resolved(ref, ref, path, data, sha, dv_id)
+
+
+def _signatures(r: Resolved, shown: int = 5) -> Signatures:
+    """Signatures of a split; one with NaN or infinite pixels is bad input.
+
+    Such an image has no embedding, so no near copy of it could be found:
+    the audit refuses the split rather than report it clean.
+    """
+    sig = signatures(r.data)
+    bad = np.nonzero(~sig.finite)[0]
+    if len(bad):
+        listed = ", ".join(str(i) for i in bad[:shown]) + (", …" if len(bad) > shown else "")
+        raise BadInput(
+            f"{r.shown}: {len(bad)} image(s) hold NaN, infinite or overflowing pixel values (index {listed}); "
+            "fix or drop them before the audit"
+        )
+    return sig
 
 
 def _metric(
@@ -115,7 +134,7 @@ def run_audit(
         if o.content_sha256 in seen:
             raise BadInput(f"{o.shown} has the same content as {seen[o.content_sha256]}: audit distinct splits")
         seen[o.content_sha256] = o.shown
-    splits = [Split(r.key, r.data, signatures(r.data)) for r in (main, *others)]
+    splits = [Split(r.key, r.data, _signatures(r)) for r in (main, *others)]
     warnings: list[str] = []
     datasets = []
     for r in (main, *others):

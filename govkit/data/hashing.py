@@ -45,12 +45,16 @@ class Signatures:
     """Per image: ``digest`` (16 bytes, exact content) and ``coeffs`` (low DCT band).
 
     ``flat`` marks images without contrast (every pixel equal): they have no
-    embedding and only take part in the exact-duplicate search.
+    embedding and only take part in the exact-duplicate search.  ``finite``
+    is False for an image with a NaN or infinite pixel (or one beyond the
+    float32 range): it has no embedding either, and
+    :func:`govkit.data.audit.run_audit` refuses the split.
     """
 
     digest: np.ndarray  # (N,) dtype "S16"
     coeffs: np.ndarray  # (N, BAND*BAND - 1) float32
     flat: np.ndarray  # (N,) bool
+    finite: np.ndarray  # (N,) bool
 
 
 @lru_cache(maxsize=16)
@@ -85,22 +89,27 @@ def _both(x: np.ndarray, mh: np.ndarray, mw: np.ndarray) -> np.ndarray:
     return _right(np.ascontiguousarray(y), mh).transpose(0, 2, 1)
 
 
-def batch_signatures(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Digests, DCT coefficients and flat flags of a batch of same-size images (N×C×H×W)."""
+def batch_signatures(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Digests, DCT coefficients, flat and finite flags of a batch of same-size images (N×C×H×W)."""
     images = np.ascontiguousarray(images, dtype=np.float32)
     n, _, h, w = images.shape
     shape = repr(images.shape[1:]).encode()
     digest = np.array(
         [hashlib.sha1(shape + im.tobytes(), usedforsecurity=False).digest()[:16] for im in images], dtype="S16"
     )
+    finite = np.isfinite(images).all(axis=(1, 2, 3))
+    if not finite.all():  # a NaN or infinite pixel: that image gets no embedding (zeros, like a flat one)
+        images = np.where(finite[:, None, None, None], images, np.float32(0))
     grey = images.mean(axis=1) if images.shape[1] > 1 else images[:, 0]
     d = dct_matrix(THUMB, BAND)
     # resampling and the DCT are both linear: one product per axis
     band = _both(grey, d @ area_matrix(h, THUMB), d @ area_matrix(w, THUMB)).reshape(n, BAND * BAND)[:, 1:]
     # the DC term (brightness) is dropped; dividing by the norm of the band removes the gain
     norm = np.linalg.norm(band, axis=1, keepdims=True)
-    flat = norm.reshape(n) < 1e-6
-    return digest, (band / np.maximum(norm, 1e-6)).astype(np.float32), flat
+    finite &= np.isfinite(norm.reshape(n))  # pixels so large that the band overflows float32
+    flat = ~finite | (norm.reshape(n) < 1e-6)
+    coeffs = np.where(flat[:, None], 0.0, band / np.where(flat, 1.0, norm.reshape(n))[:, None])
+    return digest, coeffs.astype(np.float32), flat, finite
 
 
 def _batches(data: ImageData, batch: int) -> Iterator[np.ndarray]:
@@ -120,7 +129,8 @@ def signatures(data: ImageData, batch: int = BATCH) -> Signatures:
     with single_threaded_blas():
         parts = [batch_signatures(x) for x in _batches(data, batch)]
     if not parts:
-        return Signatures(np.zeros(0, "S16"), np.zeros((0, BAND * BAND - 1), np.float32), np.zeros(0, bool))
+        empty = np.zeros(0, bool)
+        return Signatures(np.zeros(0, "S16"), np.zeros((0, BAND * BAND - 1), np.float32), empty, empty)
     return Signatures(*(np.concatenate(p) for p in zip(*parts, strict=True)))
 
 

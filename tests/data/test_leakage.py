@@ -215,3 +215,32 @@ def test_distinct_patient_ids_stay_distinct():
 
     keys = patient_keys(np.array(["P1", "P10", "P1a", "1.5", "15"], dtype=object))
     assert len(set(keys.tolist())) == 5
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["DATA", "OTHER"])
+def test_non_finite_pixels_are_bad_input_naming_split_and_images(cli, planted, tmp_path, where, value):
+    """A NaN or infinite pixel in either split: one line naming the split and images, exit 2 (never 3, never clean)."""
+    arrays = {k: np.array(v) for k, v in planted["arrays"][0 if where == "DATA" else 1].items()}
+    for i in (3, 9, 11, 12, 20, 30, 41):
+        arrays["x"][i, 0, 5, i % 64] = value
+    bad = save(tmp_path / "bad.npz", arrays)
+    args = (bad, "--against", planted["clean"]) if where == "DATA" else (planted["train"], "--against", bad)
+    r = cli("data", "audit", *args)
+    assert r.code == 2, r.err
+    assert len(r.err.strip().splitlines()) == 1
+    assert str(bad) in r.err and "7 image(s)" in r.err and "NaN, infinite" in r.err
+    assert "index 3, 9, 11, 12, 20, …" in r.err
+    assert "Error" not in r.err and "internal" not in r.err
+
+
+def test_non_finite_image_has_no_embedding():
+    """Signatures flag the image and give it no embedding (the search never sees a NaN)."""
+    from govkit.data.hashing import batch_signatures
+
+    x = np.random.default_rng(5).random((3, 1, 64, 64)).astype(np.float32)
+    x[1, 0, 7, 7] = np.nan
+    x[2, 0, 0, 0] = np.inf
+    _, coeffs, flat, finite = batch_signatures(x)
+    assert finite.tolist() == [True, False, False] and flat.tolist() == [False, True, True]
+    assert np.isfinite(coeffs).all() and not coeffs[1:].any()
