@@ -165,6 +165,12 @@ def _human(out: dict[str, Any]) -> str:
             for c in li["candidates"][:10]
         ]
     lines += [f"warning: {w}" for w in out["warnings"]]
+    if out["against"]:
+        scope = out["search"]["scope"]
+        lines.append(
+            f"near-duplicate search (calibrated at threshold {scope['at_threshold']}) finds {scope['finds']}; "
+            f"it may miss {scope['may_miss']}"
+        )
     lines.append(
         "LEAKAGE FOUND"
         if leak["found"]

@@ -31,6 +31,32 @@ from govkit.models.datasets import ImageData
 #: 0.32 on the example lesion task.  A thin margin on both sides.
 DEFAULT_THRESHOLD = 0.28
 
+#: What the near-duplicate search at :data:`DEFAULT_THRESHOLD` is calibrated to
+#: find and what it may miss, as every audit states it (``search.scope``).
+#: Measured on 64×64 images (``govkit.testing.data_corpus``, 1,500 images
+#: per split, 40 copies of each alteration: a 3×3 mark at most 0.23, a 4×4
+#: one 37 of 40 found, a 5° rotation and a 5% zoom at most 0.25; pixel
+#: figures scale with the image side, the embedding reads a 32×32 thumbnail)
+#: and pinned by ``tests/data/test_leakage.py::test_detection_envelope``: one
+#: global perceptual embedding cannot tell a larger local edit or shift from
+#: an unrelated image of the same anatomy (an 8×8 marker box and a 4-pixel
+#: shift lie at 0.48–0.65, a full-width 1-pixel line at up to 0.53, a 7°
+#: rotation at 0.30–0.42, the closest unrelated pairs at 0.32–0.40).
+SCOPE = {
+    "finds": (
+        "near copies made by an intensity shift or gain, noise, blur or JPEG re-compression; "
+        "a crop of up to 3% of the image side (2 of 64 pixels) resized or padded back; a 1-pixel shift; "
+        "a rotation up to 3 degrees; a burned-in mark up to 0.2% of the image (a 3x3-pixel box in 64x64); "
+        "flips, 90/180/270-degree rotations, transposes and inversions of these"
+    ),
+    "may_miss": (
+        "larger edits: crops or shifts of 3 or more pixels of 64 (2-pixel wrap-around shifts are borderline), "
+        "rotations of 7 degrees or more (5 degrees and a 5% zoom are borderline), zooms of 10% or more, "
+        "burned-in marks, boxes, letters or annotations of 4x4 pixels in 64x64 or more, a ruler or line "
+        "across the image"
+    ),
+}
+
 
 @dataclass
 class Split:
@@ -215,5 +241,6 @@ def image_pairs(
         "threshold": threshold,
         "distinct_images": len(rep),
         "flat_images": int(flat.sum()),
+        "scope": {**SCOPE, "at_threshold": DEFAULT_THRESHOLD},
     }
     return out, info

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from govkit.data.hashing import VARIANTS, batch_signatures, transform_coeffs
 from govkit.data.leakage import DEFAULT_THRESHOLD
@@ -244,3 +245,58 @@ def test_non_finite_image_has_no_embedding():
     _, coeffs, flat, finite = batch_signatures(x)
     assert finite.tolist() == [True, False, False] and flat.tolist() == [False, True, True]
     assert np.isfinite(coeffs).all() and not coeffs[1:].any()
+
+
+def _mark(size: int):
+    """A burned-in ``size``×``size`` box at full intensity, somewhere in the image."""
+
+    def mark(x, rng):
+        r, c = rng.integers(0, x.shape[-1] - size, 2)
+        y = x.copy()
+        y[:, r : r + size, c : c + size] = 1
+        return y
+
+    return mark
+
+
+#: Alterations inside the documented envelope (``SCOPE["finds"]``) beyond the
+#: corpus' ALTERATIONS (which the tests above plant): each at its documented limit.
+ENVELOPE = {
+    "shift-1px": lambda x, rng: np.roll(x, 1, axis=2),
+    "rotate-3deg": lambda x, rng: ndimage.rotate(x[0], 3, reshape=False, mode="nearest")[None],
+    "mark-3x3": _mark(3),
+    "blur": lambda x, rng: ndimage.gaussian_filter(x, (0, 1, 1)),
+    "noise-0.05": lambda x, rng: x + rng.normal(scale=0.05, size=x.shape),
+}
+
+
+def test_detection_envelope(cli, tmp_path):
+    """Copies at the limits the audit states it finds are found, nothing else is, and every audit states its scope."""
+    from govkit.data.leakage import SCOPE
+
+    rng = np.random.default_rng(21)
+    a, b = split(600, rng, "A"), split(600, rng, "B")
+    per = 10
+    src = rng.choice(600, per * len(ENVELOPE), replace=False)
+    dst = rng.choice(600, per * len(ENVELOPE), replace=False)
+    kind = {}
+    for k, (name, alter) in enumerate(ENVELOPE.items()):
+        for s, d in zip(src[k * per : (k + 1) * per], dst[k * per : (k + 1) * per], strict=True):
+            b["x"][d] = np.clip(alter(a["x"][s], rng), 0, 1)
+            kind[(f"A[{s}]", f"B[{d}]")] = name
+    r = cli("data", "audit", save(tmp_path / "a.npz", a), "--against", save(tmp_path / "b.npz", b), "--json")
+    assert r.code == 1, r.err
+    out = r.json()
+    names = {d["name"]: k for d, k in zip(out["datasets"], "AB", strict=True)}
+
+    def short(ref: str) -> str:
+        name, index = ref.split("[")
+        return f"{names[name]}[{index}"
+
+    found = {(short(p["a"]), short(p["b"])) for p in out["leakage"]["pairs"]}
+    missed = {kind[k] for k in set(kind) - found}
+    assert not missed, missed
+    assert found == set(kind)  # no unrelated pair
+    assert out["search"]["scope"] == {**SCOPE, "at_threshold": DEFAULT_THRESHOLD}
+    human = cli("data", "audit", tmp_path / "a.npz", "--against", tmp_path / "b.npz").out
+    assert "may miss larger edits" in human and "a 1-pixel shift" in human
