@@ -174,7 +174,7 @@ def _human(out: dict[str, Any]) -> str:
     lines.append(
         "LEAKAGE FOUND"
         if leak["found"]
-        else "no leakage found"
+        else "no leakage found (near copies: within the scope above)"
         if out["against"]
         else "no other split given: leakage not checked"
     )
