@@ -180,21 +180,48 @@ def run_cmd(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="YAML list of findings accepted as false positives: {finding: ID, reason: ..., signer: ...}.",
 )
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="NAME",
+    help="Annex E option the run used, repeatable: only for outputs of no run recorded in this registry "
+    "(default: none, the strictest check).",
+)
 @json_option
 @pass_app
 def verify(
-    app: App, dst: Path, source: Path, key_path: Path | None, pixels: bool, ocr_engine: str, accept_path: Path | None
+    app: App,
+    dst: Path,
+    source: Path,
+    key_path: Path | None,
+    pixels: bool,
+    ocr_engine: str,
+    accept_path: Path | None,
+    options: tuple[str, ...],
 ) -> None:
     """Check DST for residual PHI; exit 1 with a list of findings.
 
-    A finding is accepted as a false positive only through --accept, with a
-    reason and a signer; each acceptance is recorded in the audit chain."""
+    Each output is checked under the options of the run that wrote it, as the
+    registry records them (never as the output declares them).  A finding is
+    accepted as a false positive only through --accept, with a reason and a
+    signer; each acceptance is recorded in the audit chain."""
+    from govkit.deid.header.profile import validate_options
     from govkit.deid.verify import load_acceptances
     from govkit.deid.verify import verify as do_verify
 
     accept = load_acceptances(accept_path) if accept_path is not None else []
+    stated = validate_options(options) if options else None
     report = do_verify(
-        dst, source, key_path, pixel_check=pixels, ocr_engine=ocr_engine, accept=accept, progress=app.progress
+        dst,
+        source,
+        key_path,
+        pixel_check=pixels,
+        ocr_engine=ocr_engine,
+        accept=accept,
+        run_options=_recorded_options(app, dst),
+        options=stated,
+        progress=app.progress,
     )
     _record_verification(app, dst, report)
 
@@ -211,6 +238,16 @@ def verify(
     app.emit(report.as_dict(), human)
     if not report.ok:
         app.fail_check()
+
+
+def _recorded_options(app: App, dst: Path) -> dict[str, list[str]]:
+    """Run id -> options, from the registry's record of each run whose manifest is in DST."""
+    from govkit.deid.files import MANIFEST_DIR
+    from govkit.registry.tables import DeidRun
+
+    run_ids = [p.stem.removeprefix("manifest-") for p in (dst / MANIFEST_DIR).glob("manifest-*.jsonl")]
+    with app.registry().unit_of_work() as s:
+        return {r: list(row.options) for r in run_ids if (row := s.get(DeidRun, r)) is not None}
 
 
 def _record_verification(app: App, dst: Path, report) -> None:

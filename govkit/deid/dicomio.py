@@ -9,7 +9,9 @@ of its sequence item, a sequence or item of undefined length that is never
 closed, a delimiter out of place, an invalid VR or a VR that contradicts the
 data dictionary (Rows stored as OB, a Person Name stored as LO) are refused:
 pydicom would read such an element's "value" as the rest of the header,
-identifiers included.  The walk follows pydicom's own rules for guessing
+identifiers included.  So is an element that appears twice in one dataset or
+item, or out of ascending tag order (PS3.5 7.1): pydicom keeps the last copy,
+so a decoy second Patient Name would hide the real first one.  The walk follows pydicom's own rules for guessing
 implicit or explicit VR, so both see the same elements.
 
 :func:`parse_usable` also removes what cannot be de-identified but need not
@@ -312,12 +314,21 @@ class _Walker:
         if top and not meta:
             self.top_encoding = (implicit, self.little)
         container = "file" if top else "sequence item"
+        previous, seen = -1, set()
         while pos < end:
             if end - pos < 8:
                 raise Refusal("truncated", where=f"the element header at byte {pos}")
             if meta and self.data[pos : pos + 2] != b"\x02\x00":
                 return pos
             tag = self._tag(pos)
+            if tag not in (ITEM, ITEM_END, SEQUENCE_END):
+                # PS3.5 7.1: ascending order, each tag once; pydicom would keep only the last copy
+                if tag in seen:
+                    raise Refusal("duplicate-element", tag=tag_text(tag), container=container)
+                if tag < previous:
+                    raise Refusal("element-order", tag=tag_text(tag), previous=tag_text(previous), container=container)
+                previous = tag
+                seen.add(tag)
             if tag >> 16 in ILLEGAL_GROUPS:
                 self.forbidden_groups = True
             if tag == ITEM_END and in_item is not None:

@@ -79,18 +79,21 @@ def check_output_file(path: Path, what: str) -> None:
     check_writable(path.parent, f"the folder of {what}")
 
 
-def discover(src: Path) -> Iterator[Path]:
+def discover(src: Path, *, skip_own: str = "any") -> Iterator[Path]:
     """Every entry under ``src`` that is not a folder, sorted; symbolic links are listed, not followed.
 
-    ``src`` itself may be a file (or a link the user named on purpose).
+    ``src`` itself may be a file (or a link the user named on purpose).  Folders named
+    :data:`MANIFEST_DIR` are left out at any depth (``skip_own="any"``), only at the top of
+    ``src`` (``"top"``: verify, for which a ``.govkit`` deeper in DST is content, not govkit's
+    own folder) or nowhere (``"none"``).
     """
     if not src.is_dir():
         yield src
         return
-    yield from _walk(src)
+    yield from _walk(src, skip_own, True)
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+def _walk(folder: Path, skip_own: str, top: bool) -> Iterator[Path]:
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:
@@ -98,8 +101,8 @@ def _walk(folder: Path) -> Iterator[Path]:
         return
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):
-            if entry.name != MANIFEST_DIR:
-                yield from _walk(Path(entry.path))
+            if entry.name != MANIFEST_DIR or skip_own == "none" or (skip_own == "top" and not top):
+                yield from _walk(Path(entry.path), skip_own, False)
         else:
             yield Path(entry.path)
 

@@ -43,6 +43,15 @@ REASONS: dict[str, tuple[str, str]] = {
         "element {tag} has an undefined length, which only sequences and compressed Pixel Data may have",
     ),
     "too-deep": ("failed", "sequences nested more than {depth} deep"),
+    "duplicate-element": (
+        "failed",
+        "element {tag} appears twice in its {container}: DICOM allows each element once (PS3.5 7.1), "
+        "and a reader keeps only one of the values",
+    ),
+    "element-order": (
+        "failed",
+        "element {tag} comes after {previous} in its {container}: DICOM requires ascending tag order (PS3.5 7.1)",
+    ),
     "invalid-vr": ("failed", "element {tag} has an invalid value representation"),
     "vr-mismatch": ("failed", "element {tag} is stored as {vr}, but the DICOM dictionary defines it as {expected}"),
     # its values

@@ -7,12 +7,17 @@ that say *where* (an element path such as ``ContentSequence[0].TextValue``,
 ``preamble``, ``file meta``, ``pixel data``):
 
 (a) **profile** — every attribute of the output, at any depth, is allowed by
-    PS3.15 Table E.1-1 under the options recorded in its De-identification
-    Method Code Sequence: nothing the profile removes (X) is present, whatever
-    its value; nothing it empties (Z) holds a value; D and U attributes do not
-    hold their source value; no private attribute outside the safe list, and
-    no safe-listed one whose value does not parse as its listed VR; no
-    unknown public attribute, no age over 89 years;
+    PS3.15 Table E.1-1 under the options of the run that wrote it, as the run's
+    own record says (the registry row of the run whose manifest in
+    ``DST/.govkit`` names the output; never the output's word about itself): an
+    output whose De-identification Method Code Sequence declares an option that
+    run did not use is a finding.  With no run record, the options the user
+    states (``--option``) are used, else none (the strictest reading).  Nothing
+    the profile removes (X) is present, whatever its value; nothing it empties
+    (Z) holds a value; D and U attributes do not hold their source value; no
+    private attribute outside the safe list, and no safe-listed one whose
+    value does not parse as its listed VR; no unknown public attribute, no age
+    over 89 years;
 (b) **bytes** — the paired source's identifiers (every name group and form,
     IDs, dates in every format, institutions; :mod:`govkit.deid.text.identifiers`)
     are searched in the output's raw bytes read in every character set a
@@ -33,9 +38,15 @@ that say *where* (an element path such as ``ContentSequence[0].TextValue``,
     matching a header value of the source fails the check.
 
 An output that cannot be read is a finding of its own (``unreadable``); the
-batch goes on.  A finding can be accepted as a false positive only with a
-reason and a signer (:class:`Acceptance`); ``govkit deid verify --accept``
-records each acceptance in the audit chain.
+batch goes on.  So is a source that cannot be read as strictly as ``deid run``
+reads it (:mod:`govkit.deid.refusals`: an element twice, a damaged structure):
+no output can be checked against it.  Only ``DST/.govkit``, the run's own
+folder, is not an output; no DICOM file may be in it, and its text files
+(manifests, locks) must hold none of the paired sources' identifiers.  A
+``.govkit`` folder deeper in DST is checked like any other content.  A
+finding can be accepted as a false positive only with a reason and a signer
+(:class:`Acceptance`); ``govkit deid verify --accept`` records each
+acceptance in the audit chain.
 
 Outputs are paired with sources through the key: the expected output path of
 a source is ``<pseudonymised PatientID>/<study>/<series>/<sop>.dcm``.
@@ -47,8 +58,9 @@ from __future__ import annotations
 
 import bisect
 import io
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +70,7 @@ from pydicom.dataset import Dataset
 
 from govkit.deid.batch.outputs import PATH_UIDS, output_relpath
 from govkit.deid.dicomio import check_pixel_data, element_vr, give_keyed_uids, load, sniff
-from govkit.deid.files import MANIFEST_DIR, discover, read_source
+from govkit.deid.files import MANIFEST_DIR, discover, printable, read_source
 from govkit.deid.refusals import Refusal
 from govkit.deid.text import identifiers as phi
 from govkit.deid.text.contacts import DIRECT_ENTITIES  # NER entities that identify on their own
@@ -435,13 +447,82 @@ def expected_outputs(ds: Dataset, pseudo, keyed_sop: bool = False) -> list[str]:
     return [output_relpath(patient, *mapped), output_relpath(patient, *uids)]
 
 
-def _read_source(path: Path, pseudo) -> tuple[Dataset, bool] | None:
-    """(dataset, whether it was given keyed SOP UIDs as ``deid run`` gives them), or None."""
+def _read_source(path: Path, pseudo) -> tuple[Dataset, bool]:
+    """(dataset, whether it was given keyed SOP UIDs as ``deid run`` gives them); :class:`Refusal`
+    when ``deid run`` would not read it either."""
     try:
         data, ds = load(path, require_uids=False)
-    except (OSError, Refusal):
-        return None
+    except OSError as exc:
+        raise Refusal("unreadable", error=exc.strerror or "I/O error") from None
     return ds, give_keyed_uids(ds, data, pseudo.uid)
+
+
+def _runs_by_output(own: Path) -> dict[str, set[str]]:
+    """Output path -> ids of the runs whose manifests (``DST/.govkit/manifest-<run>.jsonl``) name it."""
+    runs: dict[str, set[str]] = {}
+    for manifest in sorted(own.glob("manifest-*.jsonl")):
+        try:
+            lines = read_source(manifest).decode("utf-8", "replace").splitlines()
+        except Refusal:
+            continue  # not a regular file: flagged by the check of the folder
+        for line in lines:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and isinstance(row.get("output"), str) and isinstance(row.get("run"), str):
+                runs.setdefault(row["output"], set()).add(row["run"])
+    return runs
+
+
+def _own_folder_check(dst: Path, ids: phi.Identifiers) -> list[Finding]:
+    """``DST/.govkit`` holds no DICOM file, and its files none of the paired sources' identifiers
+    (searched as text, folded, in every character set, like an output's header)."""
+    own = dst / MANIFEST_DIR
+    if not own.is_dir():
+        return []
+    found = []
+    pattern = ids.text_pattern()
+    for path in discover(own, skip_own="none"):
+        rel = str(path.relative_to(dst))
+        try:
+            data = read_source(path)
+        except Refusal as exc:
+            found.append(Finding("unreadable", rel, "file", f"file in the run's own folder {exc.text}"))
+            continue
+        if sniff(data) != "other" or path.suffix.lower() == ".dcm":
+            found.append(Finding("bytes", rel, "file", "a DICOM file in the run's own folder, which holds no output"))
+            continue
+        if pattern is not None:
+            hay = _Haystack()
+            hay.add(rel, _readings(data, CODECS))
+            for text in sorted({t for _, t in hay.search(pattern)}):
+                found.append(Finding("bytes", rel, "file", f"a header value of a source {mask(text)}"))
+    return found
+
+
+def _options_for(
+    rel: str,
+    declared: frozenset[str],
+    runs: set[str],
+    run_options: Mapping[str, Iterable[str]],
+    stated: frozenset[str] | None,
+) -> tuple[frozenset[str] | None, Finding | None]:
+    """The options to check output ``rel`` under (None: no record and none stated, so none), and a
+    finding when the output declares options beyond them."""
+    recorded = [frozenset(run_options[r]) for r in sorted(runs) if r in run_options]
+    if recorded:  # several runs named it: only what every one of them used
+        used, basis = frozenset.intersection(*recorded), "the run's record"
+    elif stated is not None:
+        used, basis = stated, "--option"
+    else:
+        return None, None
+    extra = declared - used
+    if not extra:
+        return used, None
+    where = "DeidentificationMethodCodeSequence"
+    detail = f"{where}: declares options the run did not use ({', '.join(sorted(extra))}; per {basis})"
+    return used, Finding("profile", rel, where, detail)
 
 
 def _read_output(path: Path) -> tuple[bytes, Dataset]:
@@ -474,12 +555,18 @@ def verify(
     pixel_check: bool = True,
     ocr_engine: str | None = None,
     accept: list[Acceptance] | None = None,
+    run_options: Mapping[str, Iterable[str]] | None = None,
+    options: Iterable[str] | None = None,
     progress: Progress = silent,
 ) -> VerifyReport:
     """Run checks (a), (b), (c) on every output under ``dst``; (d), OCR of the
     output pixels, with ``ocr_engine`` (default :data:`govkit.deid.pixels.ocr.DEFAULT_ENGINE`).
     Findings named in ``accept`` move to :attr:`VerifyReport.accepted`; ``progress`` shows the
-    outputs checked."""
+    outputs checked.
+
+    ``run_options`` maps run ids to the options their records hold (the registry's rows): an
+    output named in the manifest of such a run is checked under that run's options.  Other
+    outputs are checked under ``options`` (what the user states), or with none when not given."""
     from govkit.deid.header.engine import DeidConfig, options_from_codes
     from govkit.deid.header.pseudonyms import Pseudonymizer, load_key
     from govkit.deid.text.cleaner import TextCleaner
@@ -495,24 +582,31 @@ def verify(
     report = VerifyReport()
     pairs: dict[str, Dataset] = {}
     for path in discover(source):
-        got = _read_source(path, pseudo)
-        if got is None:
+        name = printable(str(path.relative_to(source) if source.is_dir() else path.name))
+        try:
+            ds, keyed_sop = _read_source(path, pseudo)
+        except Refusal as exc:
+            if exc.status == "failed":  # fail closed: its identifiers are unknown, so nothing is checked for them
+                detail = f"source {name} {exc.text}: no output can be checked against it"
+                report.findings.append(Finding("unreadable", f"source {name}", "file", detail))
             continue
-        ds, keyed_sop = got
         report.n_sources += 1
         for rel in expected_outputs(ds, pseudo, keyed_sop):
             if (dst / rel).is_file():
                 pairs[rel] = ds
                 break
         else:
-            report.warnings.append(f"no output for source {path.relative_to(source) if source.is_dir() else path.name}")
+            report.warnings.append(f"no output for source {name}")
     everyone = phi.Identifiers()
     for ds in pairs.values():
         everyone.update(phi.collect(ds))
-    outputs = list(discover(dst))
+    report.findings += _own_folder_check(dst, everyone)
+    written_by = _runs_by_output(dst / MANIFEST_DIR)
+    stated = frozenset(options) if options is not None else None
+    outputs = list(discover(dst, skip_own="top"))
+    unrecorded: list[str] = []
+    undeclared: set[str] = set()  # options declared by outputs no recorded run wrote
     for out_path in progress(outputs, len(outputs), "verifying"):
-        if MANIFEST_DIR in out_path.relative_to(dst).parts:
-            continue
         rel = str(out_path.relative_to(dst))
         report.n_outputs += 1
         try:
@@ -520,7 +614,13 @@ def verify(
         except ValueError as exc:
             report.findings.append(Finding("unreadable", rel, "file", f"output {exc}"))
             continue
-        options = options_from_codes(out)
+        declared = options_from_codes(out)
+        found, mismatch = _options_for(rel, declared, written_by.get(rel, set()), run_options or {}, stated)
+        if found is None:
+            unrecorded.append(rel)
+            undeclared |= declared
+        report.findings += [mismatch] if mismatch else []
+        used = found or frozenset()
         src = pairs.get(rel)
         if src is None:
             report.warnings.append(f"{rel}: no source file maps to it with this key; checked against all sources")
@@ -529,16 +629,26 @@ def verify(
             report.n_paired += 1
             ids = phi.collect(
                 src,
-                keep_dates="retain-longitudinal-full-dates" in options,
-                keep_institution="retain-institution-identity" in options,
-                keep_device="retain-device-identity" in options,
+                keep_dates="retain-longitudinal-full-dates" in used,
+                keep_institution="retain-institution-identity" in used,
+                keep_device="retain-device-identity" in used,
             )
         report.findings += _bytes_check(data, out, ids, rel)  # first: it reads the undecoded bytes
-        report.findings += _profile_check(src, out, options, pseudo, rel)
+        report.findings += _profile_check(src, out, used, pseudo, rel)
         if cleaner is not None:
-            report.findings += _text_check(out, DeidConfig(options, pseudo), cleaner, rel)
+            report.findings += _text_check(out, DeidConfig(used, pseudo), cleaner, rel)
         if engine is not None and "PixelData" in out:
             report.findings += _pixel_check(out, ids, rel, engine)
+    if unrecorded:
+        report.warnings.append(
+            f"{len(unrecorded)} output(s) that no run recorded in this registry wrote (e.g. {unrecorded[0]}) "
+            "were checked under the basic profile without options"
+            + (
+                f"; they declare {', '.join(sorted(undeclared))}: pass --option for each the run used"
+                if undeclared
+                else ""
+            )
+        )
     for f in report.findings:
         f.id = pseudo.token("verify-finding", f"{f.output}\x00{f.check}\x00{f.where}\x00{f.detail}", 12)
     _apply_acceptances(report, accept or [])

@@ -132,6 +132,67 @@ def test_stray_delimiter_is_refused():
     assert _refusal(bad).code == "stray-delimiter"
 
 
+def _renamed(data: bytes, old: int, new: int, start: int = 132) -> bytes:
+    """``data`` with the element ``old`` (found after ``start``) given the tag ``new``, VR and value kept."""
+    i = data.index(struct.pack("<HH", old >> 16, old & 0xFFFF), start)
+    return data[:i] + struct.pack("<HH", new >> 16, new & 0xFFFF) + data[i + 4 :]
+
+
+def _decoy_name(in_item: bool = False) -> bytes:
+    """Patient Name twice: the real name, then a decoy stored as Patient's Birth Name (0010,1005),
+    retagged (0010,0010) in place; pydicom keeps the decoy and never shows the first."""
+    ds = _dataset()
+    ds.PatientBirthName = "DOE^JOHN"
+    ds.PatientSex = "M"
+    if in_item:
+        item = Dataset()
+        item.PatientName = NAME
+        item.PatientBirthName = "DOE^JOHN"
+        ds = _dataset(OtherPatientIDsSequence=Sequence([item]))
+        data = _bytes(ds)
+        return _renamed(data, 0x00101005, 0x00100010, _element_at(data, 0x00101002))
+    data = _bytes(ds)
+    # (0010,0010) (0010,0020) (0010,0030) (0010,0040) (0010,1005): make the last a second (0010,0010)
+    return _renamed(data, 0x00101005, 0x00100010)
+
+
+@pytest.mark.parametrize("in_item", [False, True])
+def test_an_element_twice_is_refused_not_read_as_its_decoy(in_item):
+    data = _decoy_name(in_item)
+    read = pydicom.dcmread(io.BytesIO(data))  # what pydicom does: the second copy wins
+    holder = read.OtherPatientIDsSequence[0] if in_item else read
+    assert holder.PatientName == "DOE^JOHN" and NAME.encode() in data
+    r = _refusal(data)
+    where = "sequence item" if in_item else "file"
+    assert r.code == "duplicate-element" and r.text.startswith(f"element (0010,0010) appears twice in its {where}")
+
+
+def test_elements_out_of_ascending_order_are_refused():
+    data = _bytes(_dataset(PatientSex="M"))
+    # Patient's Sex (0010,0040, CS) retagged Patient Orientation (0020,0020, CS): it then comes
+    # before Study Instance UID (0020,000D), which PS3.5 7.1 forbids
+    r = _refusal(_renamed(data, 0x00100040, 0x00200020))
+    assert r.code == "element-order" and r.text.startswith("element (0020,000D) comes after (0020,0020) in its file")
+
+
+def test_an_element_twice_is_a_failure_in_run_scan_and_verify(cli, tmp_path, key_file):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    (src / "decoy.dcm").write_bytes(_decoy_name())
+    res = cli("deid", "run", src, dst, "--key", key_file, "--json")
+    assert res.code == 1 and outputs(dst) == []
+    (failure,) = res.json()["failures"]
+    assert failure["code"] == "duplicate-element" and "(0010,0010) appears twice" in failure["reason"], failure
+    scan = cli("deid", "scan", src, "--no-pixels", "--json")
+    (item,) = scan.json()["files"]
+    assert item["status"] == "unreadable" and "(0010,0010) appears twice" in item["reason"], item
+    ver = cli("deid", "verify", dst, "--source", src, "--key", key_file, "--no-pixels", "--json")
+    assert ver.code == 1, ver.out
+    (finding,) = ver.json()["findings"]
+    assert finding["check"] == "unreadable" and finding["output"] == "source decoy.dcm"
+    assert "(0010,0010) appears twice" in finding["detail"] and "Traceback" not in ver.err
+
+
 @pytest.mark.parametrize(("tag", "vr"), [(0x00280010, b"OB"), (0x00100010, b"LO"), (0x00100030, b"LO")])
 def test_vr_contradicting_the_dictionary_is_refused(tag, vr):
     ds = _dataset(Rows=8)
@@ -356,6 +417,16 @@ def test_bad_destinations_are_exit_2_before_any_work(cli, corpus, tmp_path, key_
     assert _no_tmp(tmp_path, corpus)
 
 
+@pytest.mark.parametrize("inside", ["", ".govkit"])
+def test_a_crosswalk_inside_dst_is_refused(cli, corpus, tmp_path, key_file, inside):
+    """The crosswalk holds the original identifiers: never in DST, not even in its .govkit folder
+    (which verify searches only for identifiers, as text)."""
+    dst = tmp_path / "dst"
+    res = cli("deid", "run", corpus, dst, "--key", key_file, "--crosswalk", dst / inside / "crosswalk.csv")
+    assert res.code == 2 and "must be kept outside both SRC and DST" in res.err, res.err
+    assert not dst.exists()
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_read_only_crosswalk_folder_is_exit_2(cli, corpus, tmp_path, key_file):
     ro = tmp_path / "ro"
@@ -526,7 +597,8 @@ def test_pixel_data_without_rows_and_columns_is_removed_not_copied(cli, tmp_path
     notes = " ".join(n for f in report["files"] if f["source"] == "bare.dcm" for n in f["notes"])
     assert "Pixel Data without Rows and Columns removed" in notes and "groups that DICOM forbids" in notes
     ver = cli("deid", "verify", dst, "--source", src, "--key", key_file, "--no-pixels", "--json")
-    assert ver.code == 0, ver.json()["findings"]
+    (finding,) = ver.json()["findings"]  # the refused source: nothing can be checked against it
+    assert ver.code == 1 and finding["output"] == "source damaged.dcm" and "Pixel Data" in finding["detail"], finding
 
 
 def test_dataset_without_sop_uids_gets_keyed_uids_under_no_sop_uid(cli, tmp_path, key_file):

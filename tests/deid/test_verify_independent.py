@@ -35,14 +35,27 @@ def _govkit(*args: object) -> int:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+def runs_home(tmp_path_factory) -> Path:
+    """The registry where the module's runs are recorded: verify reads each run's options there."""
+    return tmp_path_factory.mktemp("runs-home")
+
+
+@pytest.fixture(autouse=True)
+def _runs_registry(request, _isolated_home, monkeypatch) -> None:
+    """Tests of the module's runs verify against the registry that recorded them."""
+    if {"runs", "script_runs"} & set(request.fixturenames):
+        monkeypatch.setenv("GOVKIT_HOME", str(request.getfixturevalue("runs_home")))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, runs_home) -> dict[str, tuple[Path, Path]]:
     """(source folder, output folder) of each case, de-identified under its options."""
     root = tmp_path_factory.mktemp("verify-runs")
     key = root / "k.key"
     key.write_text(KEY)
     out = {}
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GOVKIT_HOME", str(root / "home"))
+        mp.setenv("GOVKIT_HOME", str(runs_home))
         mp.delenv("GOVKIT_DB_URL", raising=False)
         for c in CASES:
             if c.name not in RUN_CASES:
@@ -382,13 +395,13 @@ def _script_source(folder: Path, script: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def script_runs(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+def script_runs(tmp_path_factory, runs_home) -> dict[str, tuple[Path, Path]]:
     root = tmp_path_factory.mktemp("script-runs")
     key = root / "k.key"
     key.write_text(KEY)
     out = {}
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GOVKIT_HOME", str(root / "home"))
+        mp.setenv("GOVKIT_HOME", str(runs_home))
         mp.delenv("GOVKIT_DB_URL", raising=False)
         for script in SCRIPTS:
             src, dst = _script_source(root / script / "src", script), root / script / "dst"
@@ -446,3 +459,95 @@ def test_every_class_planted_in_every_encoding_is_found_where_it_is(cli, script_
     missing = sorted(expected - where)
     assert not missing, (missing, [texts[int(m.split("[")[1].split("]")[0])] for m in missing if "Procedure" in m])
     assert any(w.startswith("file meta") for w in where), where
+
+
+# ---- the run's options come from its record, never from the output (red team round 2, 08) --------
+#: codes an edited output appends to claim options: full dates, institution, UIDs, device identity
+CLAIMED = {
+    "113106": "retain-longitudinal-full-dates",
+    "113112": "retain-institution-identity",
+    "113110": "retain-uids",
+    "113109": "retain-device-identity",
+}
+
+
+def _claims_options(src: Path) -> Callable[[Dataset], None]:
+    """Put the source's dates and UIDs back, add an institution and a station, and declare
+    the options that would allow them."""
+    source = pydicom.dcmread(next(src.glob("*.dcm")))
+
+    def change(ds: Dataset) -> None:
+        for code in CLAIMED:
+            item = Dataset()
+            item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = code, "DCM", "Retain"
+            ds.DeidentificationMethodCodeSequence.append(item)
+        for kw in ("StudyDate", "StudyInstanceUID", "SeriesInstanceUID"):
+            setattr(ds, kw, source.data_element(kw).value)
+        ds.InstitutionName, ds.StationName = "JFK IMAGING CENTER", "CT-NORTH-3"
+
+    return change
+
+
+def test_options_an_output_declares_are_checked_against_the_runs_record(cli, runs, key, tmp_path):
+    src, dst = planted(runs, "places", tmp_path, _claims_options(runs["places"][0]))  # run without options
+    res = verify(cli, src, dst, key)
+    assert res.code == 1
+    by_where = {f["where"]: f["detail"] for f in findings(res)}
+    declared = by_where["DeidentificationMethodCodeSequence"]
+    assert "declares options the run did not use" in declared and "the run's record" in declared
+    assert all(option in declared for option in CLAIMED.values()), declared
+    profile = {f["where"] for f in findings(res) if f["check"] == "profile"}
+    assert {"StudyDate", "InstitutionName", "StationName", "StudyInstanceUID", "SeriesInstanceUID"} <= profile
+
+
+def test_without_a_run_record_only_options_the_user_states_are_used(cli, runs, key, tmp_path, monkeypatch):
+    src, dst = planted(runs, "places", tmp_path, _claims_options(runs["places"][0]))
+    monkeypatch.setenv("GOVKIT_HOME", str(tmp_path / "another-registry"))  # no record of the run
+    res = verify(cli, src, dst, key)  # checked under no options: the output's word is not taken
+    assert res.code == 1
+    assert {"StudyDate", "InstitutionName", "StationName"} <= {f["where"] for f in findings(res)}
+    assert any("pass --option" in w for w in res.json()["warnings"]), res.json()["warnings"]
+    res = verify(cli, src, dst, key, "--option", "retain-uids")
+    by_where = {f["where"]: f["detail"] for f in findings(res)}
+    assert "declares options the run did not use" in by_where["DeidentificationMethodCodeSequence"]
+    assert "retain-uids" not in by_where["DeidentificationMethodCodeSequence"]
+    stated = [a for o in CLAIMED.values() for a in ("--option", o)]
+    res = verify(cli, src, dst, key, *stated)  # the user vouches for them
+    assert res.code == 0, findings(res)
+
+
+def test_a_clean_output_of_a_run_with_options_needs_its_record_or_stated_options(cli, runs, key, monkeypatch, tmp_path):
+    src, dst = runs["forms"]  # run with clean-descriptors
+    assert verify(cli, src, dst, key).code == 0
+    monkeypatch.setenv("GOVKIT_HOME", str(tmp_path / "another-registry"))
+    assert verify(cli, src, dst, key).code == 1  # fail closed: the basic profile, without options
+    assert verify(cli, src, dst, key, "--option", "clean-descriptors").code == 0
+
+
+# ---- only DST/.govkit is the run's own folder, and it is checked too (red team round 2, 12) -------
+@pytest.mark.parametrize("where", ["deep", "own", "own-no-suffix"])
+def test_a_source_copy_in_a_govkit_folder_is_found(cli, runs, key, tmp_path, where):
+    src, dst = planted(runs, "places", tmp_path)
+    folder = the_output(dst).parent / ".govkit" if where == "deep" else dst / ".govkit"
+    folder.mkdir(exist_ok=True)
+    copy = folder / ("a" if where == "own-no-suffix" else "a.dcm")
+    shutil.copy(next(src.glob("*.dcm")), copy)
+    res = verify(cli, src, dst, key)
+    rel = str(copy.relative_to(dst))
+    hits = [f for f in findings(res) if f["output"] == rel]
+    assert res.code == 1 and hits, findings(res)
+    if where == "deep":  # ordinary content: checked like any output
+        assert {"PatientName", "PatientID"} <= {f["where"] for f in hits}
+    else:
+        assert [f["detail"] for f in hits] == ["a DICOM file in the run's own folder, which holds no output"]
+
+
+def test_identifiers_in_the_run_manifest_are_found(cli, runs, key, tmp_path):
+    src, dst = planted(runs, "places", tmp_path)
+    (manifest,) = (dst / ".govkit").glob("manifest-*.jsonl")
+    source = pydicom.dcmread(next(src.glob("*.dcm")))
+    with manifest.open("a") as fh:
+        fh.write(f'{{"note": "{source.PatientName}, {source.PatientID}"}}\n')
+    res = verify(cli, src, dst, key)
+    hits = [f for f in findings(res) if f["output"] == str(manifest.relative_to(dst))]
+    assert res.code == 1 and len(hits) >= 2 and all(f["check"] == "bytes" for f in hits), findings(res)
