@@ -213,3 +213,55 @@ def test_verify_flags_a_safe_private_value_that_is_not_its_listed_vr(cli, key_fi
     profile = [f for f in res.json()["findings"] if f["check"] == "profile"]
     assert [f["where"] for f in profile] == ["(0019,100C)"], res.out
     assert "not a valid IS" in profile[0]["detail"]
+
+
+# ---- round 2 red team: identifier forms the run and verify missed (repro 01-06, 11, 13) -----------
+#: (patient name, header attributes, text planted in the kept Manufacturer, what the run keeps)
+PLANTED_FORMS = [
+    ("WHITE^HAROLD", {}, "Mr White called", "Mr *** called"),
+    ("SMITH-JONES^ANNA", {}, "Mrs Smith\u2013Jones", "Mrs ***"),
+    ("O'BRIEN^MARY", {}, "Mrs O\u2019Brien", "Mrs ***"),
+    ("KAUFMAN^SCOTT", {"PatientBirthDate": "19520314"}, "geb. 14. M\u00e4rz 1952", "geb. ***"),
+    ("KAUFMAN^SCOTT", {"PatientBirthDate": "19520314"}, "n\u00e9e le 14 mars 1952", "n\u00e9e le ***"),
+    ("KAUFMAN^SCOTT", {"PatientID": "00765432"}, "MRN 765432", "MRN ***"),
+    ("KAUFMAN^SCOTT", {}, "Mr Kauf\u00adman", "Mr ***"),
+    ("\u0418\u0412\u0410\u041d\u041e\u0412^\u0418\u0412\u0410\u041d", {}, "pt Ivanov", "pt ***"),
+    ("LI^WEI", {}, "Mr Li called", "Mr *** called"),
+    (
+        "KAUFMAN^SCOTT",
+        {"PatientBirthDate": "19200314", "PatientAge": "103Y"},
+        "aged 103 years, born 1920",
+        "*** years, born ***",
+    ),
+]
+
+
+def test_planted_identifier_forms_are_scrubbed_and_verify_flags_them(cli, key_file, tmp_path):
+    """Each form is scrubbed from a kept attribute by the run (retain-patient-characteristics
+    keeps the age), and nothing else of the text changes (no other reading of its bytes
+    replaces it); put back into the output, ``deid verify`` must flag every one."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    for i, (pn, attrs, text, _) in enumerate(PLANTED_FORMS):
+        ds = base(f"92{i:02d}", pn, "ISO_IR 192", PatientID=f"8765{i:04d}", StudyDate="20230105")
+        for kw, value in attrs.items():
+            setattr(ds, kw, value)
+        ds.Manufacturer, ds.ManufacturerModelName = text, f"MODEL{i}"  # the model tells the outputs apart
+        ds.save_as(src / f"{i}.dcm", enforce_file_format=True)
+    opts = ("--option", "retain-patient-characteristics")
+    assert cli("deid", "run", src, dst, "--key", key_file, *opts).code == 0
+    outs = {p: pydicom.dcmread(p) for p in dst.rglob("*.dcm") if ".govkit" not in p.parts}
+    by_model = {int(str(ds.ManufacturerModelName)[5:]): (p, ds) for p, ds in outs.items()}
+    assert sorted(by_model) == list(range(len(PLANTED_FORMS)))
+    for i, (pn, _, text, expected) in enumerate(PLANTED_FORMS):
+        assert str(by_model[i][1].Manufacturer) == expected, (pn, text)
+    ver = _verify(cli, src, dst, key_file)
+    assert ver.code == 0, ver.out
+    for i, (_, _, text, _) in enumerate(PLANTED_FORMS):  # the same outputs with each text put back
+        path, ds = by_model[i]
+        ds.Manufacturer = text
+        ds.save_as(path)
+    ver = _verify(cli, src, dst, key_file)
+    assert ver.code == 1
+    flagged = {f["output"] for f in ver.json()["findings"] if "Manufacturer" in f["where"]}
+    assert len(flagged) == len(PLANTED_FORMS), ver.json()["findings"]

@@ -248,3 +248,141 @@ def test_email_cleaning_never_touches_the_network(caplog, capfd):
 @pytest.mark.parametrize("text", ["release 2.2.366", "v1.4.12.3", "99.99.9999", "slice 3.5-12.0"])
 def test_version_numbers_and_measurements_are_not_dates(text):
     assert not any(p.search(text) for p in dates.ANY_DATE)
+
+
+# ---- round 2 red team: forms the run and verify missed (repro scripts 01-06, 11, 13) ------------
+def _ids(pn: str = "KAUFMAN^SCOTT", pid: str = "87654321", dob: str = "19520314", **attrs: str):
+    ds = Dataset()
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate = pn, pid, dob
+    for kw, value in attrs.items():
+        setattr(ds, kw, value)
+    return collect(ds)
+
+
+def _found(ids, text: str) -> list[str]:
+    """What the run scrubs (:meth:`spans`), checked against what ``deid verify`` searches
+    (the one pattern over the folded text): both must agree."""
+    spans = [text[a:b] for a, b in ids.spans(text)]
+    assert bool(spans) == bool(ids.text_pattern().search(fold(text))), text
+    return spans
+
+
+_PLANTED = [
+    # (01) surnames that are DICOM dictionary words
+    ("WHITE^HAROLD", {}, "Mr White called", "White"),
+    ("GREEN^MARTHA", {}, "pt Green, DOB year 1952", "Green"),
+    ("DAY^ANNA", {}, "seen by day", "day"),
+    # (02) hyphenated and apostrophe surnames, dash and apostrophe look-alikes
+    ("SMITH-JONES^ANNA", {}, "Mrs Jones", "Jones"),
+    ("SMITH-JONES^ANNA", {}, "Ms Smith called", "Smith"),
+    ("SMITH-JONES^ANNA", {}, "Mrs Smith Jones", "Smith Jones"),
+    ("SMITH-JONES^ANNA", {}, "Mrs Smith\u2013Jones", "Smith\u2013Jones"),
+    ("SMITH-JONES^ANNA", {}, "Mrs Smith\u2014Jones", "Smith\u2014Jones"),
+    ("SMITH-JONES^ANNA", {}, "Mrs SmithJones", "SmithJones"),
+    ("SMITH\u2010JONES^ANNA", {}, "Mrs Smith-Jones", "Smith-Jones"),
+    ("O'BRIEN^MARY", {}, "Mrs O\u2019Brien", "O\u2019Brien"),
+    ("O'BRIEN^MARY", {}, "Mrs O\u02bcBrien", "O\u02bcBrien"),
+    ("O'BRIEN^MARY", {}, "Mrs OBrien", "OBrien"),
+    ("O'BRIEN^MARY", {}, "Mrs O Brien", "O Brien"),
+    ("O\u2019BRIEN^MARY", {}, "Mrs O'Brien", "O'Brien"),
+    # (04) an ID written without its leading zeros
+    ("KAUFMAN^SCOTT", {"PatientID": "00765432"}, "MRN 765432", "765432"),
+    ("KAUFMAN^SCOTT", {"PatientID": "0087654321"}, "prior under 87654321", "87654321"),
+    ("KAUFMAN^SCOTT", {"PatientID": "00765432"}, "MRN 765-432", "765-432"),
+    # (05) invisible format characters and Cyrillic/Greek look-alikes inside a name
+    *(("KAUFMAN^SCOTT", {}, f"Mr Kauf{ch}man", f"Kauf{ch}man") for ch in "\u00ad\u200b\u200c\u200d\u2060\ufeff"),
+    ("KAUFMAN^SCOTT", {}, "Mr K\u0430ufman", "K\u0430ufman"),  # Cyrillic a
+    ("KAUFMAN^SCOTT", {}, "Mr KAUFM\u0391N", "KAUFM\u0391N"),  # Greek capital alpha
+    ("KAUFMAN^SCOTT", {}, "Dr Sc\u043ett", "Sc\u043ett"),  # Cyrillic o
+    # (06) Cyrillic and Greek names in Latin letters
+    ("ИВАНОВ^ИВАН", {}, "Ivanov Ivan", "Ivanov Ivan"),
+    ("ИВАНОВ^ИВАН", {}, "pt Ivanov", "Ivanov"),
+    ("ИВАНОВ^ИВАН", {}, "Herr Iwanow", "Iwanow"),
+    ("ШЕВЧЕНКО^ЮЛИЯ", {}, "Yuliya Shevchenko", "Yuliya Shevchenko"),
+    ("ШЕВЧЕНКО^ЮЛИЯ", {}, "Iuliia", "Iuliia"),  # ICAO passport spelling
+    ("ΠΑΠΑΔΟΠΟΥΛΟΣ^ΓΙΩΡΓΟΣ", {}, "Giorgos Papadopoulos", "Giorgos Papadopoulos"),
+    # (11) two-letter surnames next to a title or the rest of the name
+    ("LI^WEI", {}, "Mr Li called", "Li"),
+    ("LI^WEI", {}, "seen by DR. LI", "LI"),
+    ("LI^WEI", {}, "Li Wei", "Li Wei"),
+    ("LI^WEI", {}, "Wei Li", "Wei Li"),
+    ("LI^WEI", {}, "Li, W.", "Li, W."),
+    ("LI^WEI", {}, "W. Li", "W. Li"),
+    ("NG^BO", {}, "pt Ng, Bo", "Ng, Bo"),
+    # (13) ages over 89 and the birth year of a patient over 89
+    ("KAUFMAN^SCOTT", {"PatientAge": "103Y"}, "patient aged 103 years", "aged 103"),
+    ("KAUFMAN^SCOTT", {"PatientAge": "103Y"}, "103yo M", "103yo"),
+    ("KAUFMAN^SCOTT", {}, "a 92-year-old man", "92-year"),
+    ("KAUFMAN^SCOTT", {}, "Age: 95", "Age: 95"),
+    ("KAUFMAN^SCOTT", {"PatientAge": "103Y"}, "born 1952", "1952"),
+    ("KAUFMAN^SCOTT", {"StudyDate": "20230105", "PatientBirthDate": "19200314"}, "born 1920", "1920"),
+]
+
+
+@pytest.mark.parametrize(("pn", "attrs", "text", "expected"), _PLANTED, ids=[p[2] for p in _PLANTED])
+def test_planted_forms_are_found_by_run_and_verify(pn, attrs, text, expected):
+    assert expected in _found(_ids(pn, **attrs), text)
+
+
+_NOT_PHI = [
+    ("LI^WEI", {}, "linear li"),  # a short name alone is not matched
+    ("LI^WEI", {}, "Li called"),
+    ("NG^BO", {}, "NG tube placed"),
+    ("KAUFMAN^SCOTT", {}, "Mr Kaufmann"),  # another name
+    ("ИВАНОВ^ИВАН", {}, "Ivanova"),
+    ("KAUFMAN^SCOTT", {"PatientID": "00765432"}, "MRN 7654321"),
+    ("KAUFMAN^SCOTT", {"StudyDate": "20230105"}, "aged 89 years, born 1952"),  # 70: neither is identifying
+    ("KAUFMAN^SCOTT", {"StudyDate": "20230105", "PatientBirthDate": "19200314"}, "since 1921"),
+    ("KAUFMAN^SCOTT", {}, "kVp 120, 95 mAs, 100 ms"),
+]
+
+
+@pytest.mark.parametrize(("pn", "attrs", "text"), _NOT_PHI, ids=[p[2] for p in _NOT_PHI])
+def test_similar_text_is_not_the_patient(pn, attrs, text):
+    assert _found(_ids(pn, **attrs), text) == []
+
+
+def test_another_persons_dictionary_word_is_matched_after_a_title_only():
+    """A DICOM-dictionary word in the operator's name ("GREEN^TEXT") would blank structural
+    values ("TEXT"); the patient's own name is matched alone whatever it is."""
+    ds = Dataset()
+    ds.PatientName, ds.OperatorsName = "KAUFMAN^SCOTT", "GREEN^TEXT"
+    ids = collect(ds)
+    assert _found(ids, "TEXT") == [] and _found(ids, "green") == []
+    assert _found(ids, "Dr Green") == ["Green"]
+    ds.PatientName = "GREEN^MARTHA"
+    assert _found(collect(ds), "green") == ["green"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "DOB 14 03 1952",
+        "DOB 1952 03 14",
+        "DOB 52-03-14",
+        "DOB 14.III.1952",
+        "DOB 14. 3. 1952",
+        "geb. 14. März 1952",
+        "geb. 14. Maerz 1952",
+        "née le 14 mars 1952",
+        "14 de marzo de 1952",
+        "nato il 14 marzo 1952",
+        "14 de março de 1952",
+        "14 de marco de 1952",
+        "geboren 14 maart 1952",
+        "14 mrt 1952",
+    ],
+)
+def test_european_and_spaced_date_forms(text):
+    assert _found(_ids(), text) and dates.date_pattern([BIRTH]).search(fold(text))
+
+
+@pytest.mark.parametrize("text", ["14.II.1952", "14 03 1953", "15 mars 1952", "14 avril 1952"])
+def test_european_date_forms_of_other_dates(text):
+    assert not dates.date_pattern([BIRTH]).search(fold(text))
+
+
+@pytest.mark.parametrize("text", ["14.III.1952", "geb. 14. März 1952", "14 de marzo de 1952", "14 maart 1952"])
+def test_any_date_knows_european_forms(text):
+    """The pattern fallback and the burned-in text matcher use the same months (dates.py)."""
+    assert any(p.search(text) for p in dates.ANY_DATE)

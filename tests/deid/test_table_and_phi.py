@@ -96,7 +96,9 @@ def test_pattern_respects_word_boundaries_and_vocabulary():
     from pydicom.dataset import Dataset
 
     ds = Dataset()
-    ds.PatientName = "LI^TEXT"  # too short / a DICOM word: only the full forms count
+    ds.OperatorsName = "LI^TEXT"  # too short / a DICOM word in another's name: only the full forms count
     ids = phi.collect(ds)
     assert not ids.spans("Linear TEXT value") and ids.spans("LI^TEXT")
+    ds.PatientName = "LI^TEXT"  # the patient's own name: every part ≥ MIN_TOKEN counts, whatever it is
+    assert phi.collect(ds).spans("Linear TEXT value") == [(7, 11)]
     assert ids.text_pattern().search(phi.raw_readings(b"\x00LI^TEXT\x00", ("latin-1",)))

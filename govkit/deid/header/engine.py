@@ -194,6 +194,7 @@ class _FileContext:
         self.notes: set[str] = set()
         self.structured = 0  # depth inside sequences whose action is C
         self.readings: list[list[str]] = []  # other readings of the value being cleaned
+        self.item = ds  # the dataset (or sequence item) holding that value
         self.utf8 = False  # a value was cleaned in a reading other than the declared one
         self.found: set[str] = set()  # kinds of PHI found in the value being checked
 
@@ -259,7 +260,7 @@ def _walk(ds: Dataset, ctx: _FileContext) -> None:
             counts["K"] += 1  # checked on the stored bytes: no need to decode and re-encode it
             continue
         if action in ("C", "sweep") and vr in SWEPT_VRS:
-            ctx.readings = phi.text_readings(ds, tag)[1:]
+            ctx.readings, ctx.item = phi.text_readings(ds, tag)[1:], ds
         _apply(ds, ds[tag], action, ctx)
         ctx.readings = []
     for group in drop_groups:
@@ -453,7 +454,7 @@ def _clean_text(elem: DataElement, ctx: _FileContext, full: bool) -> None:
     _map_strings(elem, clean)
     if elem.VM > 1 and ids.spans(joined := "".join(map(str, elem.value))):
         elem.value = clean(joined)  # a value split over several (``KAUF\\MAN``)
-    for reading in ctx.readings:
+    for reading in ctx.readings if ctx.readings and _unsafe_when_written(elem, ctx) else ():
         if any(phi_spans(v) for v in reading):
             cleaned = [clean(v) for v in reading]
             elem.value = cleaned if len(cleaned) > 1 else cleaned[0]
@@ -461,6 +462,18 @@ def _clean_text(elem: DataElement, ctx: _FileContext, full: bool) -> None:
             break
     if ctx.found and not full:
         ctx.notes.add(f"{elem.keyword or elem.tag}: {', '.join(sorted(ctx.found))} removed from a kept value")
+
+
+def _unsafe_when_written(elem: DataElement, ctx: _FileContext) -> bool:
+    """The cleaned value, written in the item's character set, still holds PHI in another
+    reading of its bytes (or cannot be written so): then another reading of the source
+    bytes is cleaned and kept instead.  A cleaned ``née le ***`` stays as it is."""
+    values = [str(v) for v in (elem.value if elem.VM > 1 else [elem.value])]
+    try:
+        readings = phi.written_readings(ctx.item, values)
+    except (UnicodeError, LookupError):
+        return True
+    return any(ctx.identifiers.spans(v) or contacts.spans(v) for reading in readings for v in reading)
 
 
 def kept_private(ds: Dataset) -> set[BaseTag]:

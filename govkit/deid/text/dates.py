@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Iterable
 
 MONTH_NAMES = (
@@ -39,8 +40,43 @@ MONTH_NAMES = (
 )
 #: Abbreviations in use besides the first three letters.
 EXTRA_ABBREVIATIONS = {9: ("sept",), 6: ("june",), 7: ("july",)}
-ORDINAL = r"(?:st|nd|rd|th)?"
-_MONTH_ANY = "|".join(sorted(set(MONTH_NAMES) | {n[:3] for n in MONTH_NAMES} | {"sept"}, key=len, reverse=True))
+#: Month names and abbreviations in German, French, Spanish, Italian, Portuguese and Dutch
+#: (CLDR's wide and abbreviated forms), folded; forms without diacritics are added below.
+FOREIGN_MONTHS = (
+    ("januar", "jänner", "janvier", "janv", "enero", "ene", "gennaio", "gen", "janeiro", "januari"),
+    ("februar", "feber", "février", "févr", "fév", "febrero", "febbraio", "fevereiro", "fev", "februari"),
+    ("märz", "maerz", "mrz", "mär", "mars", "marzo", "março", "maart", "mrt"),
+    ("avril", "avr", "abril", "abr", "aprile"),
+    ("mai", "mayo", "maggio", "mag", "maio", "mei"),
+    ("juni", "juin", "junio", "giugno", "giu", "junho"),
+    ("juli", "juillet", "juil", "julio", "luglio", "lug", "julho"),
+    ("août", "aout", "agosto", "ago", "augustus"),
+    ("septembre", "septiembre", "setiembre", "settembre", "setembro", "set"),
+    ("oktober", "okt", "octobre", "octubre", "ottobre", "ott", "outubro", "out"),
+    ("novembre", "noviembre", "novembro"),
+    ("dezember", "dez", "décembre", "déc", "diciembre", "dic", "dicembre", "dezembro", "december"),
+)
+#: Roman month numerals (``14.III.1952``, common in central and eastern Europe).
+ROMAN_MONTHS = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii")
+ORDINAL = r"(?:st|nd|rd|th|er|e|o|º|ª)?"
+#: Words between day, month and year: "14th of March", "14 de marzo de 1952", "le 14 mars".
+_OF = r"(?:(?:of|de|del|di)\s+)?"
+
+
+def _strip_marks(word: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", word) if not unicodedata.combining(ch))
+
+
+def _month_names(m: int) -> list[str]:
+    """Every written name of month ``m``, folded, longest first (regex alternation order)."""
+    full = MONTH_NAMES[m - 1]
+    names = {full, full[:3], *EXTRA_ABBREVIATIONS.get(m, ()), *FOREIGN_MONTHS[m - 1]}
+    names |= {_strip_marks(n) for n in names}
+    return sorted(names, key=lambda n: (-len(n), n))
+
+
+_MONTH_ANY = "|".join(sorted({n for m in range(1, 13) for n in _month_names(m)}, key=lambda n: (-len(n), n)))
+_ROMAN_ANY = "|".join(sorted(ROMAN_MONTHS, key=len, reverse=True))
 _DAY = r"(?:0?[1-9]|[12]\d|3[01])"
 _MONTH = r"(?:0?[1-9]|1[0-2])"
 _TIME = r"(?:(?:t|\s{1,2})\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?"
@@ -52,16 +88,12 @@ ANY_DATE: tuple[re.Pattern[str], ...] = tuple(
     for p in (
         rf"(?<![\d.])(?:\d{{4}}[./-]{_MONTH}[./-]{_DAY}|{_DAY}[./-]{_DAY}[./-](?:\d{{4}}|\d{{2}}))(?!\d|\.\d)",
         r"(?<!\d)\d{1,2}-[a-z]{3}-\d{2,4}(?!\d)",  # 14-MAR-1952, and month abbreviations OCR misread
-        rf"(?<!\d)\d{{1,2}}{ORDINAL}[\s./-]*(?:of\s+)?(?:{_MONTH_ANY})\.?[\s.,/-]*\d{{2,4}}(?!\d)",
+        rf"(?<!\d)\d{{1,2}}{ORDINAL}[\s./-]*{_OF}(?:{_MONTH_ANY})\.?[\s.,/-]*{_OF}\d{{2,4}}(?!\d)",
         rf"(?<![a-z])(?:{_MONTH_ANY})\.?[\s./-]*\d{{1,2}}{ORDINAL},?[\s./-]*\d{{2,4}}(?!\d)",
+        rf"(?<![\d.])\d{{1,2}}\.\s?(?:{_ROMAN_ANY})\.\s?\d{{2,4}}(?!\d)",  # 14.III.1952
         r"(?<!\d)(?:1[89]|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:\d{2}){0,3}(?:\.\d{1,6})?(?!\d)",
     )
 )
-
-
-def _month_names(m: int) -> list[str]:
-    full = MONTH_NAMES[m - 1]
-    return sorted({full, full[:3], *EXTRA_ABBREVIATIONS.get(m, ())}, key=len, reverse=True)
 
 
 def date_regex(d: dt.date) -> str:
@@ -71,14 +103,15 @@ def date_regex(d: dt.date) -> str:
     month = f"0?{d.month}" if d.month < 10 else f"{d.month}"
     day = f"0?{d.day}" if d.day < 10 else f"{d.day}"
     name = "(?:" + "|".join(_month_names(d.month)) + r")\.?"
-    sep = r"[./-]"
+    numeric = f"(?:{month}|{ROMAN_MONTHS[d.month - 1]})"  # 14.3.1952, 14.III.1952
+    sep = r"(?:\s?[./-]\s?|\s)"  # 14.3.1952, 14. 3. 1952, 14 03 1952
     loose = r"[\s./,-]*"
     alternatives = [
         rf"{y4}{d.month:02d}{d.day:02d}{_DT_TIME}",  # DA / DT
-        rf"{y4}{sep}{month}{sep}{day}",  # ISO 8601, 1952/3/14
-        rf"{day}{sep}{month}{sep}{year}",  # 14.3.1952, 14/03/52
+        rf"{year}{sep}{month}{sep}{day}",  # ISO 8601, 1952/3/14, 1952 03 14, 52-03-14
+        rf"{day}{sep}{numeric}{sep}{year}",  # 14.3.1952, 14/03/52, 14 03 1952, 14.III.1952
         rf"{month}{sep}{day}{sep}{year}",  # 3-14-52, 03/14/1952
-        rf"{day}{ORDINAL}{loose}(?:of\s+)?{name}{loose}{year}",  # 14MAR1952, 14th of March, 1952
+        rf"{day}{ORDINAL}{loose}{_OF}{name}{loose}{_OF}{year}",  # 14MAR1952, 14th of March, 14. März 1952
         rf"{name}{loose}{day}{ORDINAL}{loose}{year}",  # March 14th, 1952
         rf"{y4}{loose}{name}{loose}{day}{ORDINAL}",  # 1952 Mar 14
     ]
@@ -92,7 +125,7 @@ def month_year_regex(d: dt.date) -> str:
     month = f"0?{d.month}" if d.month < 10 else f"{d.month}"
     name = "(?:" + "|".join(_month_names(d.month)) + r")\.?"
     return (
-        rf"(?:{month}[./-](?:{y4}|{y2})|{y4}[./-]{month}|{name}[\s.,/-]*(?:{y4}|'?{y2})"
+        rf"(?:{month}[./-](?:{y4}|{y2})|{y4}[./-]{month}|{name}[\s.,/-]*{_OF}(?:{y4}|'?{y2})"
         rf"|{y4}[\s.,/-]*{name})"
     )
 
@@ -114,10 +147,9 @@ def date_forms(d: dt.date) -> set[str]:
     forms = {f"{y:04d}{m:02d}{day:02d}"}
     for yy in (f"{y:04d}", f"{y % 100:02d}"):
         for dd, mm in ((f"{day:02d}", f"{m:02d}"), (f"{day}", f"{m}")):
-            for s in "./-":
-                forms |= {f"{dd}{s}{mm}{s}{yy}", f"{mm}{s}{dd}{s}{yy}"}
+            for s in "./- ":
+                forms |= {f"{dd}{s}{mm}{s}{yy}", f"{mm}{s}{dd}{s}{yy}", f"{yy}{s}{mm}{s}{dd}"}
             forms |= {f"{dd}-{mon[:3].upper()}-{yy}", f"{dd} {mon[:3].upper()} {yy}", f"{dd}{mon[:3].upper()}{yy}"}
-    for s in "./-":
-        forms.add(f"{y:04d}{s}{m:02d}{s}{day:02d}")
+        forms.add(f"{day}.{ROMAN_MONTHS[m - 1].upper()}.{yy}")
     forms |= {f"{mon.title()} {day}, {y:04d}", f"{day} {mon.title()} {y:04d}"}
     return forms
