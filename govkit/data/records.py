@@ -264,6 +264,7 @@ def data_section(session: Session, model_version: ModelVersion) -> dict[str, Any
                 "role": role,
                 "audit": audit.id,
                 "created_at": audit.created_at.isoformat(),
+                "scope": (audit.result.get("search") or {}).get("scope"),
             }
             leakage.append(row)
         row[m["name"]] = m["value"]
@@ -273,6 +274,10 @@ def data_section(session: Session, model_version: ModelVersion) -> dict[str, Any
         row["verdict"] = (
             "leakage" if any(v for v in vals if v) else "clean" if all(v is not None for v in vals) else "incomplete"
         )
+    scopes: list[dict[str, Any]] = []  # what each near-duplicate search could find, once each
+    for row in leakage:
+        if row["scope"] and row["scope"] not in scopes:
+            scopes.append(row["scope"])
     chart = None
     balance = {}
     if training and evaluation:
@@ -283,6 +288,7 @@ def data_section(session: Session, model_version: ModelVersion) -> dict[str, Any
         "training": training,
         "evaluation": evaluation,
         "leakage": leakage,
+        "scopes": scopes,
         "audited": any(i["audit"] for i in training),
         "external_evaluation": (
             True

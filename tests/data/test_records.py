@@ -147,6 +147,15 @@ def test_data_section_renders(registry, lesion_data, lesion_spec, tmp_path, cli,
     assert "No data audit compares the training data" in html
     assert "Synthetic lesion images" in html and "not audited" in html
     assert "<h2>Data</h2>" in env.get_template("_data_section.html").render(data_section=None)
+    # once audited against another split, the section states what the near-duplicate search can miss
+    assert "may miss" not in html
+    cli(*db, "data", "register", "te", "--version", "1", lesion_data["test"])
+    assert cli(*db, "data", "audit", "tr@1", "--against", "te@1").code == 0
+    with registry.unit_of_work() as s:
+        section = data_section(s, model_version(s, "lesion-cnn@1.0"))
+    html = " ".join(env.get_template("_data_section.html").render(data_section=section).split())
+    assert "Near-duplicate search (cosine distance ≤ 0.28) finds near copies made by" in html
+    assert "it may miss larger edits" in html
 
 
 def test_register_refuses_bad_datasheets(cli, tmp_path, lesion_data):
