@@ -127,6 +127,7 @@ _CONFUSABLES = str.maketrans(
         **dict(zip("αβεζηικμνορτυχ", "abezhikmnoptyx", strict=True)),
     }
 )
+_FOLD = {**_PUNCTUATION, **_CONFUSABLES}  # one pass of str.translate
 #: Romanisations of Cyrillic (Russian, Ukrainian, Belarusian) and Greek names: BGN/PCGN,
 #: ICAO Doc 9303 (passports), scientific / ISO 9 without diacritics, German (Duden), Ukrainian
 #: national, ELOT 743.
@@ -174,6 +175,15 @@ TITLES = (
     "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "herr", "frau", "hr", "fr", "mme", "mlle",
     "monsieur", "sr", "sra", "srta", "don", "dona", "sig", "sig.ra", "dhr", "mevr", "pt", "patient",
 )  # fmt: skip
+#: After one of :data:`TITLES` and a space, a dot or both: one fixed-width look-behind per
+#: width (Python's look-behinds are fixed-width; one per title would cost ~10 ms to compile).
+_AFTER_TITLE = "(?:{})".format(
+    "|".join(
+        f"(?<=(?<![{WORD}])(?:{'|'.join(re.escape(f) for f in sorted(group))}))"
+        for width in sorted({len(t + s) for t in TITLES for s in (" ", ".", ". ")})
+        if (group := {t + s for t in TITLES for s in (" ", ".", ". ") if len(t + s) == width})
+    )
+)
 #: Ages over 89 written in text ("aged 103 years", "103yo", "age: 95", "92-year-old"): under
 #: HIPAA Safe Harbor (45 CFR 164.514(b)(2)(i)(C)) all ages over 89 are identifiers.
 AGE_OVER_89 = (
@@ -186,7 +196,11 @@ AGE_OVER_89 = (
 def _casefold(text: str) -> str:
     """NFKC, case folding and NFKC again (Unicode's NFKC_Casefold, near enough), without
     format characters and with one dash and one apostrophe (:data:`_PUNCTUATION`)."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold()).translate(_PUNCTUATION)
+    return _nfkc_casefold(text).translate(_PUNCTUATION)
+
+
+def _nfkc_casefold(text: str) -> str:
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
 def fold(text: str) -> str:
@@ -194,7 +208,7 @@ def fold(text: str) -> str:
     them (:data:`_CONFUSABLES`), so that ``Kаufman`` with a Cyrillic ``а`` is ``kaufman``."""
     if text.isascii():
         return text.lower()
-    return _casefold(text).translate(_CONFUSABLES)
+    return _nfkc_casefold(text).translate(_FOLD)
 
 
 def _continues(ch: str) -> bool:
@@ -376,8 +390,7 @@ def _compile(
         parts.append(rf"(?<![{WORD}])(?:{alt})(?![{WORD}])")
     if titled:  # the name after a title, by fixed-width look-behinds: "Ng, Bo" is still a full form
         alt = "|".join(re.escape(f) for f in sorted(titled, key=lambda s: (-len(s), s)))
-        after = "|".join(f"(?<=(?<![{WORD}]){re.escape(t)}{s})" for t in TITLES for s in (" ", ".", ". "))
-        parts.append(rf"(?=(?:{alt})(?![{WORD}]))(?:{after})(?:{alt})")
+        parts.append(rf"(?=(?:{alt})(?![{WORD}])){_AFTER_TITLE}(?:{alt})")
     if old_years:
         parts.append(rf"(?<![0-9])(?:{'|'.join(str(y) for y in sorted(old_years))})(?![0-9])")
     if digits := sorted(
