@@ -212,6 +212,7 @@ def verify(
 
     accept = load_acceptances(accept_path) if accept_path is not None else []
     stated = validate_options(options) if options else None
+    recorded, changed = _recorded_options(app, dst)
     report = do_verify(
         dst,
         source,
@@ -219,10 +220,14 @@ def verify(
         pixel_check=pixels,
         ocr_engine=ocr_engine,
         accept=accept,
-        run_options=_recorded_options(app, dst),
+        run_options=recorded,
         options=stated,
         progress=app.progress,
     )
+    report.warnings += [
+        f"the manifest of run {r} is not the one the run recorded (changed since): its record is not used"
+        for r in changed
+    ]
     _record_verification(app, dst, report)
 
     def human() -> str:
@@ -240,14 +245,31 @@ def verify(
         app.fail_check()
 
 
-def _recorded_options(app: App, dst: Path) -> dict[str, list[str]]:
-    """Run id -> options, from the registry's record of each run whose manifest is in DST."""
-    from govkit.deid.files import MANIFEST_DIR
+def _recorded_options(app: App, dst: Path) -> tuple[dict[str, list[str]], list[str]]:
+    """Run id -> options, from the registry's record of each run whose manifest is in DST and is
+    still the one the run recorded (its SHA-256); and the ids of the runs whose manifest changed."""
+    import hashlib
+
+    from govkit.deid.files import MANIFEST_DIR, read_source
+    from govkit.deid.refusals import Refusal
     from govkit.registry.tables import DeidRun
 
-    run_ids = [p.stem.removeprefix("manifest-") for p in (dst / MANIFEST_DIR).glob("manifest-*.jsonl")]
+    options, changed = {}, []
     with app.registry().unit_of_work() as s:
-        return {r: list(row.options) for r in run_ids if (row := s.get(DeidRun, r)) is not None}
+        for manifest in sorted((dst / MANIFEST_DIR).glob("manifest-*.jsonl")):
+            run_id = manifest.stem.removeprefix("manifest-")
+            row = s.get(DeidRun, run_id)
+            if row is None:
+                continue
+            try:
+                digest: str | None = hashlib.sha256(read_source(manifest)).hexdigest()
+            except Refusal:
+                digest = None
+            if digest == row.manifest_sha256:
+                options[run_id] = list(row.options)
+            else:
+                changed.append(run_id)
+    return options, changed
 
 
 def _record_verification(app: App, dst: Path, report) -> None:

@@ -524,6 +524,17 @@ def test_a_clean_output_of_a_run_with_options_needs_its_record_or_stated_options
     assert verify(cli, src, dst, key, "--option", "clean-descriptors").code == 0
 
 
+def test_a_changed_manifest_is_not_taken_for_the_runs_record(cli, runs, key, tmp_path):
+    src, dst = planted(runs, "forms", tmp_path)  # an untouched copy of a run with clean-descriptors
+    assert verify(cli, src, dst, key).code == 0
+    (manifest,) = (dst / ".govkit").glob("manifest-*.jsonl")
+    with manifest.open("a") as fh:  # e.g. a line naming an output a run with other options wrote
+        fh.write("\n")
+    res = verify(cli, src, dst, key)
+    assert res.code == 1  # its record unused: the basic profile, without options
+    assert any("is not the one the run recorded" in w for w in res.json()["warnings"]), res.json()["warnings"]
+
+
 # ---- only DST/.govkit is the run's own folder, and it is checked too (red team round 2, 12) -------
 @pytest.mark.parametrize("where", ["deep", "own", "own-no-suffix"])
 def test_a_source_copy_in_a_govkit_folder_is_found(cli, runs, key, tmp_path, where):
