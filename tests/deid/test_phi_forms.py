@@ -298,6 +298,7 @@ _PLANTED = [
     ("ИВАНОВ^ИВАН", {}, "Ivanov Ivan", "Ivanov Ivan"),
     ("ИВАНОВ^ИВАН", {}, "pt Ivanov", "Ivanov"),
     ("ИВАНОВ^ИВАН", {}, "Herr Iwanow", "Iwanow"),
+    ("ИВАНОВ^ИВАН", {}, "пациент Иванов", "Иванов"),  # still found in Cyrillic, folded the same way
     ("ШЕВЧЕНКО^ЮЛИЯ", {}, "Yuliya Shevchenko", "Yuliya Shevchenko"),
     ("ШЕВЧЕНКО^ЮЛИЯ", {}, "Iuliia", "Iuliia"),  # ICAO passport spelling
     ("ΠΑΠΑΔΟΠΟΥΛΟΣ^ΓΙΩΡΓΟΣ", {}, "Giorgos Papadopoulos", "Giorgos Papadopoulos"),
@@ -386,3 +387,11 @@ def test_european_date_forms_of_other_dates(text):
 def test_any_date_knows_european_forms(text):
     """The pattern fallback and the burned-in text matcher use the same months (dates.py)."""
     assert any(p.search(text) for p in dates.ANY_DATE)
+
+
+def test_every_format_character_is_removed_when_folding():
+    """Every Unicode format character (General Category Cf) is dropped on both sides."""
+    import unicodedata
+
+    every = "".join(chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf")
+    assert fold(f"Kauf{every}man") == "kaufman"
