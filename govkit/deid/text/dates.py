@@ -137,7 +137,9 @@ def date_pattern(dates: Iterable[dt.date], months: Iterable[dt.date] = ()) -> re
     parts += [month_year_regex(d) for d in sorted(set(months))]
     if not parts:
         return None
-    return re.compile(rf"(?<![0-9a-z])(?:{'|'.join(parts)}){_TIME}(?![0-9a-z])")
+    # a date starts with a digit or a month name: one character class skips every other place
+    first = "".join(sorted({re.escape(n[0]) for d in {*dates, *months} for n in _month_names(d.month)}))
+    return re.compile(rf"(?=[0-9{first}])(?<![0-9a-z])(?:{'|'.join(parts)}){_TIME}(?![0-9a-z])")
 
 
 def date_forms(d: dt.date) -> set[str]:

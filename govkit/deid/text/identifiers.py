@@ -187,9 +187,9 @@ _AFTER_TITLE = "(?:{})".format(
 #: Ages over 89 written in text ("aged 103 years", "103yo", "age: 95", "92-year-old"): under
 #: HIPAA Safe Harbor (45 CFR 164.514(b)(2)(i)(C)) all ages over 89 are identifiers.
 AGE_OVER_89 = (
-    r"(?<![0-9a-z])(?:aged?|age:|alter|âge|edad|età|idade|leeftijd)\s*:?\s*(?:9\d|1\d\d)(?![0-9])"
+    r"(?=[aâeil19])(?:(?<![0-9a-z])(?:aged?|age:|alter|âge|edad|età|idade|leeftijd)\s*:?\s*(?:9\d|1\d\d)(?![0-9])"
     r"|(?<![0-9.,])(?:9\d|1\d\d)\s*-?\s*(?:years?|yrs?|y\.?\s?o\.?|y/o|year-old|years-old|jahre?|ans|años"
-    r"|anos|anni|jaar|y)(?![a-z])"
+    r"|anos|anni|jaar|y)(?![a-z]))"
 )
 
 
@@ -387,7 +387,8 @@ def _compile(
     parts = [AGE_OVER_89]
     if literal:
         alt = "|".join(_flexible(f) for f in sorted(literal, key=lambda s: (-len(s), s)))
-        parts.append(rf"(?<![{WORD}])(?:{alt})(?![{WORD}])")
+        first = "".join(sorted({re.escape(f[0]) for f in literal}))  # one class skips most places
+        parts.append(rf"(?=[{first}])(?<![{WORD}])(?:{alt})(?![{WORD}])")
     if titled:  # the name after a title, by fixed-width look-behinds: "Ng, Bo" is still a full form
         alt = "|".join(re.escape(f) for f in sorted(titled, key=lambda s: (-len(s), s)))
         parts.append(rf"(?=(?:{alt})(?![{WORD}])){_AFTER_TITLE}(?:{alt})")
