@@ -9,6 +9,24 @@ import click
 from govkit.cli.app import App, json_option, pass_app
 
 device_option = click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+threshold_option = click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Operating point on p(positive) for binary tasks.",
+)
+bootstrap_option = click.option(
+    "--bootstrap", "n_boot", type=click.IntRange(min=100), default=1000, show_default=True, help="Resamples per CI."
+)
+seed_option = click.option("--seed", type=int, default=0, show_default=True)
+workers_option = click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="DataLoader worker processes reading the images.",
+)
 
 
 @click.group("eval")
@@ -20,23 +38,11 @@ def eval_group() -> None:
 @click.argument("model", metavar="MODEL")
 @click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @device_option
-@click.option(
-    "--threshold",
-    type=click.FloatRange(0, 1),
-    default=0.5,
-    show_default=True,
-    help="Operating point on p(positive) for binary tasks.",
-)
-@click.option("--bootstrap", "n_boot", type=click.IntRange(min=100), default=1000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@threshold_option
+@bootstrap_option
+@seed_option
 @click.option("--amp", is_flag=True, help="Mixed precision on GPU.")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="DataLoader worker processes reading the images.",
-)
+@workers_option
 @json_option
 @pass_app
 def performance(
@@ -106,9 +112,9 @@ def performance(
     help="New data (same formats) to compare with the registered baseline.",
 )
 @device_option
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
-@click.option("--bootstrap", "n_boot", type=click.IntRange(min=100), default=1000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@threshold_option
+@bootstrap_option
+@seed_option
 @json_option
 @pass_app
 def drift(app: App, model: str, data_path: Path, device: str, threshold: float, n_boot: int, seed: int) -> None:
@@ -144,10 +150,10 @@ def drift(app: App, model: str, data_path: Path, device: str, threshold: float, 
     help="The cases both models are scored on (the formats 'eval performance' takes).",
 )
 @device_option
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
-@click.option("--bootstrap", "n_boot", type=click.IntRange(min=100), default=1000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True)
+@threshold_option
+@bootstrap_option
+@seed_option
+@workers_option
 @json_option
 @pass_app
 def compare(
