@@ -189,6 +189,8 @@ def headline(ev: dict) -> list[dict]:
     if perf is None:
         return []
     n_pos = positives(perf)
+    n_all = (perf["config"].get("dataset") or {}).get("n")
+    n_neg = n_all - n_pos if n_pos is not None and n_all else None
     out = []
     for name in HEADLINE:
         m = next((m for m in perf["metrics"] if m["name"] == name and not m["params"]), None)
@@ -198,7 +200,7 @@ def headline(ev: dict) -> list[dict]:
             {
                 **m,
                 "n_positives": n_pos if name == "sensitivity" else None,
-                "n_negatives": (m["n"] - n_pos) if name == "specificity" and n_pos is not None and m["n"] else None,
+                "n_negatives": n_neg if name == "specificity" else None,
             }
         )
     return out

@@ -174,6 +174,8 @@ def test_model_card_page_one(cli, failing_model, tmp_path):
     auroc = next(m for m in perf["metrics"] if m["name"] == "auroc" and not m["params"])
     assert f"{auroc['value']:.3f}" in page and has(page, f"{auroc['ci_low']:.3f} – {auroc['ci_high']:.3f}")
     assert has(page, f"on {n_pos} positive cases")
+    n_neg = perf["config"]["dataset"]["n"] - n_pos  # specificity's denominator, never a difference of two rates' n
+    assert n_neg > 0 and has(page, f"on {n_neg} negative cases")
     assert has(page, "decision threshold 0.500")
 
 
