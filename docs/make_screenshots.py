@@ -58,9 +58,7 @@ def _sign(db: str, work: Path, name: str, role: str, decision: str, meaning: str
 
 
 def main(work: Path) -> None:
-    import pydicom
-
-    from govkit.testing.dicom_corpus import phi_corpus
+    from govkit.testing.dicom_corpus import phi_corpus, undecodable_copy
 
     work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("GOVKIT_HOME", str(work / "home"))
@@ -137,10 +135,7 @@ def main(work: Path) -> None:
     for folder in (src, dst, work / "home"):
         subprocess.run(["rm", "-rf", str(folder)], check=True)
     paths = phi_corpus(src, patients=2, files_per_patient=2)
-    ds = pydicom.dcmread(paths[0])
-    ds.SOPInstanceUID += ".9"
-    ds.BitsAllocated = 12
-    ds.save_as(src / "undecodable.dcm")
+    undecodable_copy(paths[0], src / "undecodable.dcm")
     run = json.loads(
         _cli(
             "--db",

@@ -197,6 +197,18 @@ def phi_corpus(out: Path, *, patients: int = 2, files_per_patient: int = 3) -> l
     return paths
 
 
+def undecodable_copy(path: Path, out: Path) -> Path:
+    """Write a copy of ``path`` whose Pixel Data cannot be decoded (Bits Allocated 12
+    on 16-bit data) under a new SOP Instance UID: a run refuses it and writes nothing."""
+    import pydicom
+
+    ds = pydicom.dcmread(path)
+    ds.SOPInstanceUID += ".9"
+    ds.BitsAllocated = 12
+    ds.save_as(out)
+    return out
+
+
 def ct_archive(out: Path, n: int, *, patients: int = 1) -> list[Path]:
     """``n`` copies of pydicom's ``CT_small.dcm`` spread over ``patients``,
     each with its own SOP Instance UID: a light archive for throughput and

@@ -180,15 +180,10 @@ def test_model_card_page_one(cli, failing_model, tmp_path):
 
 
 def _broken_corpus(src: Path) -> None:
-    import pydicom
-
-    from govkit.testing.dicom_corpus import phi_corpus
+    from govkit.testing.dicom_corpus import phi_corpus, undecodable_copy
 
     paths = phi_corpus(src, patients=1, files_per_patient=2)
-    ds = pydicom.dcmread(paths[1])
-    ds.SOPInstanceUID += ".9"
-    ds.BitsAllocated = 12  # not decodable: the file fails and is not written
-    ds.save_as(src / "KAUFMAN_SCOTT_unreadable.dcm")
+    undecodable_copy(paths[1], src / "KAUFMAN_SCOTT_unreadable.dcm")  # the file fails and is not written
 
 
 def test_deid_report_page_one_with_failures(cli, sqlite_db, tmp_path):
